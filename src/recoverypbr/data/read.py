@@ -1,0 +1,278 @@
+"""Finding and reading an extract: a folder of CSV or Parquet files, or one XLSX workbook (a sheet per table).
+
+Every value is read as text, except typed Parquet columns, so that validation sees what the file holds.
+Each row keeps `_row`: its row as a person sees it (CSV line and XLSX row counting the header as row 1;
+Parquet record number counting from 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from recoverypbr.data.schema import OFFENDING_FILE, TABLES, Table, table
+from recoverypbr.errors import DataError
+
+ROW = "_row"
+_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+_FILE_NAMES = {name: t.name for t in TABLES for name in (t.name, *t.file_names)}
+
+
+@dataclass
+class SourceFile:
+    """One table's rows as read from one file (or one sheet of a workbook)."""
+
+    table: Table
+    file: str  # as shown to the user: the path, with "#sheet" for a workbook sheet
+    sha256: str
+    data: pa.Table
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Extract:
+    """Everything found in an extract."""
+
+    source: str
+    files: list[SourceFile]
+    ignored_files: list[str]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _canonical_name(header: str) -> str:
+    return header.strip().lower().replace(" ", "_")
+
+
+def _table_for(stem: str, columns: list[str]) -> Table | None:
+    name = stem.strip().lower()
+    if name == OFFENDING_FILE:
+        cols = {_canonical_name(c) for c in columns}
+        return table("offending_cohort" if "cohort_id" in cols else "offending_individual")
+    return table(_FILE_NAMES[name]) if name in _FILE_NAMES else None
+
+
+def _rename(data: pa.Table, spec: Table, file: str) -> tuple[pa.Table, list[str]]:
+    """Map headers (canonical names, NDTMS aliases, any case) to canonical names; list the rest."""
+    lookup = {c.name: c.name for c in spec.columns}
+    lookup.update({alias: c.name for c in spec.columns for alias in c.aliases})
+    names, ignored, seen = [], [], set()
+    for header in data.column_names:
+        canonical = lookup.get(_canonical_name(header))
+        if header == ROW:
+            canonical = ROW
+        if canonical is None:
+            ignored.append(header)
+            canonical = f"_ignored_{len(ignored)}"
+        elif canonical in seen:
+            raise DataError(
+                f"columns {header!r} and another header both mean {canonical!r}",
+                file=file,
+                hint="keep one of the two columns (canonical name or NDTMS alias) and remove the other",
+            )
+        seen.add(canonical)
+        names.append(canonical)
+    data = data.rename_columns(names).drop_columns([n for n in names if n.startswith("_ignored_")])
+    return data, ignored
+
+
+def _require_columns(data: pa.Table, spec: Table, file: str) -> pa.Table:
+    missing = [c for c in spec.columns if c.name not in data.column_names]
+    required = [c for c in missing if c.required]
+    if required:
+        names = ", ".join(
+            c.name + (f" (NDTMS {'/'.join(a.upper() for a in c.aliases)})" if c.aliases else "")
+            for c in required
+        )
+        raise DataError(
+            f"required column(s) missing: {names}; found: {', '.join(data.column_names[1:]) or 'none'}",
+            file=file,
+            hint="add the column(s) with these headers, or rename the file's headers to the canonical names "
+            "in the data spec; nothing was loaded",
+        )
+    for col in missing:
+        data = data.append_column(col.name, pa.nulls(data.num_rows, pa.string()))
+    return data.select([ROW, *spec.column_names])
+
+
+def _with_rows(data: pa.Table, first: int) -> pa.Table:
+    rows = pa.array(np.arange(first, first + data.num_rows, dtype=np.int64))
+    return data.add_column(0, ROW, rows)
+
+
+def _normalise_types(data: pa.Table) -> pa.Table:
+    """Timestamps become dates (a midnight timestamp is a date) so that validation sees ISO dates."""
+    for i, fld in enumerate(data.schema):
+        if pa.types.is_timestamp(fld.type):
+            data = data.set_column(i, fld.name, pc.cast(data.column(i), pa.date32()))
+    return data
+
+
+def read_csv(path: Path) -> pa.Table:
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        header = handle.readline()
+    if not header.strip():
+        raise DataError(
+            "the file is empty or has no header row", file=str(path), hint="export it again with headers"
+        )
+    names = next(csv.reader([header]))
+    try:
+        data = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf8"),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"cannot be read as CSV: {exc}",
+            file=str(path),
+            hint="save it as UTF-8 CSV with one header row and the same number of fields on every line",
+        ) from exc
+    return _with_rows(data, 2)
+
+
+def read_parquet(path: Path) -> pa.Table:
+    try:
+        data = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"cannot be read as Parquet: {exc}", file=str(path), hint="write the file again"
+        ) from exc
+    return _with_rows(_normalise_types(data), 1)
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def read_xlsx_sheets(path: Path) -> Iterator[tuple[str, pa.Table]]:
+    """Each sheet of a workbook as a table of text, with its sheet name."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise DataError(
+            f"cannot be read as XLSX: {exc}", file=str(path), hint="save it again from Excel"
+        ) from exc
+    try:
+        for sheet in book.worksheets:
+            rows = sheet.iter_rows(values_only=True)
+            header = next(rows, None)
+            if not header:
+                continue
+            names = [str(h) if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+            columns: list[list[str | None]] = [[] for _ in names]
+            for row in rows:
+                if row is None or all(v is None for v in row):
+                    for col in columns:
+                        col.append(None)
+                    continue
+                for i in range(len(names)):
+                    columns[i].append(_cell_text(row[i]) if i < len(row) else None)
+            data = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)})
+            yield sheet.title, _with_rows(_drop_trailing_blank_rows(data), 2)
+    finally:
+        book.close()
+
+
+def _drop_trailing_blank_rows(data: pa.Table) -> pa.Table:
+    """Sheets often carry formatted but empty rows at the end; they are not data."""
+    if data.num_rows == 0:
+        return data
+    filled = np.zeros(data.num_rows, dtype=bool)
+    for col in data.columns:
+        filled |= np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
+    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    return data.slice(0, last)
+
+
+def _source(path: Path, stem: str, data: pa.Table, sha: str, file: str) -> SourceFile | None:
+    spec = _table_for(stem, data.column_names)
+    if spec is None:
+        return None
+    data, ignored = _rename(data, spec, file)
+    return SourceFile(spec, file, sha, _require_columns(data, spec, file), ignored)
+
+
+def read_extract(path: Path) -> Extract:
+    """Read a folder of CSV/Parquet files or one XLSX workbook; raise DataError for what cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist", hint="pass the folder that holds the extract's files")
+    if path.is_file():
+        if path.suffix.lower() != ".xlsx":
+            raise DataError(
+                f"{path} is a single file but not an XLSX workbook",
+                hint="pass a folder of CSV or Parquet files, or an .xlsx workbook with one sheet per table",
+            )
+        return _read_workbook(path)
+    files, ignored = [], []
+    for item in sorted(path.iterdir()):
+        kind = _SUFFIXES.get(item.suffix.lower())
+        if item.is_dir() or kind is None or item.name.startswith((".", "~$")):
+            ignored.append(item.name)
+            continue
+        if kind == "xlsx":
+            files.extend(_read_workbook(item).files)
+            continue
+        data = read_csv(item) if kind == "csv" else read_parquet(item)
+        source = _source(item, item.stem, data, file_sha256(item), str(item))
+        if source is None:
+            ignored.append(item.name)
+        else:
+            files.append(source)
+    _refuse_two_files_for_one_table(files)
+    return Extract(str(path), files, ignored)
+
+
+def _read_workbook(path: Path) -> Extract:
+    sha = file_sha256(path)
+    files, ignored = [], []
+    for sheet, data in read_xlsx_sheets(path):
+        source = _source(path, sheet, data, f"{sha}#{sheet}", f"{path}#{sheet}")
+        if source is None:
+            ignored.append(f"{path.name}#{sheet}")
+        else:
+            files.append(source)
+    _refuse_two_files_for_one_table(files)
+    return Extract(str(path), files, ignored)
+
+
+def _refuse_two_files_for_one_table(files: list[SourceFile]) -> None:
+    seen: dict[str, str] = {}
+    for source in files:
+        if source.table.name in seen:
+            raise DataError(
+                f"two files hold the table {source.table.name}: {seen[source.table.name]} and {source.file}",
+                hint="keep one file per table in the folder (load the other from a folder of its own)",
+            )
+        seen[source.table.name] = source.file

@@ -1,0 +1,298 @@
+"""Validation of staged rows, as Ibis expressions run by the warehouse engine.
+
+`parse` turns a staged table (text as read) into typed canonical columns, keeping each raw value beside
+its parsed one. The `*_problems` functions return one row per broken rule:
+`_row, column_name, value, rule, reason, record_key`. A row with any problem is kept aside; the rest load.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from recoverypbr.data import codes
+from recoverypbr.data.read import ROW
+from recoverypbr.data.schema import TOP_GRACE_DAYS, Column, Table
+
+RAW = "__raw"
+PROBLEM_COLUMNS = (ROW, "column_name", "value", "rule", "reason", "record_key")
+
+_INT = r"^[+-]?[0-9]+(\.0+)?$"
+_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def raw_name(column: str) -> str:
+    return f"{column}{RAW}"
+
+
+def _text(value: ir.Value) -> ir.StringValue:
+    return value.cast("string").strip().nullif("")
+
+
+def _parse_code(raw: ir.StringValue, column: Column) -> ir.Value:
+    norm = raw.lower()
+    if column.value_aliases:
+        norm = norm.substitute(column.value_aliases, else_=norm)
+    if not column.codes:
+        return norm
+    return ibis.ifelse(norm.isin(column.codes), norm, ibis.null("string"))
+
+
+def _parse_list(raw: ir.StringValue, column: Column) -> ir.Value:
+    items = raw.lower().split(";").map(lambda item: item.strip()).filter(lambda item: item != "")
+    unknown = items.filter(lambda item: ~item.isin(column.codes)).length()
+    ok = (items.length() > 0) & (unknown == 0)
+    return ibis.ifelse(ok, items.unique().sort().join(";"), ibis.null("string"))
+
+
+def _parse(raw: ir.StringValue, column: Column) -> ir.Value:
+    """The typed value, or NULL when the text does not fit the column's kind."""
+    null = ibis.null
+    match column.kind:
+        case "date":
+            return ibis.ifelse(raw.re_search(_DATE), raw.try_cast("date"), null("date"))
+        case "int":
+            return ibis.ifelse(
+                raw.re_search(_INT), raw.try_cast("decimal(38, 6)").cast("int64"), null("int64")
+            )
+        case "decimal":
+            return ibis.ifelse(raw.re_search(_DECIMAL), raw.try_cast("float64"), null("float64"))
+        case "flag":
+            low = raw.lower()
+            return ibis.cases(
+                (low.isin(codes.TRUE_WORDS), True),
+                (low.isin(codes.FALSE_WORDS), False),
+                else_=null("boolean"),
+            )
+        case "code":
+            return _parse_code(raw, column)
+        case "list":
+            return _parse_list(raw, column)
+        case _:
+            return raw
+
+
+def parse(stage: ir.Table, spec: Table) -> ir.Table:
+    """Typed canonical columns plus each column's raw text, and the row number."""
+    values: dict[str, ir.Value] = {ROW: stage[ROW]}
+    for column in spec.columns:
+        raw = _text(stage[column.name])
+        values[raw_name(column.name)] = raw
+        values[column.name] = _parse(raw, column)
+    parsed = stage.select(**values)
+    if "response_key" in spec.key:
+        parsed = _with_response_key(parsed, spec)
+    return parsed
+
+
+def _content(t: ir.Table, spec: Table) -> ir.StringValue:
+    """A row's canonical content as one string, for comparing rows."""
+    parts = [t[c.name].cast("string").fill_null("\u2205") for c in spec.columns]
+    return ibis.literal("\u241f").join(parts)
+
+
+def _with_response_key(parsed: ir.Table, spec: Table) -> ir.Table:
+    """Keyless rows (feedback) are keyed by content and by occurrence among identical rows."""
+    content = _content(parsed, spec)
+    occurrence = ibis.row_number().over(group_by=content, order_by=parsed[ROW]) + 1
+    return parsed.mutate(response_key=content.hexdigest("md5") + "#" + occurrence.cast("string"))
+
+
+def record_key(t: ir.Table, spec: Table) -> ir.StringValue:
+    cols = [raw_name(k) if k in spec.column_names else k for k in spec.key]
+    return ibis.literal("|").join([t[c].cast("string").fill_null("") for c in cols])
+
+
+def _problem(
+    t: ir.Table, spec: Table, column: str, rule: str | ir.Value, reason: ir.Value, value: ir.Value
+) -> ir.Table:
+    return t.select(
+        t[ROW],
+        column_name=ibis.literal(column),
+        value=value.cast("string"),
+        rule=ibis.literal(rule) if isinstance(rule, str) else rule.cast("string"),
+        reason=reason.cast("string"),
+        record_key=record_key(t, spec),
+    )
+
+
+def _column_reason(t: ir.Table, column: Column) -> tuple[ir.Value, ir.Value]:
+    """(rule, reason) for the first rule this column's value breaks, or NULLs."""
+    raw, value = t[raw_name(column.name)], t[column.name]
+    cases: list[tuple[ir.BooleanValue, str, str]] = []
+    if column.required:
+        cases.append((raw.isnull(), "missing", f"{column.name} is required but empty"))
+    cases.append((raw.notnull() & value.isnull(), "format", _format_message(column)))
+    if column.minimum is not None and column.maximum is not None:
+        outside = value.notnull() & ((value < column.minimum) | (value > column.maximum))
+        cases.append(
+            (outside, "range", f"out of range: must be between {column.minimum} and {column.maximum}")
+        )
+    rule = ibis.cases(*((cond, ibis.literal(r)) for cond, r, _ in cases), else_=ibis.null("string"))
+    reason = ibis.cases(*((cond, ibis.literal(m)) for cond, _, m in cases), else_=ibis.null("string"))
+    return rule, reason
+
+
+def _format_message(column: Column) -> str:
+    match column.kind:
+        case "date":
+            return "not a valid ISO date (YYYY-MM-DD)"
+        case "int":
+            return "not a whole number"
+        case "decimal":
+            return "not a number"
+        case "flag":
+            return "not a Y/N flag (Y/N, 1/0, true/false)"
+        case "list":
+            return f"not a ';'-separated list of: {', '.join(column.codes)}"
+        case _:
+            return f"not a known code; expected one of: {', '.join(column.codes)}"
+
+
+def column_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
+    """Missing required values, values of the wrong kind, values out of range or off the code list."""
+    problems = []
+    for column in spec.columns:
+        rule, reason = _column_reason(t, column)
+        flagged = t.mutate(__rule=rule, __reason=reason).filter(lambda x: x.__rule.notnull())
+        problems.append(
+            _problem(
+                flagged, spec, column.name, flagged.__rule, flagged.__reason, flagged[raw_name(column.name)]
+            )
+        )
+    return problems
+
+
+def date_order_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
+    problems = []
+    for order in spec.date_order:
+        early, late = t[order.earlier], t[order.later]
+        bad = t.filter(early.notnull() & late.notnull() & (early > late))
+        reason = (
+            ibis.literal(f"{order.later} is before {order.earlier} (")
+            + bad[order.earlier].cast("string")
+            + ")"
+        )
+        problems.append(_problem(bad, spec, order.later, "date_order", reason, bad[raw_name(order.later)]))
+    return problems
+
+
+def duplicate_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
+    """Identical repeats are kept aside after the first; rows sharing a key but differing are all kept aside."""
+    key = [t[k] for k in spec.key]
+    window = ibis.window(group_by=key)
+    content = _content(t, spec)
+    marked = t.filter(*[k.notnull() for k in key]).mutate(
+        __first=t[ROW].min().over(window),
+        __n=t[ROW].count().over(window),
+        __same=content.min().over(window) == content.max().over(window),
+    )
+    key_name = "+".join(spec.key)
+    repeat = marked.filter((marked.__n > 1) & marked.__same & (marked[ROW] != marked.__first))
+    clash = marked.filter((marked.__n > 1) & ~marked.__same)
+    return [
+        _problem(
+            repeat,
+            spec,
+            key_name,
+            "duplicate",
+            "an identical copy of row " + repeat.__first.cast("string") + " (that row is kept)",
+            record_key(repeat, spec),
+        ),
+        _problem(
+            clash,
+            spec,
+            key_name,
+            "conflict",
+            clash.__n.cast("string")
+            + " rows share this "
+            + key_name
+            + " with different values; none was loaded",
+            record_key(clash, spec),
+        ),
+    ]
+
+
+def reference_problems(t: ir.Table, spec: Table, known: dict[str, ir.Table]) -> list[ir.Table]:
+    """Every id that names a row of another table must find it (in this load's valid rows or the warehouse)."""
+    problems = []
+    for column in spec.references:
+        assert column.references is not None
+        ref_table, ref_col = column.references
+        keys = known[ref_table]
+        missing = t.filter(t[column.name].notnull()).anti_join(keys, t[column.name] == keys[ref_col])
+        reason = (
+            ibis.literal(f"{column.name} ")
+            + missing[column.name]
+            + f" not found in {ref_table} (neither valid in this extract nor already loaded)"
+        )
+        problems.append(
+            _problem(missing, spec, column.name, "reference", reason, missing[raw_name(column.name)])
+        )
+    return problems
+
+
+def episode_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
+    """A discharge needs both its date and its reason."""
+    no_reason = t.filter(t.discharge_date.notnull() & t.discharge_reason__raw.isnull())
+    no_date = t.filter(t.discharge_date__raw.isnull() & t.discharge_reason.notnull())
+    return [
+        _problem(
+            no_reason,
+            spec,
+            "discharge_reason",
+            "discharge_incomplete",
+            ibis.literal("discharge_date is given but discharge_reason is empty"),
+            no_reason.discharge_reason__raw,
+        ),
+        _problem(
+            no_date,
+            spec,
+            "discharge_date",
+            "discharge_incomplete",
+            ibis.literal("discharge_reason is given but discharge_date is empty"),
+            no_date.discharge_date__raw,
+        ),
+    ]
+
+
+def client_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
+    bad = t.filter(
+        t.date_of_birth.notnull() & t.birth_year.notnull() & (t.date_of_birth.year() != t.birth_year)
+    )
+    reason = "birth_year differs from the year of date_of_birth (" + bad.date_of_birth.cast("string") + ")"
+    return [_problem(bad, spec, "birth_year", "inconsistent", reason, bad.birth_year__raw)]
+
+
+def same_client_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[ir.Table]:
+    """A row that names an episode must name that episode's client."""
+    ep = episodes.select(ep_id=episodes.episode_id, ep_client=episodes.client_id)
+    joined = t.join(ep, t.episode_id == ep.ep_id)
+    bad = joined.filter(joined.client_id.notnull() & (joined.client_id != joined.ep_client))
+    reason = "client_id differs from the client of episode " + bad.episode_id + " (" + bad.ep_client + ")"
+    return [_problem(bad, spec, "client_id", "client_mismatch", reason, bad.client_id__raw)]
+
+
+def top_date_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[ir.Table]:
+    """TOP dates inside their episode, allowing TOP_GRACE_DAYS either side; a post-exit TOP after discharge."""
+    ep = episodes.select(
+        ep_id=episodes.episode_id, ep_start=episodes.start_date, ep_end=episodes.discharge_date
+    )
+    j = t.join(ep, t.episode_id == ep.ep_id).filter(lambda x: x.top_date.notnull() & x.stage.notnull())
+    grace = ibis.interval(days=TOP_GRACE_DAYS)
+    in_treatment = j.stage != "post_exit"
+    outside = in_treatment & (
+        (j.top_date < j.ep_start - grace) | (j.ep_end.notnull() & (j.top_date > j.ep_end + grace))
+    )
+    post_open = ~in_treatment & j.ep_end.isnull()
+    post_early = ~in_treatment & j.ep_end.notnull() & (j.top_date < j.ep_end - grace)
+    span = j.ep_start.cast("string") + " to " + j.ep_end.cast("string").fill_null("open")
+    reason = ibis.cases(
+        (outside, "top_date is outside its episode (" + span + f", {TOP_GRACE_DAYS} days' grace)"),
+        (post_open, ibis.literal("a post_exit TOP for an episode with no discharge")),
+        (post_early, "a post_exit TOP dated before the episode's discharge (" + span + ")"),
+        else_=ibis.null("string"),
+    )
+    bad = j.mutate(__reason=reason).filter(lambda x: x.__reason.notnull())
+    return [_problem(bad, spec, "top_date", "top_outside_episode", bad.__reason, bad.top_date__raw)]

@@ -1,0 +1,119 @@
+"""The warehouse schema and its versions.
+
+Each migration moves the schema one version forward and is recorded in `schema_version`. A warehouse
+written by a newer recoverypbr is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from recoverypbr.data.schema import TABLES, Table
+from recoverypbr.errors import WarehouseError
+from recoverypbr.warehouse.connection import Warehouse
+
+#: Columns every loaded table carries besides its canonical ones.
+PROVENANCE_COLUMNS = (("load_id", "BIGINT"), ("source_row", "BIGINT"))
+
+
+def data_table_columns(table: Table) -> list[tuple[str, str]]:
+    """(name, SQL type) of a canonical table as stored: key extras, canonical columns, provenance."""
+    extras = [(k, "VARCHAR") for k in table.key if k not in table.column_names]
+    return [*extras, *((c.name, c.sql_type) for c in table.columns), *PROVENANCE_COLUMNS]
+
+
+def _create_data_tables(wh: Warehouse) -> None:
+    for table in TABLES:
+        cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in data_table_columns(table))
+        # No PRIMARY KEY: the loader keeps keys unique, and DuckDB's eager index checks would refuse
+        # the delete-then-insert of an upsert inside one transaction.
+        wh.execute(f'CREATE TABLE "{table.name}" ({cols})')
+
+
+def _create_load_tables(wh: Warehouse) -> None:
+    wh.execute(
+        "CREATE TABLE loads (load_id BIGINT PRIMARY KEY, source VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,"
+        " finished_at TIMESTAMP NOT NULL, rows_read BIGINT NOT NULL, rows_changed BIGINT NOT NULL,"
+        " rows_quarantined BIGINT NOT NULL, program_version VARCHAR NOT NULL)"
+    )
+    wh.execute(
+        "CREATE TABLE load_files (load_id BIGINT NOT NULL, table_name VARCHAR NOT NULL, file VARCHAR NOT NULL,"
+        " sha256 VARCHAR NOT NULL, rows_read BIGINT NOT NULL, rows_new BIGINT NOT NULL,"
+        " rows_updated BIGINT NOT NULL, rows_unchanged BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,"
+        " PRIMARY KEY (load_id, table_name, file))"
+    )
+    wh.execute(
+        "CREATE TABLE quarantine (load_id BIGINT NOT NULL, table_name VARCHAR NOT NULL, file VARCHAR NOT NULL,"
+        " sha256 VARCHAR NOT NULL, row_number BIGINT NOT NULL, column_name VARCHAR NOT NULL, value VARCHAR,"
+        " rule VARCHAR NOT NULL, reason VARCHAR NOT NULL, record_key VARCHAR,"
+        " PRIMARY KEY (sha256, table_name, row_number, column_name, reason))"
+    )
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Warehouse], None]
+
+
+def _initial(wh: Warehouse) -> None:
+    _create_data_tables(wh)
+    _create_load_tables(wh)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "canonical tables, loads, load files and quarantine", _initial),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(wh: Warehouse) -> int:
+    """The schema version the warehouse is at (0 for a new, empty file)."""
+    if not wh.has_table("schema_version"):
+        return 0
+    rows = wh.execute("SELECT max(version) FROM schema_version")
+    return int(rows[0][0] or 0)
+
+
+def check_version(wh: Warehouse) -> int:
+    """Refuse a warehouse this program cannot read; return its version."""
+    version = current_version(wh)
+    if version > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse {wh.path} is at schema version {version}, newer than this program's {SCHEMA_VERSION}",
+            hint="upgrade recoverypbr (pip install -U recoverypbr) before using this warehouse",
+        )
+    if version < SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse {wh.path} is at schema version {version}; this program needs {SCHEMA_VERSION}",
+            hint="open it once for writing (for example with recoverypbr load) to migrate it",
+        )
+    return version
+
+
+def migrate(wh: Warehouse, *, now: datetime | None = None) -> list[int]:
+    """Apply every pending migration, each in its own transaction; return the versions applied."""
+    version = current_version(wh)
+    if version > SCHEMA_VERSION:
+        check_version(wh)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        with wh.transaction():
+            if migration.version == 1:
+                wh.execute(
+                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR NOT NULL,"
+                    " applied_at TIMESTAMP NOT NULL)"
+                )
+            migration.apply(wh)
+            stamp = (now or datetime.now(UTC)).replace(tzinfo=None)
+            wh.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)",
+                [migration.version, migration.description, stamp],
+            )
+        applied.append(migration.version)
+    return applied
