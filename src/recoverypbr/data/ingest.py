@@ -131,13 +131,16 @@ def _upsert(wh: Warehouse, table: Table, good: ir.Table, load_id: int) -> tuple[
     fresh = good.anti_join(stored, [good[k] == stored[k] for k in table.key])
     replacing = good.semi_join(changed, [good[k] == changed[k] for k in table.key])
     n_new, n_changed = wh.count(fresh), wh.count(changed)
+    columns = [name for name, _ in data_table_columns(table) if name not in ("load_id", "source_row")]
+
+    def insert(rows: ir.Table) -> None:
+        wh.insert(table.name, rows.select(*columns, load_id=ibis.literal(load_id, "int64"), source_row=rows[ROW]))
+
+    # New keys first: `fresh` is defined against the stored rows, so it must run before the delete.
+    insert(fresh)
     if n_changed:
         wh.delete_matching(table.name, _stage_name(table, "changed"), table.key)
-    columns = [name for name, _ in data_table_columns(table) if name not in ("load_id", "source_row")]
-    for rows in (fresh, replacing):
-        wh.insert(
-            table.name, rows.select(*columns, load_id=ibis.literal(load_id, "int64"), source_row=rows[ROW])
-        )
+        insert(replacing)
     return n_new, n_changed
 
 

@@ -1,0 +1,3 @@
+from recoverypbr.cli import app
+
+app()

@@ -1,0 +1,242 @@
+"""The `recoverypbr` command: a thin shell over the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from recoverypbr import __version__
+from recoverypbr.data import quarantine as q
+from recoverypbr.data.ingest import LoadResult, load_extract
+from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
+
+app = typer.Typer(
+    help="Payment by results for drug and alcohol recovery services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+_state = {"debug": False}
+
+DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
+Format = Literal["csv", "parquet", "xlsx"]
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Payment by results for drug and alcohol recovery services."""
+    if version:
+        console.print(f"recoverypbr {__version__}")
+        raise typer.Exit()
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print project errors as a message and a hint, without a traceback unless --debug."""
+    try:
+        yield
+    except RecoveryPbrError as exc:
+        if _state["debug"]:
+            raise
+        console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            console.print(f"[yellow]Hint:[/] {exc.hint}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar driven by the library's progress(step, done, total) callbacks."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(step: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{label}: {step}", completed=done, total=total)
+
+        yield update
+
+
+def _load_table(result: LoadResult) -> Table:
+    table = Table(title=f"Load {result.load_id} from {result.source}")
+    for name in ("table", "file", "read", "new", "updated", "unchanged", "quarantined"):
+        table.add_column(name, justify="left" if name in ("table", "file") else "right")
+    for t in result.tables:
+        table.add_row(
+            t.table, Path(t.file).name, *(f"{n:,}" for n in (t.rows_read, t.rows_new, t.rows_updated,
+                                                              t.rows_unchanged, t.rows_quarantined))
+        )
+    table.add_row("[bold]all", "", *(f"[bold]{n:,}" for n in (
+        result.rows_read, sum(t.rows_new for t in result.tables), sum(t.rows_updated for t in result.tables),
+        sum(t.rows_unchanged for t in result.tables), result.rows_quarantined)))
+    return table
+
+
+def _rules_table(rows: list[tuple[str, str, int]], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rule")
+    table.add_column("rows", justify="right")
+    for name, rule, count in rows:
+        table.add_row(name, rule, f"{count:,}")
+    return table
+
+
+def _print_load(result: LoadResult) -> None:
+    console.print(_load_table(result))
+    for t in result.tables:
+        if t.ignored_columns:
+            console.print(f"[yellow]{Path(t.file).name}: ignored unknown column(s):[/] {', '.join(t.ignored_columns)}")
+    if result.ignored_files:
+        console.print(f"[yellow]Ignored files (not a known table):[/] {', '.join(result.ignored_files)}")
+    if result.quarantine_by_rule:
+        console.print(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
+        console.print("See them with [bold]recoverypbr quarantine[/]; a row breaking two rules counts under each.")
+    if result.rows_changed == 0:
+        console.print("Nothing changed: every valid row was already in the warehouse.")
+
+
+@app.command()
+def load(
+    path: Annotated[Path, typer.Argument(help="A folder of CSV/Parquet files, or one XLSX workbook.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Load an extract: valid rows upsert by id, failing rows are kept aside in the quarantine."""
+    with _errors(), open_warehouse(db) as wh, _progress("Loading") as progress:
+        result = load_extract(wh, path, progress=progress)
+    _print_load(result)
+
+
+@app.command()
+def quarantine(
+    db: DbOption = DEFAULT_DB,
+    load_id: Annotated[int | None, typer.Option("--load", help="Only this load (default: the latest).")] = None,
+    all_loads: Annotated[bool, typer.Option("--all", help="Every load, not only the latest.")] = False,
+    table: Annotated[str | None, typer.Option(help="Only this table.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write every matching row to this CSV file.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show on screen.")] = 50,
+) -> None:
+    """List the rows loads kept aside: file, row, column, value and reason."""
+    with _errors(), open_warehouse(db, read_only=True) as wh:
+        chosen = None if all_loads else (load_id or q.latest_load_id(wh))
+        rows = q.quarantine_rows(wh, load_id=chosen, table=table)
+        if csv is not None:
+            n = q.export_csv(rows, wh, csv)
+            console.print(f"Wrote {n:,} quarantine rows to {csv}")
+            return
+        total = wh.count(rows)
+        shown = wh.to_arrow(rows.limit(limit)).to_pylist()
+    _print_quarantine(shown, total, chosen)
+
+
+def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | None) -> None:
+    scope = f"load {load_id}" if load_id is not None else "all loads"
+    if not total:
+        console.print(f"The quarantine is empty ({scope}).")
+        return
+    table = Table(title=f"Quarantine, {scope}: {total:,} entries")
+    for name in ("table", "file", "row", "column", "value", "reason"):
+        table.add_column(name, overflow="fold")
+    for r in shown:
+        table.add_row(r["table_name"], Path(r["file"]).name, str(r["row_number"]), r["column_name"],
+                      r["value"] if r["value"] is not None else "", r["reason"])
+    console.print(table)
+    if total > len(shown):
+        console.print(f"Showing {len(shown):,} of {total:,}; use --limit or --csv FILE for all.")
+
+
+@app.command()
+def loads(db: DbOption = DEFAULT_DB) -> None:
+    """The history of loads: when, from where, rows read, changed and kept aside."""
+    with _errors(), open_warehouse(db, read_only=True) as wh:
+        rows = wh.execute("SELECT load_id, source, started_at, rows_read, rows_changed, rows_quarantined FROM loads"
+                          " ORDER BY load_id")
+    table = Table(title="Loads")
+    for name in ("load", "source", "started (UTC)", "read", "changed", "quarantined"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(str(r[0]), r[1], f"{r[2]:%Y-%m-%d %H:%M:%S}", *(f"{n:,}" for n in r[3:]))
+    console.print(table)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder to write the area's files into.")],
+    clients: Annotated[int, typer.Option(help="Number of clients.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx.")] = "csv",
+    dirty: Annotated[bool, typer.Option("--dirty", help="Add a small share of realistic errors.")] = False,
+) -> None:
+    """Write a calibrated synthetic area: every canonical table over several years."""
+    from recoverypbr.synth import generate_area
+
+    with _errors(), _progress("Generating") as progress:
+        summary = generate_area(clients, seed, out, fmt, dirty=dirty,  # type: ignore[arg-type]
+                                progress=lambda done, total: progress("clients", done, total))
+    table = Table(title=f"Synthetic area: {summary.clients:,} clients, seed {seed}, {fmt} in {out}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in summary.rows.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    if dirty:
+        console.print(f"{summary.dirty_rows:,} rows carry deliberate errors.")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Working folder for the demo's files and warehouse.")] = Path(
+        "recoverypbr-demo"
+    ),
+    clients: Annotated[int, typer.Option(help="Clients in the demo area.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Make a synthetic area (with some errors), load it, and show what a commissioner looks at first."""
+    from recoverypbr.synth import generate_area
+
+    extract = workdir / "extract"
+    with _errors():
+        with _progress("Generating the demo area") as progress:
+            generate_area(clients, seed, extract, "csv", dirty=True,
+                          progress=lambda done, total: progress("clients", done, total))
+        with open_warehouse(workdir / "recoverypbr.duckdb") as wh:
+            with _progress("Loading") as progress:
+                result = load_extract(wh, extract, progress=progress)
+            counts = q.table_counts(wh)
+            by_rule = q.quarantine_by_rule(wh)
+    console.print(f"[bold]recoverypbr demo[/]: a synthetic area of {clients:,} clients in {workdir}")
+    overview = Table(title="In the warehouse")
+    overview.add_column("table")
+    overview.add_column("rows", justify="right")
+    for name in ("clients", "providers", "episodes", "top", "assessments", "events", "presentations"):
+        overview.add_row(name, f"{counts[name]:,}")
+    console.print(overview)
+    console.print(f"This load: {result.rows_read:,} rows read, {result.rows_changed:,} new or changed, "
+                  f"{result.rows_quarantined:,} kept aside.")
+    console.print(_rules_table(by_rule, "Quarantined rows by reason (all loads)"))
+    console.print(f"Next: [bold]recoverypbr quarantine --db {workdir / 'recoverypbr.duckdb'}[/] lists each row.")
+
+
