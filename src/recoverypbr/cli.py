@@ -33,15 +33,20 @@ DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB
 Format = Literal["csv", "parquet", "xlsx"]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"recoverypbr {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
 ) -> None:
     """Payment by results for drug and alcohol recovery services."""
-    if version:
-        console.print(f"recoverypbr {__version__}")
-        raise typer.Exit()
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 

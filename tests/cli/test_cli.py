@@ -1,0 +1,54 @@
+"""The command line, run in-process as a user would."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from helpers import DIRTY
+from typer.testing import CliRunner
+
+from recoverypbr.cli import app
+
+runner = CliRunner()
+
+
+def test_load_then_quarantine_then_export(tmp_path: Path) -> None:
+    db = str(tmp_path / "cli.duckdb")
+    loaded = runner.invoke(app, ["load", str(DIRTY), "--db", db])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Load 1 from" in loaded.output
+    assert "ignored unknown column(s): keyworker" in loaded.output
+    listed = runner.invoke(app, ["quarantine", "--db", db, "--limit", "3"])
+    assert listed.exit_code == 0, listed.output
+    assert "50 entries" in listed.output
+    assert "Showing 3 of 50" in listed.output
+    out = tmp_path / "kept-aside.csv"
+    exported = runner.invoke(app, ["quarantine", "--db", db, "--csv", str(out)])
+    assert exported.exit_code == 0, exported.output
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 50
+    assert {"table_name", "file", "row_number", "column_name", "value", "reason"} <= set(rows[0])
+    again = runner.invoke(app, ["load", str(DIRTY), "--db", db])
+    assert "Nothing changed" in again.output
+    history = runner.invoke(app, ["loads", "--db", db])
+    assert history.exit_code == 0
+    assert "Loads" in history.output
+
+
+def test_errors_are_a_message_and_a_hint_without_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["load", str(tmp_path / "nowhere"), "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code == 2
+    assert "Error:" in result.output
+    assert "Hint:" in result.output
+    assert "Traceback" not in result.output
+    missing = runner.invoke(app, ["quarantine", "--db", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 2
+    assert "no warehouse" in missing.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("recoverypbr ")

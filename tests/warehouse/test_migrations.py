@@ -1,0 +1,46 @@
+"""The schema is created and versioned by the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recoverypbr import WarehouseError, open_warehouse
+from recoverypbr.data.schema import TABLES
+from recoverypbr.warehouse.migrations import SCHEMA_VERSION, current_version, data_table_columns, migrate
+
+
+def test_a_new_warehouse_is_created_at_the_current_version(tmp_path: Path) -> None:
+    with open_warehouse(tmp_path / "new.duckdb") as wh:
+        assert current_version(wh) == SCHEMA_VERSION
+        assert migrate(wh) == []  # nothing pending
+        for table in TABLES:
+            stored = wh.table(table.name).columns
+            assert tuple(stored) == tuple(name for name, _ in data_table_columns(table))
+        assert {"loads", "load_files", "quarantine", "schema_version"} <= set(wh.ibis.list_tables())
+
+
+def test_a_warehouse_from_a_newer_program_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "newer.duckdb"
+    with open_warehouse(db) as wh:
+        wh.execute("INSERT INTO schema_version VALUES (?, 'from the future', TIMESTAMP '2030-01-01')",
+                   [SCHEMA_VERSION + 1])
+    with pytest.raises(WarehouseError, match="newer than this program") as info:
+        open_warehouse(db)
+    assert "upgrade recoverypbr" in info.value.hint
+    with pytest.raises(WarehouseError, match="newer"):
+        open_warehouse(db, read_only=True)
+
+
+def test_reading_needs_an_existing_warehouse(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="no warehouse") as info:
+        open_warehouse(tmp_path / "missing.duckdb", read_only=True)
+    assert "recoverypbr load" in info.value.hint
+
+
+def test_a_file_that_is_not_a_warehouse_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(WarehouseError, match="cannot open the warehouse"):
+        open_warehouse(junk)
