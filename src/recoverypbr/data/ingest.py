@@ -108,7 +108,7 @@ def _problems(wh: Warehouse, parsed: ir.Table, table: Table, valid: dict[str, ir
 def _validate(wh: Warehouse, source: SourceFile, valid: dict[str, ir.Table]) -> tuple[ir.Table, ir.Table]:
     """Materialise the typed valid rows and the problems of one file; return both."""
     table = source.table
-    stage = wh.register_arrow(_stage_name(table, "raw"), source.data)
+    stage = wh.register_arrow(_stage_name(table, "raw"), source.read())
     parsed = wh.materialize(_stage_name(table, "parsed"), v.parse(stage, table))
     problems = ibis.union(*_problems(wh, parsed, table, valid), distinct=True)
     problems = wh.materialize(_stage_name(table, "problems"), problems)
@@ -174,10 +174,12 @@ def _load_file(
     _quarantine(wh, source, problems, load_id)
     n_new, n_updated = _upsert(wh, source.table, good, load_id)
     n_good, n_bad = wh.count(good), wh.count(problems.select(ROW).distinct())
+    n_read = wh.count(wh.table(_stage_name(source.table, "parsed")))
+    wh.unregister(_stage_name(source.table, "raw"))  # frees the file's rows as soon as they are validated
     table_load = TableLoad(
         source.table.name,
         source.file,
-        source.data.num_rows,
+        n_read,
         n_new,
         n_updated,
         n_good - n_new - n_updated,
@@ -230,7 +232,7 @@ def load_extract(
                 progress(f"loading {source.table.name}", i, len(sources))
             table_load, problems[source.table.name] = _load_file(wh, source, valid, load_id)
             loads.append(table_load)
-            log.info("loaded table %s: %d rows read", source.table.name, source.data.num_rows)
+            log.info("loaded table %s: %d rows read", source.table.name, table_load.rows_read)
         summary = _rules_summary(wh, problems)
         result = LoadResult(load_id, extract.source, loads, extract.ignored_files, summary)
         finished = (now or datetime.now(UTC)).replace(tzinfo=None)
@@ -255,6 +257,5 @@ def load_extract(
 
 def _drop_stage(wh: Warehouse, sources: list[SourceFile]) -> None:
     for source in sources:
-        wh.unregister(_stage_name(source.table, "raw"))
         for suffix in ("parsed", "problems", "valid", "changed"):
             wh.execute(f'DROP TABLE IF EXISTS "{_stage_name(source.table, suffix)}"')

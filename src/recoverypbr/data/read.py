@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,13 +30,24 @@ _FILE_NAMES = {name: t.name for t in TABLES for name in (t.name, *t.file_names)}
 
 @dataclass
 class SourceFile:
-    """One table's rows as read from one file (or one sheet of a workbook)."""
+    """One table's file (or workbook sheet), its headers checked; `read()` gives its rows when needed."""
 
     table: Table
     file: str  # as shown to the user: the path, with "#sheet" for a workbook sheet
     sha256: str
-    data: pa.Table
+    reader: Callable[[], pa.Table]
+    headers: list[str]  # canonical names, in the file's order
     ignored_columns: list[str] = field(default_factory=list)
+
+    def read(self) -> pa.Table:
+        """The rows, with `_row` and every canonical column (absent optional ones as nulls), in order."""
+        data = self.reader()
+        keep = [i for i, name in enumerate(self.headers) if name]
+        data = data.select([0, *(i + 1 for i in keep)]).rename_columns([ROW, *(self.headers[i] for i in keep)])
+        for col in self.table.columns:
+            if col.name not in data.column_names:
+                data = data.append_column(col.name, pa.nulls(data.num_rows, pa.string()))
+        return data.select([ROW, *self.table.column_names])
 
 
 @dataclass
@@ -68,47 +79,34 @@ def _table_for(stem: str, columns: list[str]) -> Table | None:
     return table(_FILE_NAMES[name]) if name in _FILE_NAMES else None
 
 
-def _rename(data: pa.Table, spec: Table, file: str) -> tuple[pa.Table, list[str]]:
-    """Map headers (canonical names, NDTMS aliases, any case) to canonical names; list the rest."""
+def _map_headers(headers: list[str], spec: Table, file: str) -> tuple[list[str], list[str]]:
+    """Canonical name per header ("" for an unknown one) and the unknown headers; refuse a missing required column."""
     lookup = {c.name: c.name for c in spec.columns}
     lookup.update({alias: c.name for c in spec.columns for alias in c.aliases})
-    names, ignored, seen = [], [], set()
-    for header in data.column_names:
-        canonical = lookup.get(_canonical_name(header))
-        if header == ROW:
-            canonical = ROW
-        if canonical is None:
+    names, ignored = [], []
+    for header in headers:
+        canonical = lookup.get(_canonical_name(header), "")
+        if not canonical:
             ignored.append(header)
-            canonical = f"_ignored_{len(ignored)}"
-        elif canonical in seen:
+        elif canonical in names:
             raise DataError(
                 f"columns {header!r} and another header both mean {canonical!r}",
                 file=file,
                 hint="keep one of the two columns (canonical name or NDTMS alias) and remove the other",
             )
-        seen.add(canonical)
         names.append(canonical)
-    data = data.rename_columns(names).drop_columns([n for n in names if n.startswith("_ignored_")])
-    return data, ignored
-
-
-def _require_columns(data: pa.Table, spec: Table, file: str) -> pa.Table:
-    missing = [c for c in spec.columns if c.name not in data.column_names]
-    required = [c for c in missing if c.required]
+    required = [c for c in spec.columns if c.required and c.name not in names]
     if required:
-        names = ", ".join(
-            c.name + (f" (NDTMS {'/'.join(a.upper() for a in c.aliases)})" if c.aliases else "")
-            for c in required
+        wanted = ", ".join(
+            c.name + (f" (NDTMS {'/'.join(a.upper() for a in c.aliases)})" if c.aliases else "") for c in required
         )
         raise DataError(
-            f"required column(s) missing: {names}; found: {', '.join(data.column_names[1:]) or 'none'}",
+            f"required column(s) missing: {wanted}; found: {', '.join(headers) or 'none'}",
             file=file,
             hint="add the column(s) with these headers, or rename the file's headers to the canonical names "
             "in the data spec; nothing was loaded",
         )
-    for col in missing:
-        data = data.append_column(col.name, pa.nulls(data.num_rows, pa.string()))
-    return data.select([ROW, *spec.column_names])
+    return names, ignored
 
 
 def _with_rows(data: pa.Table, first: int) -> pa.Table:
@@ -124,14 +122,19 @@ def _normalise_types(data: pa.Table) -> pa.Table:
     return data
 
 
-def read_csv(path: Path) -> pa.Table:
+def csv_headers(path: Path) -> list[str]:
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         header = handle.readline()
     if not header.strip():
         raise DataError(
             "the file is empty or has no header row", file=str(path), hint="export it again with headers"
         )
-    names = next(csv.reader([header]))
+    return next(csv.reader([header]))
+
+
+def read_csv(path: Path) -> pa.Table:
+    """Every column as text, with `_row` first (the header is row 1)."""
+    names = csv_headers(path)
     try:
         data = pacsv.read_csv(
             path,
@@ -147,6 +150,13 @@ def read_csv(path: Path) -> pa.Table:
             hint="save it as UTF-8 CSV with one header row and the same number of fields on every line",
         ) from exc
     return _with_rows(data, 2)
+
+
+def parquet_headers(path: Path) -> list[str]:
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot be read as Parquet: {exc}", file=str(path), hint="write the file again") from exc
 
 
 def read_parquet(path: Path) -> pa.Table:
@@ -215,12 +225,14 @@ def _drop_trailing_blank_rows(data: pa.Table) -> pa.Table:
     return data.slice(0, last)
 
 
-def _source(path: Path, stem: str, data: pa.Table, sha: str, file: str) -> SourceFile | None:
-    spec = _table_for(stem, data.column_names)
+def _source(
+    stem: str, headers: list[str], reader: Callable[[], pa.Table], sha: str, file: str
+) -> SourceFile | None:
+    spec = _table_for(stem, headers)
     if spec is None:
         return None
-    data, ignored = _rename(data, spec, file)
-    return SourceFile(spec, file, sha, _require_columns(data, spec, file), ignored)
+    names, ignored = _map_headers(headers, spec, file)
+    return SourceFile(spec, file, sha, reader, names, ignored)
 
 
 def read_extract(path: Path) -> Extract:
@@ -244,8 +256,9 @@ def read_extract(path: Path) -> Extract:
         if kind == "xlsx":
             files.extend(_read_workbook(item).files)
             continue
-        data = read_csv(item) if kind == "csv" else read_parquet(item)
-        source = _source(item, item.stem, data, file_sha256(item), str(item))
+        headers = csv_headers(item) if kind == "csv" else parquet_headers(item)
+        reader = (lambda p=item: read_csv(p)) if kind == "csv" else (lambda p=item: read_parquet(p))
+        source = _source(item.stem, headers, reader, file_sha256(item), str(item))
         if source is None:
             ignored.append(item.name)
         else:
@@ -258,7 +271,8 @@ def _read_workbook(path: Path) -> Extract:
     sha = file_sha256(path)
     files, ignored = [], []
     for sheet, data in read_xlsx_sheets(path):
-        source = _source(path, sheet, data, f"{sha}#{sheet}", f"{path}#{sheet}")
+        headers = data.column_names[1:]
+        source = _source(sheet, headers, lambda d=data: d, f"{sha}#{sheet}", f"{path}#{sheet}")
         if source is None:
             ignored.append(f"{path.name}#{sheet}")
         else:
