@@ -65,7 +65,7 @@ def test_values_are_normalised(wh: Warehouse) -> None:
         wh.execute("SELECT discharge_reason, substances, start_date FROM episodes WHERE episode_id = 'E1'")[0],
         strict=True,
     ))
-    assert episode == {"reason": "completed_drug_free", "substances": "crack;opiates", "start": dt.date(2013, 1, 10)}
+    assert episode == {"reason": "completed_drug_free", "substances": "opiates;crack", "start": dt.date(2013, 1, 10)}
     assert wh.execute("SELECT substances FROM episodes WHERE episode_id = 'E12'") == [("cannabis",)]
     assert wh.execute("SELECT sex FROM clients WHERE client_id = 'C1'") == [("male",)]
     assert wh.execute("SELECT stage, opiate_days, acute_housing_problem FROM top WHERE top_id = 'T1'") == [

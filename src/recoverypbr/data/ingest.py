@@ -15,7 +15,6 @@ from recoverypbr import __version__
 from recoverypbr.data import validate as v
 from recoverypbr.data.read import ROW, SourceFile, read_extract
 from recoverypbr.data.schema import EPISODES, TABLES, Table
-from recoverypbr.data.schema import table as table_spec
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.warehouse.migrations import data_table_columns
 
@@ -74,48 +73,37 @@ def _stage_name(table: Table, suffix: str) -> str:
     return f"_stage_{table.name}_{suffix}"
 
 
-def _current_rows(wh: Warehouse, table: Table, valid: dict[str, ir.Table]) -> ir.Table:
-    """The table as it will be after this load: this load's valid rows, then loaded rows not replaced."""
-    stored = wh.table(table.name)
-    if table.name not in valid:
-        return stored
-    fresh = valid[table.name]
-    cols = list(table.key) + [c for c in table.column_names if c not in table.key]
-    kept = stored.anti_join(fresh, [stored[k] == fresh[k] for k in table.key])
-    return fresh.select(*cols).union(kept.select(*cols))
-
-
-def _problems(wh: Warehouse, parsed: ir.Table, table: Table, valid: dict[str, ir.Table]) -> list[ir.Table]:
+def _problems(wh: Warehouse, parsed: ir.Table, table: Table) -> list[ir.Table]:
+    """Every rule's problems. Tables load in reference order inside one transaction, so the stored tables
+    already hold this load's valid rows of every table referred to."""
     problems = v.column_problems(parsed, table) + v.date_order_problems(parsed, table)
     problems += v.duplicate_problems(parsed, table)
-    known = {
-        ref: _current_rows(wh, table_spec(ref), valid)
-        for ref in {c.references[0] for c in table.references if c.references}
-    }
+    known = {ref: wh.table(ref) for ref in {c.references[0] for c in table.references if c.references}}
     problems += v.reference_problems(parsed, table, known)
     if table.name == "episodes":
         problems += v.episode_problems(parsed, table)
     if table.name == "clients":
         problems += v.client_problems(parsed, table)
     if table.name in ("top", "events"):
-        episodes = _current_rows(wh, EPISODES, valid)
+        episodes = wh.table(EPISODES.name)
         problems += v.same_client_problems(parsed, table, episodes)
         if table.name == "top":
             problems += v.top_date_problems(parsed, table, episodes)
     return problems
 
 
-def _validate(wh: Warehouse, source: SourceFile, valid: dict[str, ir.Table]) -> tuple[ir.Table, ir.Table]:
-    """Materialise the typed valid rows and the problems of one file; return both."""
+def _validate(wh: Warehouse, source: SourceFile) -> tuple[ir.Table, ir.Table]:
+    """The typed valid rows of one file (an expression) and its problems (materialised)."""
     table = source.table
     stage = wh.register_arrow(_stage_name(table, "raw"), source.read())
     parsed = wh.materialize(_stage_name(table, "parsed"), v.parse(stage, table))
-    problems = ibis.union(*_problems(wh, parsed, table, valid), distinct=True)
+    problems = v.with_file_text(ibis.union(*_problems(wh, parsed, table), distinct=True), stage, table)
     problems = wh.materialize(_stage_name(table, "problems"), problems)
-    bad_rows = problems.select(ROW).distinct()
+    wh.unregister(_stage_name(table, "raw"))  # the file's rows are no longer needed
+    bad_rows = wh.materialize(_stage_name(table, "bad_rows"), problems.select(ROW).distinct())
     good = parsed.anti_join(bad_rows, parsed[ROW] == bad_rows[ROW])
     keep = [*(k for k in table.key if k not in table.column_names), *table.column_names, ROW]
-    return wh.materialize(_stage_name(table, "valid"), good.select(*keep)), problems
+    return good.select(*keep), problems
 
 
 def _upsert(wh: Warehouse, table: Table, good: ir.Table, load_id: int) -> tuple[int, int]:
@@ -123,11 +111,9 @@ def _upsert(wh: Warehouse, table: Table, good: ir.Table, load_id: int) -> tuple[
     stored = wh.table(table.name)
     compare = [c for c in (*table.key, *table.column_names) if c in stored.columns and c in good.columns]
     old = stored.select(**{f"old__{c}": stored[c] for c in compare})
-    on = [good[k] == old[f"old__{k}"] for k in table.key]
-    differs = ibis.or_(*(~good[c].identical_to(old[f"old__{c}"]) for c in compare if c not in table.key))
-    changed = wh.materialize(
-        _stage_name(table, "changed"), good.join(old, on).filter(differs).select(*table.key)
-    )
+    pairs = good.join(old, [good[k] == old[f"old__{k}"] for k in table.key])
+    differs = ibis.or_(*(~pairs[c].identical_to(pairs[f"old__{c}"]) for c in compare if c not in table.key))
+    changed = wh.materialize(_stage_name(table, "changed"), pairs.filter(differs).select(*table.key))
     fresh = good.anti_join(stored, [good[k] == stored[k] for k in table.key])
     replacing = good.semi_join(changed, [good[k] == changed[k] for k in table.key])
     n_new, n_changed = wh.count(fresh), wh.count(changed)
@@ -166,53 +152,25 @@ def _next_load_id(wh: Warehouse) -> int:
     return int(wh.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads")[0][0])
 
 
-def _load_file(
-    wh: Warehouse, source: SourceFile, valid: dict[str, ir.Table], load_id: int
-) -> tuple[TableLoad, ir.Table]:
-    good, problems = _validate(wh, source, valid)
-    valid[source.table.name] = good
+def _load_file(wh: Warehouse, source: SourceFile, load_id: int) -> tuple[TableLoad, list[tuple[str, str, int]]]:
+    """Validate, quarantine and upsert one file; return its counts and its rows kept aside per rule."""
+    good, problems = _validate(wh, source)
     _quarantine(wh, source, problems, load_id)
     n_new, n_updated = _upsert(wh, source.table, good, load_id)
     n_good, n_bad = wh.count(good), wh.count(problems.select(ROW).distinct())
     n_read = wh.count(wh.table(_stage_name(source.table, "parsed")))
-    wh.unregister(_stage_name(source.table, "raw"))  # frees the file's rows as soon as they are validated
+    by_rule = wh.to_arrow(problems.group_by("rule").aggregate(rows=problems[ROW].nunique()).order_by("rule"))
+    _drop_stage(wh, source.table)  # frees the file's rows as soon as they are stored
     table_load = TableLoad(
-        source.table.name,
-        source.file,
-        n_read,
-        n_new,
-        n_updated,
-        n_good - n_new - n_updated,
-        n_bad,
+        source.table.name, source.file, n_read, n_new, n_updated, n_good - n_new - n_updated, n_bad,
         tuple(source.ignored_columns),
     )
     wh.execute(
         "INSERT INTO load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            load_id,
-            table_load.table,
-            table_load.file,
-            source.sha256,
-            table_load.rows_read,
-            n_new,
-            n_updated,
-            table_load.rows_unchanged,
-            n_bad,
-        ],
+        [load_id, table_load.table, table_load.file, source.sha256, n_read, n_new, n_updated,
+         table_load.rows_unchanged, n_bad],
     )
-    return table_load, problems
-
-
-def _rules_summary(wh: Warehouse, problems: dict[str, ir.Table]) -> list[tuple[str, str, int]]:
-    """Rows kept aside per table and rule (a row breaking two rules counts under each)."""
-    parts = [
-        p.group_by("rule").aggregate(rows=p[ROW].nunique()).mutate(table=ibis.literal(name))
-        for name, p in problems.items()
-    ]
-    if not parts:
-        return []
-    summary = wh.ibis.execute(ibis.union(*parts).order_by(["table", "rule"]))
-    return [(str(r.table), str(r.rule), int(r.rows)) for r in summary.itertuples()]
+    return table_load, [(source.table.name, r["rule"], r["rows"]) for r in by_rule.to_pylist()]
 
 
 def load_extract(
@@ -223,18 +181,17 @@ def load_extract(
     extract = read_extract(Path(path))
     order = {t.name: i for i, t in enumerate(TABLES)}
     sources = sorted(extract.files, key=lambda s: order[s.table.name])
-    valid: dict[str, ir.Table] = {}
     with wh.transaction():
         load_id = _next_load_id(wh)
-        loads, problems = [], {}
+        loads, summary = [], []
         for i, source in enumerate(sources):
             if progress:
                 progress(f"loading {source.table.name}", i, len(sources))
-            table_load, problems[source.table.name] = _load_file(wh, source, valid, load_id)
+            table_load, by_rule = _load_file(wh, source, load_id)
             loads.append(table_load)
+            summary += by_rule
             log.info("loaded table %s: %d rows read", source.table.name, table_load.rows_read)
-        summary = _rules_summary(wh, problems)
-        result = LoadResult(load_id, extract.source, loads, extract.ignored_files, summary)
+        result = LoadResult(load_id, extract.source, loads, extract.ignored_files, sorted(summary))
         finished = (now or datetime.now(UTC)).replace(tzinfo=None)
         wh.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -249,13 +206,11 @@ def load_extract(
                 __version__,
             ],
         )
-        _drop_stage(wh, sources)
     if progress:
         progress("done", len(sources), len(sources))
     return result
 
 
-def _drop_stage(wh: Warehouse, sources: list[SourceFile]) -> None:
-    for source in sources:
-        for suffix in ("parsed", "problems", "valid", "changed"):
-            wh.execute(f'DROP TABLE IF EXISTS "{_stage_name(source.table, suffix)}"')
+def _drop_stage(wh: Warehouse, table: Table) -> None:
+    for suffix in ("parsed", "problems", "bad_rows", "changed"):
+        wh.execute(f'DROP TABLE IF EXISTS "{_stage_name(table, suffix)}"')

@@ -14,7 +14,7 @@ from recoverypbr.data import codes
 from recoverypbr.data.read import ROW
 from recoverypbr.data.schema import TOP_GRACE_DAYS, Column, Table
 
-RAW = "__raw"
+GIVEN = "__given"
 PROBLEM_COLUMNS = (ROW, "column_name", "value", "rule", "reason", "record_key")
 
 _INT = r"^[+-]?[0-9]+(\.0+)?$"
@@ -22,8 +22,19 @@ _DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-def raw_name(column: str) -> str:
-    return f"{column}{RAW}"
+def given_name(column: str) -> str:
+    """The flag saying a parsed column had a value in the file (so NULL means "did not parse", not "empty")."""
+    return f"{column}{GIVEN}"
+
+
+def given(t: ir.Table, column: str) -> ir.BooleanValue:
+    name = given_name(column)
+    return t[name] if name in t.columns else t[column].notnull()
+
+
+def raw(t: ir.Table, column: str) -> ir.StringValue:
+    """A parsed value as text (problems show the file's own text: see `with_file_text`)."""
+    return t[column].cast("string")
 
 
 def _text(value: ir.Value) -> ir.StringValue:
@@ -40,10 +51,18 @@ def _parse_code(raw: ir.StringValue, column: Column) -> ir.Value:
 
 
 def _parse_list(raw: ir.StringValue, column: Column) -> ir.Value:
-    items = raw.lower().split(";").map(lambda item: item.strip()).filter(lambda item: item != "")
-    unknown = items.filter(lambda item: ~item.isin(column.codes)).length()
-    ok = (items.length() > 0) & (unknown == 0)
-    return ibis.ifelse(ok, items.unique().sort().join(";"), ibis.null("string"))
+    """A ';'-separated list of codes, stored as the codes present in code-list order.
+
+    Plain substring operations rather than regular expressions or list lambdas: this runs on every
+    episode of a national extract."""
+    tidy = ";" + raw.lower().replace(" ", "").replace("\t", "") + ";"
+    rest = tidy
+    for _ in range(2):  # twice, so that a repeated code is removed too
+        for code in column.codes:
+            rest = rest.replace(f";{code};", ";")
+    valid = rest.re_search("^;+$") & (tidy.length() > 2)
+    present = [ibis.ifelse(tidy.contains(f";{c};"), c, ibis.null("string")) for c in column.codes]
+    return ibis.ifelse(valid, ibis.literal(";").join(present), ibis.null("string"))
 
 
 def _parse(raw: ir.StringValue, column: Column) -> ir.Value:
@@ -73,13 +92,30 @@ def _parse(raw: ir.StringValue, column: Column) -> ir.Value:
             return raw
 
 
+def _already_typed(value: ir.Value, column: Column) -> ir.Value | None:
+    """A typed (Parquet) column of the right kind needs no text parsing."""
+    dtype = value.type()
+    if column.kind == "int" and dtype.is_integer():
+        return value.cast("int64")
+    if column.kind == "decimal" and dtype.is_numeric():
+        return value.cast("float64")
+    if (column.kind == "date" and dtype.is_date()) or (column.kind == "flag" and dtype.is_boolean()):
+        return value
+    return None
+
+
 def parse(stage: ir.Table, spec: Table) -> ir.Table:
-    """Typed canonical columns plus each column's raw text, and the row number."""
+    """Typed canonical columns, the text of each column that needed parsing, and the row number."""
     values: dict[str, ir.Value] = {ROW: stage[ROW]}
     for column in spec.columns:
-        raw = _text(stage[column.name])
-        values[raw_name(column.name)] = raw
-        values[column.name] = _parse(raw, column)
+        typed = _already_typed(stage[column.name], column)
+        if typed is not None:
+            values[column.name] = typed
+            continue
+        text = _text(stage[column.name])
+        values[column.name] = _parse(text, column)
+        if column.kind not in ("id", "text"):
+            values[given_name(column.name)] = text.notnull()
     parsed = stage.select(**values)
     if "response_key" in spec.key:
         parsed = _with_response_key(parsed, spec)
@@ -100,8 +136,8 @@ def _with_response_key(parsed: ir.Table, spec: Table) -> ir.Table:
 
 
 def record_key(t: ir.Table, spec: Table) -> ir.StringValue:
-    cols = [raw_name(k) if k in spec.column_names else k for k in spec.key]
-    return ibis.literal("|").join([t[c].cast("string").fill_null("") for c in cols])
+    parts = [raw(t, k) if k in spec.column_names else t[k] for k in spec.key]
+    return ibis.literal("|").join([p.cast("string").fill_null("") for p in parts])
 
 
 def _problem(
@@ -119,11 +155,11 @@ def _problem(
 
 def _column_reason(t: ir.Table, column: Column) -> tuple[ir.Value, ir.Value]:
     """(rule, reason) for the first rule this column's value breaks, or NULLs."""
-    raw, value = t[raw_name(column.name)], t[column.name]
+    present, value = given(t, column.name), t[column.name]
     cases: list[tuple[ir.BooleanValue, str, str]] = []
     if column.required:
-        cases.append((raw.isnull(), "missing", f"{column.name} is required but empty"))
-    cases.append((raw.notnull() & value.isnull(), "format", _format_message(column)))
+        cases.append((~present, "missing", f"{column.name} is required but empty"))
+    cases.append((present & value.isnull(), "format", _format_message(column)))
     if column.minimum is not None and column.maximum is not None:
         outside = value.notnull() & ((value < column.minimum) | (value > column.maximum))
         cases.append(
@@ -158,7 +194,7 @@ def column_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
         flagged = t.mutate(__rule=rule, __reason=reason).filter(lambda x: x.__rule.notnull())
         problems.append(
             _problem(
-                flagged, spec, column.name, flagged.__rule, flagged.__reason, flagged[raw_name(column.name)]
+                flagged, spec, column.name, flagged.__rule, flagged.__reason, raw(flagged, column.name)
             )
         )
     return problems
@@ -174,16 +210,18 @@ def date_order_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
             + bad[order.earlier].cast("string")
             + ")"
         )
-        problems.append(_problem(bad, spec, order.later, "date_order", reason, bad[raw_name(order.later)]))
+        problems.append(_problem(bad, spec, order.later, "date_order", reason, raw(bad, order.later)))
     return problems
 
 
 def duplicate_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
     """Identical repeats are kept aside after the first; rows sharing a key but differing are all kept aside."""
+    repeated = t.group_by(list(spec.key)).aggregate(__count=t[ROW].count()).filter(lambda x: x.__count > 1)
+    t = t.semi_join(repeated, [t[k] == repeated[k] for k in spec.key])
     key = [t[k] for k in spec.key]
     window = ibis.window(group_by=key)
     content = _content(t, spec)
-    marked = t.filter(*[k.notnull() for k in key]).mutate(
+    marked = t.mutate(
         __first=t[ROW].min().over(window),
         __n=t[ROW].count().over(window),
         __same=content.min().over(window) == content.max().over(window),
@@ -228,15 +266,15 @@ def reference_problems(t: ir.Table, spec: Table, known: dict[str, ir.Table]) -> 
             + f" not found in {ref_table} (neither valid in this extract nor already loaded)"
         )
         problems.append(
-            _problem(missing, spec, column.name, "reference", reason, missing[raw_name(column.name)])
+            _problem(missing, spec, column.name, "reference", reason, raw(missing, column.name))
         )
     return problems
 
 
 def episode_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
     """A discharge needs both its date and its reason."""
-    no_reason = t.filter(t.discharge_date.notnull() & t.discharge_reason__raw.isnull())
-    no_date = t.filter(t.discharge_date__raw.isnull() & t.discharge_reason.notnull())
+    no_reason = t.filter(t.discharge_date.notnull() & ~given(t, "discharge_reason"))
+    no_date = t.filter(~given(t, "discharge_date") & t.discharge_reason.notnull())
     return [
         _problem(
             no_reason,
@@ -244,7 +282,7 @@ def episode_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
             "discharge_reason",
             "discharge_incomplete",
             ibis.literal("discharge_date is given but discharge_reason is empty"),
-            no_reason.discharge_reason__raw,
+            raw(no_reason, "discharge_reason"),
         ),
         _problem(
             no_date,
@@ -252,7 +290,7 @@ def episode_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
             "discharge_date",
             "discharge_incomplete",
             ibis.literal("discharge_reason is given but discharge_date is empty"),
-            no_date.discharge_date__raw,
+            raw(no_date, "discharge_date"),
         ),
     ]
 
@@ -262,7 +300,7 @@ def client_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
         t.date_of_birth.notnull() & t.birth_year.notnull() & (t.date_of_birth.year() != t.birth_year)
     )
     reason = "birth_year differs from the year of date_of_birth (" + bad.date_of_birth.cast("string") + ")"
-    return [_problem(bad, spec, "birth_year", "inconsistent", reason, bad.birth_year__raw)]
+    return [_problem(bad, spec, "birth_year", "inconsistent", reason, raw(bad, "birth_year"))]
 
 
 def same_client_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[ir.Table]:
@@ -271,7 +309,7 @@ def same_client_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[i
     joined = t.join(ep, t.episode_id == ep.ep_id)
     bad = joined.filter(joined.client_id.notnull() & (joined.client_id != joined.ep_client))
     reason = "client_id differs from the client of episode " + bad.episode_id + " (" + bad.ep_client + ")"
-    return [_problem(bad, spec, "client_id", "client_mismatch", reason, bad.client_id__raw)]
+    return [_problem(bad, spec, "client_id", "client_mismatch", reason, raw(bad, "client_id"))]
 
 
 def top_date_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[ir.Table]:
@@ -295,4 +333,16 @@ def top_date_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[ir.T
         else_=ibis.null("string"),
     )
     bad = j.mutate(__reason=reason).filter(lambda x: x.__reason.notnull())
-    return [_problem(bad, spec, "top_date", "top_outside_episode", bad.__reason, bad.top_date__raw)]
+    return [_problem(bad, spec, "top_date", "top_outside_episode", bad.__reason, raw(bad, "top_date"))]
+
+
+def with_file_text(problems: ir.Table, stage: ir.Table, spec: Table) -> ir.Table:
+    """Show each problem's value as the file held it, looked up by row and column in the staged file."""
+    text = stage.select(__stage_row=stage[ROW], **{c: stage[c].cast("string") for c in spec.column_names})
+    joined = problems.left_join(text, problems[ROW] == text.__stage_row)
+    value = ibis.cases(
+        *((joined.column_name == c, joined[c]) for c in spec.column_names), else_=joined.value
+    )
+    return joined.select(*(joined[c] for c in PROBLEM_COLUMNS if c != "value"), value=value).select(
+        *PROBLEM_COLUMNS
+    )
