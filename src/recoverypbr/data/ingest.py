@@ -95,7 +95,11 @@ def _problems(wh: Warehouse, parsed: ir.Table, table: Table) -> list[ir.Table]:
 def _validate(wh: Warehouse, source: SourceFile) -> tuple[ir.Table, ir.Table]:
     """The typed valid rows of one file (an expression) and its problems (materialised)."""
     table = source.table
-    stage = wh.register_arrow(_stage_name(table, "raw"), source.read())
+    name = _stage_name(table, "raw")
+    if source.parquet is not None:
+        stage = wh.stage_parquet(name, source.parquet, source.column_sources())
+    else:
+        stage = wh.register_arrow(name, source.read())
     parsed = wh.materialize(_stage_name(table, "parsed"), v.parse(stage, table))
     problems = v.with_file_text(ibis.union(*_problems(wh, parsed, table), distinct=True), stage, table)
     problems = wh.materialize(_stage_name(table, "problems"), problems)

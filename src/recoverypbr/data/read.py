@@ -38,6 +38,13 @@ class SourceFile:
     reader: Callable[[], pa.Table]
     headers: list[str]  # canonical names, in the file's order
     ignored_columns: list[str] = field(default_factory=list)
+    file_headers: list[str] = field(default_factory=list)  # as written in the file
+    parquet: Path | None = None  # a Parquet file the warehouse can scan itself, without reading it here
+
+    def column_sources(self) -> dict[str, str | None]:
+        """For each canonical column, the file's header that holds it (None: absent from the file)."""
+        found = {name: header for name, header in zip(self.headers, self.file_headers, strict=True) if name}
+        return {c: found.get(c) for c in self.table.column_names}
 
     def read(self) -> pa.Table:
         """The rows, with `_row` and every canonical column (absent optional ones as nulls), in order."""
@@ -226,13 +233,13 @@ def _drop_trailing_blank_rows(data: pa.Table) -> pa.Table:
 
 
 def _source(
-    stem: str, headers: list[str], reader: Callable[[], pa.Table], sha: str, file: str
+    stem: str, headers: list[str], reader: Callable[[], pa.Table], sha: str, file: str, parquet: Path | None = None
 ) -> SourceFile | None:
     spec = _table_for(stem, headers)
     if spec is None:
         return None
     names, ignored = _map_headers(headers, spec, file)
-    return SourceFile(spec, file, sha, reader, names, ignored)
+    return SourceFile(spec, file, sha, reader, names, ignored, list(headers), parquet)
 
 
 def read_extract(path: Path) -> Extract:
@@ -258,7 +265,8 @@ def read_extract(path: Path) -> Extract:
             continue
         headers = csv_headers(item) if kind == "csv" else parquet_headers(item)
         reader = (lambda p=item: read_csv(p)) if kind == "csv" else (lambda p=item: read_parquet(p))
-        source = _source(item.stem, headers, reader, file_sha256(item), str(item))
+        parquet = item if kind == "parquet" else None
+        source = _source(item.stem, headers, reader, file_sha256(item), str(item), parquet)
         if source is None:
             ignored.append(item.name)
         else:

@@ -93,8 +93,29 @@ class Warehouse:
         self.raw.register(name, data)
         return self.ibis.table(name)
 
+    def stage_parquet(self, name: str, path: Path, columns: dict[str, str | None]) -> ibis.Table:
+        """A view over a Parquet file that the engine scans itself: `_row` (record number from 1) and each
+        canonical column from its file column (absent ones as NULL text; timestamps as dates)."""
+        described = self.raw.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote(path)})").fetchall()
+        types = {row[0]: str(row[1]) for row in described}
+        parts = ['file_row_number + 1 AS "_row"']
+        for canonical, source in columns.items():
+            if source is None:
+                parts.append(f'CAST(NULL AS VARCHAR) AS "{canonical}"')
+            elif types[source].startswith("TIMESTAMP"):
+                parts.append(f'CAST("{_ident(source)}" AS DATE) AS "{canonical}"')
+            else:
+                parts.append(f'"{_ident(source)}" AS "{canonical}"')
+        self.raw.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {", ".join(parts)}'
+            f" FROM read_parquet({_quote(path)}, file_row_number = true)"
+        )
+        return self.ibis.table(name)
+
     def unregister(self, name: str) -> None:
+        """Forget a registered Arrow table or a staging view."""
         self.raw.unregister(name)
+        self.raw.execute(f'DROP VIEW IF EXISTS "{name}"')
 
     def materialize(self, name: str, expr: ibis.Table) -> ibis.Table:
         """Store an expression's rows as a temporary table for this connection."""
@@ -120,6 +141,14 @@ class Warehouse:
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
         return self.ibis.to_pyarrow(expr)
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
 
 
 def open_warehouse(
