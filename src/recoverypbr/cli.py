@@ -210,6 +210,17 @@ def synth(
         console.print(f"{summary.dirty_rows:,} rows carry deliberate errors.")
 
 
+def _providers_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Episodes by provider")
+    for name in ("provider", "name", "episodes", "in treatment", "exits", "completed", "completion rate"):
+        table.add_column(name, justify="left" if name in ("provider", "name") else "right")
+    for r in rows:
+        rate = f"{r['completions'] / r['exits']:.0%}" if r["exits"] else "-"
+        table.add_row(r["provider_id"], r["name"] or "", *(f"{r[k]:,}" for k in (
+            "episodes", "in_treatment", "exits", "completions")), rate)
+    return table
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Working folder for the demo's files and warehouse.")] = Path(
@@ -231,6 +242,7 @@ def demo(
                 result = load_extract(wh, extract, progress=progress)
             counts = q.table_counts(wh)
             by_rule = q.quarantine_by_rule(wh)
+            providers = q.provider_overview(wh)
     console.print(f"[bold]recoverypbr demo[/]: a synthetic area of {clients:,} clients in {workdir}")
     overview = Table(title="In the warehouse")
     overview.add_column("table")
@@ -238,6 +250,7 @@ def demo(
     for name in ("clients", "providers", "episodes", "top", "assessments", "events", "presentations"):
         overview.add_row(name, f"{counts[name]:,}")
     console.print(overview)
+    console.print(_providers_table(providers))
     console.print(f"This load: {result.rows_read:,} rows read, {result.rows_changed:,} new or changed, "
                   f"{result.rows_quarantined:,} kept aside.")
     console.print(_rules_table(by_rule, "Quarantined rows by reason (all loads)"))

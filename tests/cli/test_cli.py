@@ -52,3 +52,22 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("recoverypbr ")
+
+
+def test_synth_then_demo(tmp_path: Path) -> None:
+    out = tmp_path / "area"
+    made = runner.invoke(app, ["synth", "--clients", "200", "--seed", "4", "--out", str(out), "--format", "parquet"])
+    assert made.exit_code == 0, made.output
+    assert (out / "episodes.parquet").exists()
+    assert "Synthetic area: 200" in made.output
+    shown = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--clients", "300"])
+    assert shown.exit_code == 0, shown.output
+    for heading in ("In the warehouse", "Episodes by provider", "Quarantined rows by reason"):
+        assert heading in shown.output
+    assert (tmp_path / "demo" / "recoverypbr.duckdb").exists()
+
+
+def test_synth_refuses_bad_arguments(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth", "--clients", "0", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "Hint:" in result.output

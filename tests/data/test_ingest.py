@@ -48,7 +48,9 @@ def test_reasons_name_the_value_and_the_fix(wh: Warehouse) -> None:
         ((t, r, c), (v, why))
         for t, r, c, v, why in wh.execute("SELECT table_name, row_number, column_name, value, reason FROM quarantine")
     )
-    assert reasons["episodes", 4, "discharge_date"] == ("2013-02-01", "discharge_date is before start_date (2013-03-05)")
+    assert reasons["episodes", 4, "discharge_date"] == (
+        "2013-02-01", "discharge_date is before start_date (2013-03-05)"
+    )
     assert reasons["top", 4, "opiate_days"] == ("29", "out of range: must be between 0 and 28")
     assert "completed_drug_free" in reasons["episodes", 11, "discharge_reason"][1]
     assert reasons["clients", 8, "client_id"][1] == "an identical copy of row 7 (that row is kept)"

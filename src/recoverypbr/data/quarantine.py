@@ -1,4 +1,4 @@
-"""Reading what loads kept aside, and what the warehouse holds."""
+"""Reading what loads kept aside, and an overview of what the warehouse holds."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from recoverypbr.data.codes import COMPLETION_REASONS
 from recoverypbr.data.schema import TABLES
 from recoverypbr.errors import DataError
 from recoverypbr.warehouse.connection import Warehouse
@@ -61,3 +62,18 @@ def table_counts(wh: Warehouse) -> dict[str, int]:
 def latest_load_id(wh: Warehouse) -> int | None:
     rows = wh.execute("SELECT max(load_id) FROM loads")
     return None if rows[0][0] is None else int(rows[0][0])
+
+
+def provider_overview(wh: Warehouse) -> list[dict[str, object]]:
+    """Per provider: episodes, still in treatment, exits, and successful completions among exits."""
+    episodes, providers = wh.table("episodes"), wh.table("providers")
+    completed = episodes.discharge_reason.isin(COMPLETION_REASONS)
+    per_provider = episodes.group_by("provider_id").aggregate(
+        episodes=episodes.count(),
+        in_treatment=episodes.discharge_date.isnull().sum(),
+        exits=episodes.discharge_date.notnull().sum(),
+        completions=completed.sum(),
+    )
+    named = per_provider.left_join(providers, per_provider.provider_id == providers.provider_id)
+    rows = named.select(per_provider.provider_id, providers["name"], *per_provider.columns[1:])
+    return wh.to_arrow(rows.order_by("provider_id")).to_pylist()
