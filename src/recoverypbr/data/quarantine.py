@@ -51,7 +51,7 @@ def export_csv(rows: ir.Table, wh: Warehouse, path: Path) -> int:
         pacsv.write_csv(data, path)
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc}", hint="choose a folder you can write to") from exc
-    return data.num_rows
+    return int(data.num_rows)
 
 
 def table_counts(wh: Warehouse) -> dict[str, int]:
@@ -76,4 +76,5 @@ def provider_overview(wh: Warehouse) -> list[dict[str, object]]:
     )
     named = per_provider.left_join(providers, per_provider.provider_id == providers.provider_id)
     rows = named.select(per_provider.provider_id, providers["name"], *per_provider.columns[1:])
-    return wh.to_arrow(rows.order_by("provider_id")).to_pylist()
+    overview: list[dict[str, object]] = wh.to_arrow(rows.order_by("provider_id")).to_pylist()
+    return overview

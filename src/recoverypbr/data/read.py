@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -275,12 +276,16 @@ def read_extract(path: Path) -> Extract:
     return Extract(str(path), files, ignored)
 
 
+def _given(data: pa.Table) -> pa.Table:
+    return data
+
+
 def _read_workbook(path: Path) -> Extract:
     sha = file_sha256(path)
     files, ignored = [], []
     for sheet, data in read_xlsx_sheets(path):
         headers = data.column_names[1:]
-        source = _source(sheet, headers, lambda d=data: d, f"{sha}#{sheet}", f"{path}#{sheet}")
+        source = _source(sheet, headers, functools.partial(_given, data), f"{sha}#{sheet}", f"{path}#{sheet}")
         if source is None:
             ignored.append(f"{path.name}#{sheet}")
         else:

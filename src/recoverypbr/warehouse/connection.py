@@ -76,11 +76,8 @@ class Warehouse:
 
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one SQL statement and return its rows."""
-        cursor = self.raw.execute(sql, params or [])
-        try:
-            return cursor.fetchall()
-        except duckdb.InvalidInputError:
-            return []
+        rows: list[tuple[Any, ...]] = self.raw.execute(sql, params or []).fetchall()
+        return rows
 
     def table(self, name: str) -> ibis.Table:
         return self.ibis.table(name)

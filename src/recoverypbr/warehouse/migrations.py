@@ -64,8 +64,19 @@ def _initial(wh: Warehouse) -> None:
     _create_load_tables(wh)
 
 
+def _complexity_groups(wh: Warehouse) -> None:
+    # No PRIMARY KEY (see _create_data_tables): `recoverypbr assess` deletes and re-inserts a contract's rows.
+    wh.execute(
+        "CREATE TABLE complexity_groups (episode_id VARCHAR NOT NULL, client_id VARCHAR NOT NULL,"
+        " assessment_id VARCHAR, assessed_on DATE, complexity_group VARCHAR, rule_id VARCHAR NOT NULL,"
+        " rule_text VARCHAR NOT NULL, points BIGINT, recorded_group VARCHAR, agrees BOOLEAN,"
+        " contract_area VARCHAR NOT NULL, contract_version DATE NOT NULL, evaluated_at TIMESTAMP NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
+    Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
