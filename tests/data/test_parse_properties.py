@@ -19,6 +19,8 @@ from recoverypbr.warehouse.connection import Warehouse
 
 _INT = re.compile(r"[+-]?[0-9]+(\.0+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: What the loader trims around a value; other characters (a non-breaking space, say) are part of it.
+_BLANKS = " \t\n"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def _check(wh: Warehouse, column: str, values: list[str | None]) -> list[tuple[o
 
 
 def _expected_days(text: str | None) -> tuple[object, str | None]:
-    stripped = (text or "").strip()
+    stripped = (text or "").strip(_BLANKS)
     if not stripped:
         return None, None
     if not _INT.fullmatch(stripped):
@@ -66,7 +68,7 @@ def test_day_counts(memory: Warehouse, texts: list[str]) -> None:
 
 
 def _expected_date(text: str | None) -> tuple[object, str | None]:
-    stripped = (text or "").strip()
+    stripped = (text or "").strip(_BLANKS)
     if not stripped:
         return None, "missing"
     if not _DATE.fullmatch(stripped):
@@ -99,7 +101,7 @@ flag_texts = st.sampled_from(["Y", "n", "YES", "no", "1", "0", "true", "False", 
 @given(st.lists(flag_texts, min_size=1, max_size=15))
 def test_flags(memory: Warehouse, texts: list[str]) -> None:
     def expected(text: str) -> tuple[object, str | None]:
-        low = text.strip().lower()
+        low = text.strip(_BLANKS).lower()
         if not low:
             return None, None
         if low in ("y", "yes", "1", "true", "t"):
