@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recoverypbr import __version__
+from recoverypbr._console import console, debug_mode, user_errors
+from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
-from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
 
 app = typer.Typer(
@@ -25,8 +25,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-_state = {"debug": False}
+app.add_typer(contract_app, name="contract")
+app.command("assess")(assess_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]
@@ -46,22 +46,8 @@ def main(
     ] = False,
 ) -> None:
     """Payment by results for drug and alcohol recovery services."""
-    _state["debug"] = debug
+    debug_mode["on"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Print project errors as a message and a hint, without a traceback unless --debug."""
-    try:
-        yield
-    except RecoveryPbrError as exc:
-        if _state["debug"]:
-            raise
-        console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            console.print(f"[yellow]Hint:[/] {exc.hint}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -129,7 +115,7 @@ def load(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Load an extract: valid rows upsert by id, failing rows are kept aside in the quarantine."""
-    with _errors(), open_warehouse(db) as wh, _progress("Loading") as progress:
+    with user_errors(), open_warehouse(db) as wh, _progress("Loading") as progress:
         result = load_extract(wh, path, progress=progress)
     _print_load(result)
 
@@ -144,7 +130,7 @@ def quarantine(
     limit: Annotated[int, typer.Option(help="Rows to show on screen.")] = 50,
 ) -> None:
     """List the rows loads kept aside: file, row, column, value and reason."""
-    with _errors(), open_warehouse(db, read_only=True) as wh:
+    with user_errors(), open_warehouse(db, read_only=True) as wh:
         chosen = None if all_loads else (load_id or q.latest_load_id(wh))
         rows = q.quarantine_rows(wh, load_id=chosen, table=table)
         if csv is not None:
@@ -175,7 +161,7 @@ def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | No
 @app.command()
 def loads(db: DbOption = DEFAULT_DB) -> None:
     """The history of loads: when, from where, rows read, changed and kept aside."""
-    with _errors(), open_warehouse(db, read_only=True) as wh:
+    with user_errors(), open_warehouse(db, read_only=True) as wh:
         rows = wh.execute("SELECT load_id, source, started_at, rows_read, rows_changed, rows_quarantined FROM loads"
                           " ORDER BY load_id")
     table = Table(title="Loads")
@@ -197,7 +183,7 @@ def synth(
     """Write a calibrated synthetic area: every canonical table over several years."""
     from recoverypbr.synth import generate_area
 
-    with _errors(), _progress("Generating") as progress:
+    with user_errors(), _progress("Generating") as progress:
         summary = generate_area(clients, seed, out, fmt, dirty=dirty,  # type: ignore[arg-type]
                                 progress=lambda done, total: progress("clients", done, total))
     table = Table(title=f"Synthetic area: {summary.clients:,} clients, seed {seed}, {fmt} in {out}")
@@ -233,7 +219,7 @@ def demo(
     from recoverypbr.synth import generate_area
 
     extract = workdir / "extract"
-    with _errors():
+    with user_errors():
         with _progress("Generating the demo area") as progress:
             generate_area(clients, seed, extract, "csv", dirty=True,
                           progress=lambda done, total: progress("clients", done, total))
