@@ -44,3 +44,28 @@ def test_a_file_that_is_not_a_warehouse_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(WarehouseError, match="cannot open the warehouse"):
         open_warehouse(junk)
+
+
+def test_an_older_warehouse_is_migrated_forward_keeping_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import DIRTY
+
+    from recoverypbr import load_extract
+    from recoverypbr.warehouse import migrations
+
+    db = tmp_path / "old.duckdb"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    with open_warehouse(db) as wh:
+        load_extract(wh, DIRTY)
+        assert current_version(wh) == 1
+    monkeypatch.undo()
+    with pytest.raises(WarehouseError, match="open it once for writing"):
+        open_warehouse(db, read_only=True)
+    with open_warehouse(db) as wh:
+        assert current_version(wh) == SCHEMA_VERSION
+        assert [v for (v,) in wh.execute("SELECT version FROM schema_version ORDER BY version")] == list(
+            range(1, SCHEMA_VERSION + 1)
+        )
+        assert wh.execute("SELECT count(*) FROM episodes") == [(3,)]
+        assert "complexity_groups" in wh.ibis.list_tables()
