@@ -9,14 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from recoverypbr.contract import contract_json_schema
 from recoverypbr.contract.cli import contract_app
 from recoverypbr.contract.load import read_yaml
-
-jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency: pip install -e '.[dev]'")
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "contracts").glob("*.yaml"))
