@@ -74,9 +74,21 @@ def _complexity_groups(wh: Warehouse) -> None:
     )
 
 
+def _outcome_ledger(wh: Warehouse) -> None:
+    # One row per contract version, as-of date, outcome, client and episode; `recoverypbr outcomes` replaces a
+    # (contract_area, contract_version, as_of) at once, so no PRIMARY KEY (see _create_data_tables).
+    wh.execute(
+        "CREATE TABLE outcome_ledger (contract_area VARCHAR NOT NULL, contract_version DATE NOT NULL,"
+        " as_of DATE NOT NULL, outcome_id VARCHAR NOT NULL, outcome_type VARCHAR NOT NULL,"
+        " client_id VARCHAR NOT NULL, episode_id VARCHAR NOT NULL, provider_id VARCHAR, complexity_group VARCHAR,"
+        " status VARCHAR NOT NULL, achieved_on DATE, matures_on DATE, evidence VARCHAR NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
+    Migration(3, "outcome ledger: one row per contract, as-of date, outcome, client and episode", _outcome_ledger),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

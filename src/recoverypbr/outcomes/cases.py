@@ -1,0 +1,109 @@
+"""Golden cases: input rows, contract parameters and expected ledger rows as data (OpenFisca's shape).
+
+A case file (`tests/cases/<outcome>/<case>.yaml`) holds `name`, `as_of`, `outcomes` (outcome id -> its contract
+definition; `outcome` checks one of them), optional `contract` fields (complexity, attribution, years), `input`
+(table -> rows; absent columns are empty) and `output` (the expected ledger rows of the checked outcome; only the
+columns a row gives are compared; rows are matched by client and episode). Cohort cases give `cohort` rows instead.
+Kept in the library so the same cases can run on any warehouse engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.data.schema import TABLES
+from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.migrations import data_table_columns, migrate
+
+_ARROW = {
+    "DATE": pa.date32(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "VARCHAR": pa.string(),
+}
+
+BASE_CONTRACT: dict[str, Any] = {
+    "area": "Golden",
+    "title": "Golden cases",
+    "effective_from": dt.date(2012, 4, 1),
+    "years": [
+        {"start": dt.date(2012, 4, 1), "end": dt.date(2013, 3, 31)},
+        {"start": dt.date(2013, 4, 1), "end": dt.date(2014, 3, 31)},
+        {"start": dt.date(2014, 4, 1), "end": dt.date(2015, 3, 31)},
+    ],
+    "budget": 1000000,
+    "share_on_results": "20%",
+    "lasars": {"location": "independent"},
+    "providers": {
+        "P1": {"name": "Provider one", "role": "provider"},
+        "P2": {"name": "Provider two", "role": "provider"},
+    },
+    "attribution": {"model": "competing"},
+    "payment_schedule": {"frequency": "quarterly"},
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One golden case read from its file."""
+
+    file: Path
+    name: str
+    as_of: dt.date
+    outcome: str
+    contract: Contract
+    input: dict[str, list[dict[str, Any]]]
+    output: list[dict[str, Any]]
+    cohort: list[dict[str, Any]] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.file.parent.name}/{self.file.stem}"
+
+
+def load_case(path: Path) -> Case:
+    """Read a case file."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    outcomes = data["outcomes"]
+    contract = Contract.model_validate({**BASE_CONTRACT, **data.get("contract", {}), "outcomes": outcomes})
+    return Case(
+        file=path,
+        name=data["name"],
+        as_of=data["as_of"],
+        outcome=data.get("outcome", next(iter(outcomes))),
+        contract=contract,
+        input=data.get("input", {}),
+        output=data.get("output", []),
+        cohort=data.get("cohort"),
+    )
+
+
+def arrow_rows(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of a canonical table as Arrow, typed as stored; absent columns empty."""
+    spec = next(t for t in TABLES if t.name == table)
+    columns = [(n, t) for n, t in data_table_columns(spec) if n not in ("load_id", "source_row")]
+    unknown = {k for row in rows for k in row} - {n for n, _ in columns}
+    if unknown:
+        raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+    arrays = {n: pa.array([row.get(n) for row in rows], type=_ARROW[t]) for n, t in columns}
+    return pa.table(arrays)
+
+
+def case_warehouse(tables: dict[str, list[dict[str, Any]]]) -> Warehouse:
+    """A fresh in-memory warehouse holding the rows."""
+    wh = Warehouse(":memory:")
+    migrate(wh)
+    for name, rows in tables.items():
+        if rows:
+            staged = wh.register_arrow(f"_case_{name}", arrow_rows(name, rows))
+            wh.insert(name, staged)
+            wh.unregister(f"_case_{name}")
+    return wh

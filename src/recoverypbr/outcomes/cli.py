@@ -1,0 +1,187 @@
+"""Commands `recoverypbr outcomes` and `recoverypbr explain`: a thin shell over the outcome engine.
+
+The main app registers them with ``app.command("outcomes")(outcomes_command)`` and
+``app.command("explain")(explain_command)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from recoverypbr._console import console, user_errors
+from recoverypbr.contract.load import load_contract
+from recoverypbr.contract.model import Contract
+from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.outcomes.explain import decisions
+from recoverypbr.outcomes.ledger import LEDGER_COLUMNS, LedgerSummary, build_ledger, cohort_measures, stored_ledger
+from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+
+
+def parse_date(text: str) -> date:
+    """An ISO date (YYYY-MM-DD)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; write it as YYYY-MM-DD, e.g. 2014-03-31") from None
+
+
+ContractOption = Annotated[Path, typer.Option("--contract", help="The contract YAML file (see contracts/).")]
+AsOfOption = Annotated[
+    date,
+    typer.Option(
+        "--as-of",
+        parser=parse_date,
+        metavar="YYYY-MM-DD",
+        help="Evaluate with only the rows dated on or before this date.",
+    ),
+]
+DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
+
+
+def outcomes_command(
+    contract: ContractOption,
+    as_of: AsOfOption,
+    db: DbOption = DEFAULT_DB,
+    fmt: Annotated[
+        Literal["table", "json", "csv"],
+        typer.Option(
+            "--format",
+            help="table: counts and rates by outcome and complexity group; json or csv: every ledger row.",
+        ),
+    ] = "table",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write json/csv to this file instead of the screen.")
+    ] = None,
+) -> None:
+    """Evaluate every outcome of a contract as of a date into the outcome ledger, and report it."""
+    with user_errors():
+        model = load_contract(contract)
+        with open_warehouse(db) as wh:
+            summary = _build(wh, model, as_of)
+            cohorts = cohort_measures(wh, model, as_of)
+            rows = [] if fmt == "table" else wh.to_arrow(stored_ledger(wh, model, as_of)).to_pylist()
+    if fmt == "table":
+        _print_counts(summary.counts, f"{model.area} outcomes as of {as_of} ({summary.rows:,} ledger rows)")
+        for outcome_id, periods in cohorts.items():
+            _print_cohort(outcome_id, periods)
+        return
+    text = _json(rows, cohorts) if fmt == "json" else _csv(rows)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {len(rows):,} ledger rows to {out}")
+
+
+def _build(wh: Warehouse, contract: Contract, as_of: date) -> LedgerSummary:
+    """build_ledger with a progress bar, one step per outcome."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("Evaluating outcomes", total=None)
+
+        def step(outcome_id: str, done: int, total: int) -> None:
+            bar.update(
+                task,
+                description=f"Evaluating {outcome_id}" if outcome_id else "Summarising",
+                completed=done,
+                total=total,
+            )
+
+        return build_ledger(wh, contract, as_of, progress=step)
+
+
+def show_outcomes(wh: Warehouse, contract: Contract, as_of: date) -> None:
+    """Evaluate and store the ledger, then print counts and rates by outcome and complexity group (for `demo`)."""
+    summary = _build(wh, contract, as_of)
+    _print_counts(summary.counts, f"{contract.area} outcomes as of {as_of} ({summary.rows:,} ledger rows)")
+
+
+def _print_counts(counts: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for name in ("outcome", "group", "achieved", "pending", "not achieved", "not eligible", "rate"):
+        table.add_column(name, justify="left" if name in ("outcome", "group") else "right", no_wrap=True)
+    for r in counts:
+        rate = "" if r["rate"] is None else f"{r['rate']:.1%}"
+        table.add_row(
+            r["outcome_id"],
+            r["complexity_group"] or "(none)",
+            f"{r['achieved']:,}",
+            f"{r['pending_maturation']:,}",
+            f"{r['not_achieved']:,}",
+            f"{r['not_eligible']:,}",
+            rate,
+        )
+    console.print(table)
+    console.print("rate = achieved / (achieved + pending + not achieved)")
+
+
+def _print_cohort(outcome_id: str, periods: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{outcome_id}: offences per person against the baseline")
+    for name in ("cohort", "period", "people", "offences", "rate", "baseline", "change", "target met"):
+        table.add_column(name, justify="left" if name in ("cohort", "period") else "right")
+    for p in periods:
+        table.add_row(
+            p["cohort_id"],
+            f"{p['period_start']} to {p['period_end']}",
+            f"{p['people']:,}",
+            f"{p['offences']:,}",
+            f"{p['current_rate']:.3f}",
+            f"{p['baseline_rate']:.3f}",
+            f"{p['change']:+.1%}",
+            "yes" if p["met"] else "no",
+        )
+    if not periods:
+        console.print(f"{outcome_id}: no cohort offending periods known for this cohort as of the date")
+        return
+    console.print(table)
+
+
+def _json(rows: list[dict[str, Any]], cohorts: dict[str, list[dict[str, Any]]]) -> str:
+    return json.dumps({"ledger": rows, "cohort_measures": cohorts}, default=str, indent=1) + "\n"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def explain_command(
+    client_id: Annotated[str, typer.Argument(help="The client's pseudonymous id.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="The outcome id in the contract.")],
+    contract: ContractOption,
+    as_of: AsOfOption,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Explain one client's decision for one outcome in plain words, with the rows it rests on."""
+    with user_errors():
+        model = load_contract(contract)
+        if not db.exists():
+            raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first or pass --db")
+        with open_warehouse(db, read_only=True) as wh:
+            found = decisions(wh, model, client_id, outcome, as_of)
+    for decision in found:
+        console.print(decision.words, highlight=False)
+        if not decision.evidence:
+            console.print("  (no evidence rows)")
+        for ref, row in decision.evidence:
+            shown = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+            console.print(f"  [bold]{ref}[/]: {shown}", highlight=False, soft_wrap=True)

@@ -1,0 +1,166 @@
+"""One client's decision for one outcome, in plain words, with the rows it rests on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, NOT_ELIGIBLE, PENDING
+from recoverypbr.outcomes.ledger import evaluate, evaluation_order, stored_ledger
+from recoverypbr.warehouse.connection import Warehouse
+
+#: Outcome type -> status -> why, in words (the rule's definition applied to this episode).
+WHY: dict[str, dict[str, str]] = {
+    "reliable_change": {
+        ACHIEVED: "at this TOP every presenting substance's days of use fell by at least its reliable-change "
+        "threshold since the start TOP, and no substance rose by that much",
+        NOT_ACHIEVED: "no review or exit TOP so far shows every presenting substance falling by its threshold "
+        "without another substance rising as much",
+        NOT_ELIGIBLE: "the episode has no start TOP to compare with",
+    },
+    "abstinence": {
+        ACHIEVED: "this TOP records zero days of use of every presenting substance in the past 28 days",
+        NOT_ACHIEVED: "no review or exit TOP so far records zero days of every presenting substance",
+    },
+    "successful_completion": {
+        ACHIEVED: "the episode was discharged with a completion reason",
+        NOT_ACHIEVED: "the episode has not been discharged with a completion reason (it is open, or ended otherwise)",
+    },
+    "no_representation_12m": {
+        ACHIEVED: "after the successful completion the window passed with no new episode and no presentation",
+        PENDING: "the successful completion's window has not passed yet and nothing has happened so far",
+        NOT_ACHIEVED: "the client re-presented inside the window after the successful completion",
+        NOT_ELIGIBLE: "the episode did not end in a successful completion",
+    },
+    "ceased_injecting": {
+        ACHIEVED: "the client injected at the start TOP and this TOP records zero injecting days",
+        NOT_ACHIEVED: "no review or exit TOP so far records zero injecting days",
+        NOT_ELIGIBLE: "the start TOP records no injecting (or there is no start TOP)",
+    },
+    "improved_housing": {
+        ACHIEVED: "the start TOP recorded an acute housing problem and this TOP records none",
+        NOT_ACHIEVED: "no review or exit TOP so far records the acute housing problem resolved",
+        NOT_ELIGIBLE: "the start TOP records no acute housing problem (or there is no start TOP)",
+    },
+    "hepatitis_b_course": {
+        ACHIEVED: "the third dose or a completed course was recorded in the episode",
+        NOT_ACHIEVED: "no third dose or completed course is recorded in the episode",
+    },
+    "quality_of_life": {
+        ACHIEVED: "this TOP's quality-of-life rating reached the contract's threshold",
+        NOT_ACHIEVED: "no review or exit TOP so far rates quality of life at the threshold",
+    },
+}
+_WINDOW = {
+    ACHIEVED: "the window passed with nothing recorded in it",
+    PENDING: "the window has not passed yet and nothing is recorded in it so far",
+    NOT_ACHIEVED: "a record falls inside the window",
+    NOT_ELIGIBLE: "the episode cannot be evaluated (no data or no date to count the window from)",
+}
+for _kind in ("no_offending_6m", "no_offending_12m", "no_event_in_window"):
+    WHY[_kind] = _WINDOW
+
+
+@dataclass
+class Decision:
+    """One ledger row and its explanation."""
+
+    row: dict[str, Any]
+    words: str
+    evidence: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _components(contract: Contract, outcome_id: str) -> list[str]:
+    order = evaluation_order(contract)
+    needed, queue = {outcome_id}, [outcome_id]
+    while queue:
+        for component in getattr(contract.outcomes[queue.pop()], "outcomes", []):
+            if component not in needed:
+                needed.add(component)
+                queue.append(component)
+    return [o for o in order if o in needed]
+
+
+def decisions(wh: Warehouse, contract: Contract, client_id: str, outcome_id: str, as_of: date) -> list[Decision]:
+    """The client's ledger rows for the outcome (one per episode), each with words and its evidence rows."""
+    if outcome_id not in contract.outcomes:
+        raise RecoveryPbrError(
+            f"the contract has no outcome {outcome_id!r}", hint=f"use one of: {', '.join(contract.outcomes)}"
+        )
+    rows = _rows(wh, stored_ledger(wh, contract, as_of), client_id, outcome_id)
+    if not rows:  # not stored by `recoverypbr outcomes` for this date: evaluate it (the whole area, one outcome)
+        rows = _rows(wh, evaluate(wh, contract, as_of, only=_components(contract, outcome_id)), client_id, outcome_id)
+    if not rows:
+        raise RecoveryPbrError(
+            f"no episode of client {client_id} started on or before {as_of}",
+            hint="check the client id and the --as-of date",
+        )
+    outcome = contract.outcomes[outcome_id]
+    return [
+        Decision(row, words(row, outcome.label or outcome_id, outcome.type), evidence_rows(wh, row)) for row in rows
+    ]
+
+
+def _rows(wh: Warehouse, ledger: ir.Table, client_id: str, outcome_id: str) -> list[dict[str, Any]]:
+    chosen = ledger.filter((ledger.client_id == client_id) & (ledger.outcome_id == outcome_id))
+    return list(wh.to_arrow(chosen.order_by("episode_id")).to_pylist())
+
+
+def words(row: dict[str, Any], label: str, kind: str) -> str:
+    """The decision in one paragraph."""
+    status = row["status"]
+    head = {
+        ACHIEVED: f"achieved on {row['achieved_on']}",
+        PENDING: f"pending: it matures on {row['matures_on']}",
+        NOT_ACHIEVED: "not achieved",
+        NOT_ELIGIBLE: "not eligible",
+    }[status]
+    why = WHY.get(kind, {}).get(status) or _gate_words(row["evidence"]) or "see the evidence rows"
+    return (
+        f"{label} for client {row['client_id']}, episode {row['episode_id']} (provider {row['provider_id']}, "
+        f"complexity group {row['complexity_group']}), as of {row['as_of']}: {head}, because {why}."
+    )
+
+
+def _gate_words(evidence: str) -> str:
+    parts = [p.removeprefix("outcome:").replace("=", " is ") for p in evidence.split(";") if p.startswith("outcome:")]
+    return "; ".join(parts)
+
+
+def evidence_rows(wh: Warehouse, row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(evidence id, the warehouse row it names) for each id of the row's evidence, in order."""
+    found = []
+    for ref in filter(None, row["evidence"].split(";")):
+        kind, _, key = ref.partition(":")
+        expr = _lookup(wh, row["client_id"], kind, key)
+        if expr is not None:
+            found += [(ref, r) for r in wh.to_arrow(expr.drop("load_id", "source_row")).to_pylist()]
+    return found
+
+
+def _lookup(wh: Warehouse, client_id: str, kind: str, key: str) -> ir.Table | None:
+    name, _, day = key.partition("@")
+    if kind == "top":
+        t = wh.table("top")
+        return t.filter(t.top_id == name)
+    if kind == "episode":
+        t = wh.table("episodes")
+        return t.filter(t.episode_id == name)
+    if kind == "presentation":
+        t = wh.table("presentations")
+        return t.filter((t.client_id == name) & (t.presented_on == ibis.literal(day).cast("date")))
+    if kind == "event":
+        t = wh.table("events")
+        return t.filter(
+            (t.client_id == client_id) & (t.event_type == name) & (t.event_date == ibis.literal(day).cast("date"))
+        )
+    if kind == "offence":
+        t = wh.table("offending_individual")
+        return t.filter((t.client_id == name) & (t.offence_date == ibis.literal(day).cast("date")))
+    return None

@@ -1,0 +1,127 @@
+"""The as-of view of the warehouse: only what was known on the evaluation date counts.
+
+A statement for a past period must be re-created exactly, so every rule reads its rows through this view:
+TOPs by `top_date`, events by `event_date`, presentations by `presented_on`, individual offences by
+`offence_date` and cohort offending by `period_end` count when dated on or before `as_of`; an episode counts
+when it started on or before `as_of`, and a discharge dated after `as_of` is hidden (date and reason), so the
+episode is seen as open, as it was that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from recoverypbr.warehouse.connection import Warehouse
+
+EPISODE_COLUMNS = (
+    "episode_id",
+    "client_id",
+    "provider_id",
+    "start_date",
+    "discharge_date",
+    "discharge_reason",
+    "service_line",
+    "substances",
+)
+TOP_COLUMNS = (
+    "top_id",
+    "client_id",
+    "episode_id",
+    "top_date",
+    "stage",
+    "alcohol_days",
+    "opiate_days",
+    "crack_days",
+    "cocaine_days",
+    "amphetamine_days",
+    "cannabis_days",
+    "other_drug_days",
+    "injecting_days",
+    "shoplifting_days",
+    "drug_selling_days",
+    "other_theft_days",
+    "assault_days",
+    "psychological_health",
+    "physical_health",
+    "quality_of_life",
+    "paid_work_days",
+    "education_days",
+    "acute_housing_problem",
+    "risk_of_eviction",
+    "sharing",
+    "alcohol_units",
+)
+EVENT_COLUMNS = ("client_id", "episode_id", "event_date", "event_type")
+PRESENTATION_COLUMNS = ("client_id", "presented_on", "setting")
+OFFENCE_COLUMNS = ("client_id", "offence_date", "offences")
+COHORT_COLUMNS = ("cohort_id", "period_start", "period_end", "people", "offences", "is_baseline")
+TABLE_NAMES = (
+    "episodes",
+    "top",
+    "events",
+    "presentations",
+    "offending_individual",
+    "offending_cohort",
+    "assessments",
+    "clients",
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The tables as known on `as_of`."""
+
+    as_of: date
+    episodes: ir.Table
+    top: ir.Table
+    events: ir.Table
+    presentations: ir.Table
+    offending_individual: ir.Table
+    offending_cohort: ir.Table
+    assessments: ir.Table
+    clients: ir.Table
+    #: Optional precomputed `frame.checked_tops` by TOP stages (a speed-up: the same for every TOP outcome).
+    checked: Mapping[tuple[str, ...], ir.Table] = field(default_factory=dict)
+
+
+def as_of_episodes(episodes: ir.Table, as_of: date) -> ir.Table:
+    """Episodes started on or before `as_of`; a discharge after `as_of` is hidden (the episode was open)."""
+    started = episodes.filter(episodes.start_date <= as_of)
+    known = started.discharge_date <= as_of
+    return started.select(
+        *[c for c in EPISODE_COLUMNS if c not in ("discharge_date", "discharge_reason")],
+        discharge_date=ibis.ifelse(known, started.discharge_date, ibis.null("date")),
+        discharge_reason=ibis.ifelse(known, started.discharge_reason, ibis.null("string")),
+    )
+
+
+def dated_on_or_before(table: ir.Table, column: str, as_of: date, columns: tuple[str, ...]) -> ir.Table:
+    """The rows of `table` whose `column` is on or before `as_of`, with only `columns`."""
+    return table.filter(table[column] <= as_of).select(*columns)
+
+
+def as_of_inputs(tables: Mapping[str, ir.Table], as_of: date) -> Inputs:
+    """The as-of view of the canonical tables (warehouse tables or any Ibis tables with their columns)."""
+    return Inputs(
+        as_of=as_of,
+        episodes=as_of_episodes(tables["episodes"], as_of),
+        top=dated_on_or_before(tables["top"], "top_date", as_of, TOP_COLUMNS),
+        events=dated_on_or_before(tables["events"], "event_date", as_of, EVENT_COLUMNS),
+        presentations=dated_on_or_before(tables["presentations"], "presented_on", as_of, PRESENTATION_COLUMNS),
+        offending_individual=dated_on_or_before(tables["offending_individual"], "offence_date", as_of, OFFENCE_COLUMNS),
+        offending_cohort=dated_on_or_before(tables["offending_cohort"], "period_end", as_of, COHORT_COLUMNS),
+        assessments=dated_on_or_before(
+            tables["assessments"], "assessed_on", as_of, tuple(tables["assessments"].columns)
+        ),
+        clients=tables["clients"],
+    )
+
+
+def warehouse_inputs(wh: Warehouse, as_of: date) -> Inputs:
+    """The as-of view of a warehouse's canonical tables."""
+    return as_of_inputs({name: wh.table(name) for name in TABLE_NAMES}, as_of)
