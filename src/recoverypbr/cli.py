@@ -15,9 +15,11 @@ from rich.table import Table
 from recoverypbr import __version__
 from recoverypbr._console import console, debug_mode, user_errors
 from recoverypbr.contract.cli import assess_command, contract_app
+from recoverypbr.contract.load import load_contract
 from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
-from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
+from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_outcomes
+from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 app = typer.Typer(
     help="Payment by results for drug and alcohol recovery services.",
@@ -27,6 +29,8 @@ app = typer.Typer(
 )
 app.add_typer(contract_app, name="contract")
 app.command("assess")(assess_command)
+app.command("outcomes")(outcomes_command)
+app.command("explain")(explain_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]
@@ -207,6 +211,10 @@ def _providers_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+#: The contract the demo evaluates: a pilot design from the repository's examples.
+DEMO_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "kent.yaml"
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Working folder for the demo's files and warehouse.")] = Path(
@@ -214,32 +222,40 @@ def demo(
     ),
     clients: Annotated[int, typer.Option(help="Clients in the demo area.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    contract: Annotated[Path, typer.Option(help="Contract whose outcomes the demo evaluates.")] = DEMO_CONTRACT,
 ) -> None:
     """Make a synthetic area (with some errors), load it, and show what a commissioner looks at first."""
     from recoverypbr.synth import generate_area
+    from recoverypbr.synth.params import EXTRACT_DATE
 
     extract = workdir / "extract"
     with user_errors():
+        model = load_contract(contract)
         with _progress("Generating the demo area") as progress:
             generate_area(clients, seed, extract, "csv", dirty=True,
                           progress=lambda done, total: progress("clients", done, total))
         with open_warehouse(workdir / "recoverypbr.duckdb") as wh:
             with _progress("Loading") as progress:
                 result = load_extract(wh, extract, progress=progress)
-            counts = q.table_counts(wh)
-            by_rule = q.quarantine_by_rule(wh)
-            providers = q.provider_overview(wh)
+            _print_overview(wh, result, clients, workdir)
+            show_outcomes(wh, model, EXTRACT_DATE)
+    console.print(f"Next: [bold]recoverypbr quarantine --db {workdir / 'recoverypbr.duckdb'}[/] lists each kept-aside "
+                  f"row; [bold]recoverypbr explain CLIENT --outcome ID --contract {contract.name} ...[/] explains a "
+                  "decision.")
+
+
+def _print_overview(wh: Warehouse, result: LoadResult, clients: int, workdir: Path) -> None:
     console.print(f"[bold]recoverypbr demo[/]: a synthetic area of {clients:,} clients in {workdir}")
+    counts = q.table_counts(wh)
     overview = Table(title="In the warehouse")
     overview.add_column("table")
     overview.add_column("rows", justify="right")
     for name in ("clients", "providers", "episodes", "top", "assessments", "events", "presentations"):
         overview.add_row(name, f"{counts[name]:,}")
     console.print(overview)
-    console.print(_providers_table(providers))
+    console.print(_providers_table(q.provider_overview(wh)))
     console.print(f"This load: {result.rows_read:,} rows read, {result.rows_changed:,} new or changed, "
                   f"{result.rows_quarantined:,} kept aside.")
-    console.print(_rules_table(by_rule, "Quarantined rows by reason (all loads)"))
-    console.print(f"Next: [bold]recoverypbr quarantine --db {workdir / 'recoverypbr.duckdb'}[/] lists each row.")
+    console.print(_rules_table(q.quarantine_by_rule(wh), "Quarantined rows by reason (all loads)"))
 
 
