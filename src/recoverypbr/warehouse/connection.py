@@ -45,6 +45,8 @@ class Warehouse:
                 hint="check the path, that no other recoverypbr process is writing to it, "
                 "and that the file is a recoverypbr warehouse",
             ) from exc
+        # DuckDB's own progress bar would write over the commands' Rich output.
+        self.raw.execute("SET enable_progress_bar = false")
         self.ibis: DuckDBBackend = ibis.duckdb.from_connection(self.raw)
         self._in_transaction = False
 
