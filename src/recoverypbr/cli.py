@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recoverypbr import __version__
-from recoverypbr._console import console, debug_mode, user_errors
+from recoverypbr._console import console, debug_mode, progress_bar, user_errors
 from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.contract.load import load_contract
 from recoverypbr.data import quarantine as q
@@ -52,26 +49,6 @@ def main(
     """Payment by results for drug and alcohol recovery services."""
     debug_mode["on"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A Rich progress bar driven by the library's progress(step, done, total) callbacks."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(step: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{label}: {step}", completed=done, total=total)
-
-        yield update
 
 
 def _load_table(result: LoadResult) -> Table:
@@ -119,7 +96,7 @@ def load(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Load an extract: valid rows upsert by id, failing rows are kept aside in the quarantine."""
-    with user_errors(), open_warehouse(db) as wh, _progress("Loading") as progress:
+    with user_errors(), open_warehouse(db) as wh, progress_bar("Loading") as progress:
         result = load_extract(wh, path, progress=progress)
     _print_load(result)
 
@@ -187,7 +164,7 @@ def synth(
     """Write a calibrated synthetic area: every canonical table over several years."""
     from recoverypbr.synth import generate_area
 
-    with user_errors(), _progress("Generating") as progress:
+    with user_errors(), progress_bar("Generating") as progress:
         summary = generate_area(clients, seed, out, fmt, dirty=dirty,  # type: ignore[arg-type]
                                 progress=lambda done, total: progress("clients", done, total))
     table = Table(title=f"Synthetic area: {summary.clients:,} clients, seed {seed}, {fmt} in {out}")
@@ -231,11 +208,11 @@ def demo(
     extract = workdir / "extract"
     with user_errors():
         model = load_contract(contract)
-        with _progress("Generating the demo area") as progress:
+        with progress_bar("Generating the demo area") as progress:
             generate_area(clients, seed, extract, "csv", dirty=True,
                           progress=lambda done, total: progress("clients", done, total))
         with open_warehouse(workdir / "recoverypbr.duckdb") as wh:
-            with _progress("Loading") as progress:
+            with progress_bar("Loading") as progress:
                 result = load_extract(wh, extract, progress=progress)
             _print_overview(wh, result, clients, workdir)
             show_outcomes(wh, model, EXTRACT_DATE)

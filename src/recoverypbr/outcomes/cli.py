@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recoverypbr._console import console, user_errors
+from recoverypbr._console import console, progress_bar, user_errors
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
@@ -84,25 +83,7 @@ def outcomes_command(
 
 def _build(wh: Warehouse, contract: Contract, as_of: date) -> LedgerSummary:
     """build_ledger with a progress bar, one step per outcome."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task("Evaluating outcomes", total=None)
-
-        def step(outcome_id: str, done: int, total: int) -> None:
-            bar.update(
-                task,
-                description=f"Evaluating {outcome_id}" if outcome_id else "Summarising",
-                completed=done,
-                total=total,
-            )
-
+    with progress_bar("Evaluating outcomes") as step:
         return build_ledger(wh, contract, as_of, progress=step)
 
 
