@@ -1,0 +1,163 @@
+"""Pricing: achieved outcomes in the ledger -> outcome payment lines, by tariff, complexity group and stock/flow.
+
+Rules (docs/payments.md):
+- Only ledger rows with status `achieved` of this contract (area and version) are paid; nothing else is.
+- An outcome is payable on `matures_on` when set (an outcome with a window is paid when it matures), else on
+  `achieved_on`; with `payment_schedule.pay_when_mature: false` always on `achieved_on`. A row is priced in the
+  period containing its payable date.
+- The tariff is the outcome's tariff for the row's complexity group (or `all`) in force on `achieved_on`. Clients
+  in treatment at go-live (episodes' `stock_or_flow` = `stock`) are priced by `stock_tariffs` when the outcome has
+  them; without episodes every row is priced as flow.
+- Outcomes without tariffs (measured only, gates' components, funnel milestones) give no outcome line.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.contract.types import ALL_GROUPS, WHOLE_CONTRACT
+from recoverypbr.payments.lines import PaymentLine, earned_order
+from recoverypbr.payments.money import pence
+from recoverypbr.payments.periods import Period
+from recoverypbr.warehouse.connection import Warehouse
+
+ACHIEVED = "achieved"
+PRICED_COLUMNS = (
+    "provider_id",
+    "client_id",
+    "episode_id",
+    "outcome_id",
+    "complexity_group",
+    "stock_or_flow",
+    "payable_on",
+    "reference",
+    "amount_pence",
+    "evidence",
+)
+_TARIFF_SCHEMA = pa.schema(
+    [
+        ("t_outcome", pa.string()),
+        ("t_group", pa.string()),
+        ("t_stock_or_flow", pa.string()),
+        ("t_from", pa.date32()),
+        ("t_until", pa.date32()),
+        ("t_reference", pa.string()),
+        ("t_pence", pa.int64()),
+    ]
+)
+
+
+def reference(path: str, since: date) -> str:
+    """A contract path and the date its value took effect: `outcomes.x.tariffs.high@2012-04-01`."""
+    return path if since == WHOLE_CONTRACT else f"{path}@{since.isoformat()}"
+
+
+def tariff_rows(contract: Contract) -> list[dict[str, Any]]:
+    """One row per outcome, complexity group, stock/flow and tariff version: its dates, pence and reference."""
+    rows = []
+    for oid, outcome in contract.outcomes.items():
+        flow = getattr(outcome, "tariffs", None)
+        if not flow:
+            continue
+        stock = getattr(outcome, "stock_tariffs", None)
+        tables = {"flow": ("tariffs", flow), "stock": ("stock_tariffs", stock) if stock else ("tariffs", flow)}
+        for stock_or_flow, (field, table) in tables.items():
+            for group in sorted(set(contract.group_ids) | set(table)):
+                key = group if group in table else ALL_GROUPS
+                if key not in table:
+                    continue
+                versions = sorted(table[key].items())
+                for i, (since, amount) in enumerate(versions):
+                    until = versions[i + 1][0] - timedelta(days=1) if i + 1 < len(versions) else date.max
+                    rows.append(
+                        {
+                            "t_outcome": oid,
+                            "t_group": group,
+                            "t_stock_or_flow": stock_or_flow,
+                            "t_from": since,
+                            "t_until": until,
+                            "t_reference": reference(f"outcomes.{oid}.{field}.{key}", since),
+                            "t_pence": pence(amount),
+                        }
+                    )
+    return rows
+
+
+def payable_on(ledger: ir.Table, contract: Contract) -> ir.DateValue:
+    """The date a ledger row is payable: when it matures (if it has a window), else when it was achieved."""
+    if contract.payment_schedule.pay_when_mature:
+        return ledger.matures_on.fill_null(ledger.achieved_on)
+    return ledger.achieved_on
+
+
+def priced_outcomes(ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None) -> ir.Table:
+    """Achieved ledger rows payable in `period`, priced: `PRICED_COLUMNS`, one row per ledger row with a tariff."""
+    rows = ledger.filter(
+        (ledger.status == ACHIEVED)
+        & (ledger.contract_area == contract.area)
+        & (ledger.contract_version == contract.effective_from)
+    )
+    rows = rows.mutate(payable_on=payable_on(rows, contract))
+    rows = rows.filter(rows.payable_on.between(period.start, period.end))
+    if episodes is not None:
+        e = episodes.select(s_episode="episode_id", s_stock_or_flow="stock_or_flow")
+        rows = rows.left_join(e, rows.episode_id == e.s_episode)
+        rows = rows.mutate(stock_or_flow=rows.s_stock_or_flow.fill_null("flow"))
+    else:
+        rows = rows.mutate(stock_or_flow=ibis.literal("flow"))
+    tariffs = ibis.memtable(pa.Table.from_pylist(tariff_rows(contract), schema=_TARIFF_SCHEMA))
+    priced = rows.join(
+        tariffs,
+        (rows.outcome_id == tariffs.t_outcome)
+        & (rows.complexity_group == tariffs.t_group)
+        & (rows.stock_or_flow == tariffs.t_stock_or_flow)
+        & rows.achieved_on.between(tariffs.t_from, tariffs.t_until),
+    )
+    return priced.select(
+        provider_id=priced.provider_id,
+        client_id=priced.client_id,
+        episode_id=priced.episode_id,
+        outcome_id=priced.outcome_id,
+        complexity_group=priced.complexity_group,
+        stock_or_flow=priced.stock_or_flow,
+        payable_on=priced.payable_on,
+        reference=priced.t_reference,
+        amount_pence=priced.t_pence,
+        evidence=priced.evidence.fill_null(""),
+    )
+
+
+def unpriced_outcomes(
+    ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None
+) -> ir.Table:
+    """Achieved rows payable in the period of an outcome with tariffs that found no tariff (an unknown complexity
+    group, or achieved before the first tariff): nothing is paid for them, and a statement should list them."""
+    paid_outcomes = [oid for oid, o in contract.outcomes.items() if getattr(o, "tariffs", None)]
+    rows = ledger.filter(
+        (ledger.status == ACHIEVED)
+        & (ledger.contract_area == contract.area)
+        & (ledger.contract_version == contract.effective_from)
+        & ledger.outcome_id.isin(paid_outcomes or [""])
+    )
+    rows = rows.mutate(payable_on=payable_on(rows, contract))
+    rows = rows.filter(rows.payable_on.between(period.start, period.end))
+    priced = priced_outcomes(ledger, contract, period, episodes).select(
+        u_client="client_id", u_episode="episode_id", u_outcome="outcome_id"
+    )
+    keys = (rows.client_id == priced.u_client) & (rows.episode_id == priced.u_episode)
+    return rows.anti_join(priced, keys & (rows.outcome_id == priced.u_outcome))
+
+
+def outcome_lines(
+    wh: Warehouse, ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None
+) -> list[PaymentLine]:
+    """The outcome payment lines of a period (before splits, caps and floors), in a fixed order."""
+    rows = wh.to_arrow(priced_outcomes(ledger, contract, period, episodes)).to_pylist()
+    lines = [PaymentLine(kind="outcome", **row) for row in rows]
+    return sorted(lines, key=earned_order)

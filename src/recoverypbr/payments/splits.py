@@ -1,0 +1,64 @@
+"""Splits: who is paid for a line, and how a line is shared among providers.
+
+The payees of a line, first rule that applies:
+1. the outcome's own `split` (`outcomes.<id>.split`), for any attribution model;
+2. `attribution.split` under the prime model (prime and subcontractors) or the co-dependent model;
+3. under the prime model without a split, the prime: a subcontractor's line goes to its `prime`;
+4. otherwise the provider the ledger attributes the outcome to.
+A shared line becomes one line per payee with `share` (`attribution.split.SUB=30%`) and `whole_pence`; the parts
+are shared by `money.allocate`, so they sum exactly to the whole: each part is rounded down and the odd pennies go
+to the largest remainders, ties to the provider written first in the split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from decimal import Decimal
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.contract.types import percent
+from recoverypbr.payments.lines import PaymentLine
+from recoverypbr.payments.money import allocate
+
+
+def shares_for(line: PaymentLine, contract: Contract) -> tuple[str, dict[str, Decimal]]:
+    """The contract path of the split that applies to the line and its shares ('' and {} when none)."""
+    outcome = contract.outcomes.get(line.outcome_id or "")
+    if outcome is not None and outcome.split:
+        return f"outcomes.{line.outcome_id}.split", dict(outcome.split)
+    attribution = contract.attribution
+    if attribution.model in ("prime", "co_dependent") and attribution.split:
+        return "attribution.split", dict(attribution.split)
+    return "", {}
+
+
+def payee(provider_id: str, contract: Contract) -> str:
+    """Under the prime model a subcontractor is paid through its prime; otherwise the provider itself."""
+    provider = contract.providers.get(provider_id)
+    if contract.attribution.model == "prime" and provider is not None and provider.prime:
+        return provider.prime
+    return provider_id
+
+
+def split_line(line: PaymentLine, contract: Contract) -> list[PaymentLine]:
+    """The line as paid: one line per payee, parts summing exactly to the line."""
+    path, shares = shares_for(line, contract)
+    if not shares:
+        return [dataclasses.replace(line, provider_id=payee(line.provider_id, contract))]
+    parts = allocate(line.amount_pence, list(shares.values()))
+    return [
+        dataclasses.replace(
+            line,
+            provider_id=provider_id,
+            amount_pence=part,
+            share=f"{path}.{provider_id}={percent(share)}",
+            whole_pence=line.amount_pence,
+        )
+        for (provider_id, share), part in zip(shares.items(), parts, strict=True)
+    ]
+
+
+def split_lines(lines: Iterable[PaymentLine], contract: Contract) -> list[PaymentLine]:
+    """Every line split among its payees, in the order given."""
+    return [part for line in lines for part in split_line(line, contract)]

@@ -1,0 +1,123 @@
+"""Golden payment cases (tests/cases/payments/statements/*.yaml), each checked by hand, run by one test.
+
+A case gives `name`, `period`, `contract` (a path under contracts/ or fields over the golden base contract),
+`ledger` rows (defaults: this contract, status achieved, group `all`; `count: N` repeats a row with client and
+episode ids numbered 001..N), optional `episodes` and `earlier`, and the expected `lines` (each compared on the
+columns it gives, `amount` in pounds; `count` repeats), `totals` by provider and `total`, in pounds.
+(They live one folder down so the outcome engine's golden runner, which reads tests/cases/*/*.yaml, skips them.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+import yaml
+
+from recoverypbr.contract.load import load_contract
+from recoverypbr.contract.model import Contract
+from recoverypbr.outcomes.cases import BASE_CONTRACT
+from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
+from recoverypbr.payments import Payments, parse_period, pay_period, pounds
+from recoverypbr.warehouse.connection import Warehouse
+
+ROOT = Path(__file__).parents[2]
+CASES = sorted((ROOT / "tests" / "cases" / "payments" / "statements").glob("*.yaml"))
+DATES = ("contract_version", "as_of", "achieved_on", "matures_on")
+LEDGER_SCHEMA = pa.schema([(c, pa.date32() if c in DATES else pa.string()) for c in LEDGER_COLUMNS])
+EPISODE_SCHEMA = pa.schema([("episode_id", pa.string()), ("stock_or_flow", pa.string()), ("service_line", pa.string())])
+
+
+def case_contract(spec: Any) -> Contract:
+    if isinstance(spec, str):
+        return load_contract(ROOT / spec)
+    return Contract.model_validate(BASE_CONTRACT | spec)
+
+
+def _expand(rows: list[dict[str, Any]], numbered: tuple[str, ...]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        count = row.get("count")
+        if count is None:
+            out.append(dict(row))
+            continue
+        for i in range(1, count + 1):
+            copy = {k: v for k, v in row.items() if k != "count"}
+            out.append(copy | {k: f"{copy[k]}{i:03d}" for k in numbered if k in copy})
+    return out
+
+
+def ledger_table(rows: list[dict[str, Any]], contract: Contract) -> ibis.Table:
+    base = {
+        "contract_area": contract.area,
+        "contract_version": contract.effective_from,
+        "as_of": dt.date(2099, 1, 1),
+        "outcome_type": "",
+        "provider_id": "P1",
+        "complexity_group": "all",
+        "status": "achieved",
+        "matures_on": None,
+        "evidence": "",
+    }
+    full = [base | row for row in _expand(rows, ("client_id", "episode_id"))]
+    return ibis.memtable(pa.Table.from_pylist([{c: r.get(c) for c in LEDGER_COLUMNS} for r in full], LEDGER_SCHEMA))
+
+
+def run_case(case: dict[str, Any]) -> tuple[Contract, Payments]:
+    contract = case_contract(case["contract"])
+    wh = Warehouse(":memory:")
+    try:
+        episodes = None
+        if "episodes" in case:
+            rows = _expand(case["episodes"], ("episode_id",))
+            episodes = ibis.memtable(pa.Table.from_pylist(rows, EPISODE_SCHEMA))
+        earlier = {
+            (k.split("@")[0], k.split("@")[1]): int(Decimal(str(v)) * 100) for k, v in case.get("earlier", {}).items()
+        }
+        payments = pay_period(
+            wh, ledger_table(case["ledger"], contract), contract, parse_period(str(case["period"])), episodes, earlier
+        )
+    finally:
+        wh.close()
+    return contract, payments
+
+
+def mismatches(path: Path) -> list[str]:
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    _, payments = run_case(case)
+    where = f"{path.name}: {case['name']}: @{case['period']}"
+    got = [line.as_row() | {"amount": pounds(line.amount_pence)} for line in payments.lines]
+    expected = _expand(case.get("lines", []), ())
+    problems = []
+    if len(expected) != len(got):
+        problems.append(f"{where} expected {len(expected)} lines got {len(got)}")
+    for i, (want, have) in enumerate(zip(expected, got, strict=False)):
+        for column, value in want.items():
+            actual = have[column]
+            if column == "amount":
+                value = Decimal(str(value))
+            if value != actual:
+                problems.append(f"{where} line {i + 1} {column}: expected {value!r} got {actual!r}")
+    totals = {pid: pounds(p) for pid, p in payments.by_provider.items()}
+    want_totals = {pid: Decimal(str(v)) for pid, v in case["totals"].items()}
+    if totals != want_totals:
+        problems.append(f"{where} totals: expected {want_totals} got {totals}")
+    if pounds(payments.total_pence) != Decimal(str(case["total"])):
+        problems.append(f"{where} total: expected {case['total']} got {pounds(payments.total_pence)}")
+    return problems
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_golden_payment_case(path: Path) -> None:
+    problems = mismatches(path)
+    assert not problems, "\n".join(problems)
+
+
+def test_golden_cases_exist_and_each_says_why() -> None:
+    assert len(CASES) >= 8
+    assert all(p.read_text(encoding="utf-8").lstrip().startswith("#") for p in CASES)

@@ -1,0 +1,215 @@
+"""Invariants of payments (hypothesis): parts sum to wholes, caps and floors hold, nothing is paid that the ledger
+does not show achieved, and running twice gives the same lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.outcomes.cases import BASE_CONTRACT
+from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
+from recoverypbr.payments import PaymentLine, allocate, parse_period, pay_period
+from recoverypbr.payments.limits import apply_limits, limit_order, scope_of
+from recoverypbr.payments.lines import total
+from recoverypbr.payments.periods import windows
+from recoverypbr.payments.splits import split_line, split_lines
+from recoverypbr.warehouse.connection import Warehouse
+
+PERIOD = parse_period("2013-Q2")
+PROVIDERS = ["P1", "P2", "P3"]
+OUTCOMES = ["abstinence", "successful_completion"]
+STATUSES = ["achieved", "pending_maturation", "not_achieved", "not_eligible"]
+DATES = ("contract_version", "as_of", "achieved_on", "matures_on")
+LEDGER_SCHEMA = pa.schema([(c, pa.date32() if c in DATES else pa.string()) for c in LEDGER_COLUMNS])
+TARIFFS = {"abstinence": {"low": Decimal("333.33"), "high": Decimal("1000")}, "successful_completion": Decimal("250")}
+
+
+def contract_with(**fields: Any) -> Contract:
+    providers = {p: {"name": p, "role": "provider"} for p in PROVIDERS}
+    outcomes = {
+        "abstinence": {"type": "abstinence", "tariffs": TARIFFS["abstinence"]},
+        "successful_completion": {"type": "successful_completion", "tariffs": TARIFFS["successful_completion"]},
+    }
+    return Contract.model_validate(BASE_CONTRACT | {"providers": providers, "outcomes": outcomes} | fields)
+
+
+days = st.dates(min_value=dt.date(2013, 1, 1), max_value=dt.date(2013, 9, 30))
+pence_amounts = st.integers(min_value=1, max_value=500_000)
+lines = st.lists(
+    st.builds(
+        lambda provider, outcome, amount, day, n: PaymentLine(
+            kind="outcome",
+            provider_id=provider,
+            outcome_id=outcome,
+            amount_pence=amount,
+            payable_on=day,
+            reference=f"outcomes.{outcome}.tariffs.all",
+            client_id=f"C{n}",
+        ),
+        st.sampled_from(PROVIDERS),
+        st.sampled_from(OUTCOMES),
+        pence_amounts,
+        st.dates(min_value=PERIOD.start, max_value=PERIOD.end),
+        st.integers(0, 10_000),
+    ),
+    max_size=30,
+)
+limit = st.fixed_dictionaries(
+    {
+        "amount": st.integers(min_value=0, max_value=2_000_000).map(lambda p: Decimal(p) / 100),
+        "period": st.sampled_from(["month", "quarter"]),
+    },
+    optional={"provider": st.sampled_from(PROVIDERS), "outcome": st.sampled_from(OUTCOMES)},
+)
+limits = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), limit, max_size=4)
+
+
+@given(st.integers(min_value=-(10**9), max_value=10**9), st.lists(st.integers(0, 10_000), min_size=1, max_size=6))
+def test_allocated_parts_sum_exactly_and_stay_within_a_penny(whole: int, weights: list[int]) -> None:
+    parts = allocate(whole, weights)
+    assert sum(parts) == whole
+    total_weight = sum(weights)
+    for part, weight in zip(parts, weights, strict=True):
+        exact = Decimal(whole) * (Decimal(weight) / total_weight if total_weight else Decimal(1) / len(weights))
+        assert abs(Decimal(part) - exact) < 1
+
+
+@given(lines, st.lists(st.integers(1, 100), min_size=1, max_size=3))
+def test_split_parts_sum_exactly_to_each_line(earned: list[PaymentLine], weights: list[int]) -> None:
+    shares = {p: Decimal(w) / sum(weights) for p, w in zip(PROVIDERS, weights, strict=False)}
+    contract = contract_with(attribution={"model": "co_dependent", "split": shares})
+    assert total(split_lines(earned, contract)) == total(earned)
+    for line in earned:
+        parts = split_line(line, contract)
+        assert total(parts) == line.amount_pence
+        assert {p.whole_pence for p in parts} == {line.amount_pence}
+        assert all(p.amount_pence >= 0 for p in parts)
+
+
+def _in_scope(result: list[PaymentLine], contract: Contract, path: str) -> list[tuple[int, int, int]]:
+    """(total in scope, the limit, top-ups in scope) for each window of the limit."""
+    found = []
+    for p, lim in limit_order(contract):
+        if p != path:
+            continue
+        scope = scope_of(path, lim)
+        for w in windows(lim.period, PERIOD, contract):
+            mine = [line for line in result if scope.test(line) and w.contains(line.payable_on)]
+            top_ups = sum(line.amount_pence for line in mine if line.kind == "floor")
+            found.append((total(mine), int(next(iter(lim.amount.values())) * 100), top_ups))
+    return found
+
+
+@given(lines, limits)
+def test_no_total_exceeds_its_cap(earned: list[PaymentLine], caps: dict[str, Any]) -> None:
+    contract = contract_with(caps=caps)
+    result = apply_limits(earned, contract, PERIOD)
+    assert all(line.amount_pence < 0 for line in result[len(earned) :])
+    for cap_id in caps:
+        for got, cap, _ in _in_scope(result, contract, f"caps.{cap_id}"):
+            assert got <= cap
+
+
+@given(lines, limits)
+def test_floors_hold(earned: list[PaymentLine], floors: dict[str, Any]) -> None:
+    contract = contract_with(floors=floors)
+    result = apply_limits(earned, contract, PERIOD)
+    assert all(line.amount_pence > 0 for line in result[len(earned) :])
+    for floor_id in floors:
+        for got, floor, _ in _in_scope(result, contract, f"floors.{floor_id}"):
+            assert got >= floor
+
+
+@given(lines, limits, limits)
+def test_with_caps_and_floors_floors_hold_and_caps_are_passed_only_by_top_ups(
+    earned: list[PaymentLine], caps: dict[str, Any], floors: dict[str, Any]
+) -> None:
+    contract = contract_with(caps=caps, floors=floors)
+    result = apply_limits(earned, contract, PERIOD)
+    assert apply_limits(earned, contract, PERIOD) == result
+    for floor_id in floors:
+        assert all(got >= floor for got, floor, _ in _in_scope(result, contract, f"floors.{floor_id}"))
+    for cap_id in caps:
+        assert all(got - top <= cap for got, cap, top in _in_scope(result, contract, f"caps.{cap_id}"))
+
+
+ledger_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "outcome_id": st.sampled_from([*OUTCOMES, "measured_only"]),
+            "provider_id": st.sampled_from(PROVIDERS),
+            "complexity_group": st.sampled_from(["low", "high"]),
+            "status": st.sampled_from(STATUSES),
+            "achieved_on": days,
+            "matures_on": st.one_of(st.none(), days),
+        }
+    ),
+    max_size=25,
+)
+
+
+def _ledger(rows: list[dict[str, Any]], contract: Contract) -> ibis.Table:
+    full = [
+        {c: None for c in LEDGER_COLUMNS}
+        | {"contract_area": contract.area, "contract_version": contract.effective_from, "evidence": f"row:{i}"}
+        | {"client_id": f"C{i}", "episode_id": f"E{i}"}
+        | row
+        for i, row in enumerate(rows)
+    ]
+    return ibis.memtable(pa.Table.from_pylist(full, LEDGER_SCHEMA))
+
+
+@pytest.fixture(scope="module")
+def memory_wh() -> Iterator[Warehouse]:
+    wh = Warehouse(":memory:")
+    yield wh
+    wh.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=ledger_rows, caps=limits)
+def test_only_achieved_outcomes_are_paid_at_their_tariff_and_reruns_are_identical(
+    memory_wh: Warehouse, rows: list[dict[str, Any]], caps: dict[str, Any]
+) -> None:
+    contract = contract_with(
+        complexity={"groups": {"low": "fewer needs", "high": "many needs"}},
+        outcomes={
+            "abstinence": {"type": "abstinence", "tariffs": TARIFFS["abstinence"]},
+            "successful_completion": {"type": "successful_completion", "tariffs": TARIFFS["successful_completion"]},
+            "measured_only": {"type": "abstinence"},
+        },
+        caps=caps,
+    )
+    first = pay_period(memory_wh, _ledger(rows, contract), contract, PERIOD)
+    again = pay_period(memory_wh, _ledger(rows, contract), contract, PERIOD)
+    assert first.lines == again.lines
+    assert first.unpriced == []
+    assert sum(first.by_provider.values()) == first.total_pence == total(first.lines)
+    by_evidence = {f"row:{i}": row for i, row in enumerate(rows)}
+    for line in first.lines:
+        if line.kind != "outcome":
+            continue
+        row = by_evidence[line.evidence]
+        assert row["status"] == "achieved" and row["outcome_id"] != "measured_only"
+        assert PERIOD.contains(row["matures_on"] or row["achieved_on"])
+        tariff = TARIFFS[row["outcome_id"]]
+        amount = tariff[row["complexity_group"]] if isinstance(tariff, dict) else tariff
+        assert line.amount_pence == int(amount * 100)
+    paid = [
+        r
+        for r in rows
+        if r["status"] == "achieved"
+        and r["outcome_id"] != "measured_only"
+        and (r["matures_on"] or r["achieved_on"])
+        and PERIOD.contains(r["matures_on"] or r["achieved_on"])
+    ]
+    assert len([line for line in first.lines if line.kind == "outcome"]) == len(paid)
