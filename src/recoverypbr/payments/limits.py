@@ -120,6 +120,14 @@ def _limit_lines(
     ]
 
 
+def _in_force(
+    lines: Sequence[PaymentLine], scope: Scope, dated: Mapping[date, Decimal], w: Period
+) -> tuple[date | None, list[PaymentLine]]:
+    """The date the limit's value in force at the window's start took effect, and the lines it covers."""
+    since = max((d for d in dated if d <= w.start), default=None)
+    return since, [line for line in lines if scope.test(line) and w.contains(line.payable_on)]
+
+
 def cap(
     lines: Sequence[PaymentLine],
     scope: Scope,
@@ -131,11 +139,10 @@ def cap(
     field: str = "amount",
 ) -> list[PaymentLine]:
     """The cut (negative lines) that brings the scope's payments in window `w` down to the cap, if any."""
-    since = max((d for d in dated if d <= w.start), default=None)
+    since, in_scope = _in_force(lines, scope, dated, w)
     if since is None:
         return []
     limit = pence(dated[since])
-    in_scope = [line for line in lines if scope.test(line) and w.contains(line.payable_on)]
     current = total(in_scope)
     cut = current - max(0, limit - prior)
     if cut <= 0:
@@ -158,11 +165,10 @@ def floor(
     fallback: str,
 ) -> list[PaymentLine]:
     """The top-up (positive lines) that brings the scope's payments in window `w` up to the floor, if it closes."""
-    since = max((d for d in dated if d <= w.start), default=None)
+    since, in_scope = _in_force(lines, scope, dated, w)
     if since is None or w.end > period.end:
         return []
     limit = pence(dated[since])
-    in_scope = [line for line in lines if scope.test(line) and w.contains(line.payable_on)]
     current = total(in_scope)
     top_up = limit - prior - current
     if top_up <= 0:
