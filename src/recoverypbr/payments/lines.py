@@ -14,9 +14,21 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Literal
 
-LineKind = Literal["outcome", "payment_point", "cap", "floor"]
-#: Lines in a statement: earned amounts first, then caps and floors in the order they were applied.
-KIND_ORDER: dict[str, int] = {"outcome": 0, "payment_point": 1, "cap": 2, "floor": 3}
+LineKind = Literal[
+    "outcome", "payment_point", "cohort", "attachment_fee", "incentive", "cap", "floor", "adjustment"
+]
+#: Lines in a statement: earned amounts first, then caps and floors in the order they were applied, then
+#: adjustments to earlier approved statements.
+KIND_ORDER: dict[str, int] = {
+    "outcome": 0,
+    "payment_point": 1,
+    "cohort": 2,
+    "attachment_fee": 3,
+    "incentive": 4,
+    "cap": 5,
+    "floor": 6,
+    "adjustment": 7,
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,9 @@ class PaymentLine:
     corrects: str = ""
     share: str = ""
     whole_pence: int | None = None
+    adjusts: str = ""
+    """For an adjustment line: the approved statement and line it corrects (`<statement id>#<line no>`), or the
+    statement alone for a line that is new."""
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)

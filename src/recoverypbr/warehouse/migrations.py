@@ -85,10 +85,32 @@ def _outcome_ledger(wh: Warehouse) -> None:
     )
 
 
+def _statements(wh: Warehouse) -> None:
+    # Approved statements are written once and never updated or deleted (docs/statements.md): later data or audit
+    # findings become adjustment lines in a later statement, so both tables can carry primary keys.
+    wh.execute(
+        "CREATE TABLE statements (statement_id VARCHAR PRIMARY KEY, contract_area VARCHAR NOT NULL,"
+        " contract_version DATE NOT NULL, provider_id VARCHAR NOT NULL, period_label VARCHAR NOT NULL,"
+        " period_start DATE NOT NULL, period_end DATE NOT NULL, as_of DATE NOT NULL, fingerprint VARCHAR NOT NULL,"
+        " contract_sha256 VARCHAR NOT NULL, data_sha256 VARCHAR NOT NULL, program_version VARCHAR NOT NULL,"
+        " total_pence BIGINT NOT NULL, line_count INTEGER NOT NULL, approved_at TIMESTAMP NOT NULL,"
+        " approved_by VARCHAR NOT NULL, note VARCHAR NOT NULL)"
+    )
+    wh.execute(
+        "CREATE TABLE statement_lines (statement_id VARCHAR NOT NULL, line_no INTEGER NOT NULL,"
+        " kind VARCHAR NOT NULL, provider_id VARCHAR NOT NULL, reference VARCHAR NOT NULL,"
+        " amount_pence BIGINT NOT NULL, payable_on DATE NOT NULL, client_id VARCHAR, episode_id VARCHAR,"
+        " outcome_id VARCHAR, complexity_group VARCHAR, stock_or_flow VARCHAR, evidence VARCHAR NOT NULL,"
+        " corrects VARCHAR NOT NULL, share VARCHAR NOT NULL, whole_pence BIGINT, adjusts VARCHAR NOT NULL,"
+        " PRIMARY KEY (statement_id, line_no))"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
     Migration(3, "outcome ledger: one row per contract, as-of date, outcome, client and episode", _outcome_ledger),
+    Migration(4, "approved statements and their lines, never rewritten", _statements),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
