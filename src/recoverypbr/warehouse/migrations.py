@@ -94,7 +94,7 @@ def _statements(wh: Warehouse) -> None:
         " period_start DATE NOT NULL, period_end DATE NOT NULL, as_of DATE NOT NULL, fingerprint VARCHAR NOT NULL,"
         " contract_sha256 VARCHAR NOT NULL, data_sha256 VARCHAR NOT NULL, program_version VARCHAR NOT NULL,"
         " total_pence BIGINT NOT NULL, line_count INTEGER NOT NULL, approved_at TIMESTAMP NOT NULL,"
-        " approved_by VARCHAR NOT NULL, note VARCHAR NOT NULL)"
+        " approved_by VARCHAR NOT NULL, note VARCHAR NOT NULL, document VARCHAR NOT NULL)"
     )
     wh.execute(
         "CREATE TABLE statement_lines (statement_id VARCHAR NOT NULL, line_no INTEGER NOT NULL,"
