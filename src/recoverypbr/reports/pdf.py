@@ -1,0 +1,116 @@
+"""A statement as a PDF for people: the heading, the summary tables, then every line, on A4 landscape pages.
+
+Each page carries the statement id, its fingerprint's first 12 characters and "page N of M", so a printed page can
+be matched to its statement. Text uses the PDF core font (Latin-1); any other character is shown as `?`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from recoverypbr.reports.summary import Section, grouped, heading, sections
+
+LINE_COLUMNS = (
+    ("No", "line_no", 9),
+    ("Kind", "kind", 22),
+    ("Client", "client_id", 20),
+    ("Episode", "episode_id", 20),
+    ("Outcome", "outcome_id", 30),
+    ("Group", "complexity_group", 14),
+    ("Payable", "payable_on", 19),
+    ("Amount (GBP)", "amount", 22),
+    ("Reference", "reference", 50),
+    ("Evidence, correction, share", "detail", 71),
+)
+HEAD = FontFace(emphasis="BOLD", fill_color=(221, 230, 240))
+
+
+def _text(value: Any) -> str:
+    return ("" if value is None else str(value)).encode("latin-1", "replace").decode("latin-1")
+
+
+class _Pages(FPDF):
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", size=7)
+        self.cell(0, 8, _text(f"{self.footer_text}   page {self.page_no()} of {{nb}}"), align="R")
+
+
+def statement_pdf(document: dict[str, Any], path: Path) -> None:
+    """Write the PDF."""
+    pdf = _Pages(orientation="L", format="A4")
+    pdf.footer_text = f"{document['statement_id']}   fingerprint {document['fingerprint'][:12]}"
+    pdf.set_creation_date(datetime.combine(date.fromisoformat(document["as_of"]), datetime.min.time()))
+    pdf.set_title(_text(f"Statement {document['statement_id']}"))
+    pdf.set_creator("recoverypbr")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.cell(0, 9, "Payment statement", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    for label, value in heading(document):
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.cell(28, 5, _text(label))
+        pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(0, 5, _text(value), new_x="LMARGIN", new_y="NEXT")
+    for section in sections(document):
+        _section(pdf, section)
+    _lines(pdf, document)
+    pdf.output(str(path))
+
+
+def _section(pdf: FPDF, section: Section) -> None:
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(0, 7, _text(section.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=8)
+    wide = len(section.header) <= 2
+    with pdf.table(
+        width=170 if wide else None,
+        col_widths=(120, 50) if wide else None,
+        align="LEFT",
+        headings_style=HEAD,
+        text_align=tuple("RIGHT" if i in section.money else "LEFT" for i in range(len(section.header))),
+    ) as table:
+        table.row([_text(h) for h in section.header])
+        for row in section.rows:
+            table.row([_text(grouped(v) if i in section.money else v) for i, v in enumerate(row)])
+
+
+def _detail(line: dict[str, Any]) -> str:
+    parts = [line["evidence"]]
+    if line["corrects"]:
+        parts.append(f"corrects: {line['corrects']}")
+    if line["share"]:
+        parts.append(f"share {line['share']} of {line['whole']}")
+    if line["adjusts"]:
+        parts.append(f"adjusts {line['adjusts']}")
+    return "; ".join(p for p in parts if p)
+
+
+def _lines(pdf: FPDF, document: dict[str, Any]) -> None:
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 11)
+    total = document["totals"]
+    pdf.cell(0, 7, _text(f"Lines ({total['lines']}), total GBP {grouped(total['total'])}"), new_x="LMARGIN",
+             new_y="NEXT")
+    pdf.set_font("Helvetica", size=7)
+    aligns = tuple("RIGHT" if key in ("amount", "line_no") else "LEFT" for _, key, _ in LINE_COLUMNS)
+    with pdf.table(
+        col_widths=tuple(w for _, _, w in LINE_COLUMNS),
+        headings_style=HEAD,
+        text_align=aligns,
+        repeat_headings=1,
+    ) as table:
+        table.row([h for h, _, _ in LINE_COLUMNS])
+        for line in document["lines"]:
+            row = {**line, "detail": _detail(line), "amount": grouped(line["amount"])}
+            table.row([_text(row[key]) for _, key, _ in LINE_COLUMNS])
+        table.row(["", "Total", "", "", "", "", "", grouped(total["total"]), "", ""])

@@ -1,0 +1,83 @@
+"""The people-facing summary of a statement, as titled tables both the XLSX and the PDF writers lay out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from recoverypbr.payments.statements import KIND_WORDS
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled table: a header row and rows of text or numbers (`money` columns hold pounds as text)."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    money: tuple[int, ...] = ()
+
+
+def grouped(amount: str | None) -> str:
+    """Pounds as text with thousands separators for people: `1234567.50` -> `1,234,567.50`."""
+    if amount in (None, ""):
+        return ""
+    whole, _, pennies = str(amount).partition(".")
+    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    return f"{sign}{int(digits):,}.{pennies}"
+
+
+def heading(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs that open the statement."""
+    contract, provider, period = document["contract"], document["provider"], document["period"]
+    status = document["status"]
+    if status == "approved":
+        status = f"approved by {document['approved_by']} on {document['approved_at']}"
+    return [
+        ("Contract", f"{contract['area']}: {contract['title']} (version {contract['version']})"),
+        ("Provider", f"{provider['name']} ({provider['id']})"),
+        ("Period", f"{period['label']}: {period['start']} to {period['end']}"),
+        ("Data as of", document["as_of"]),
+        ("Status", status),
+        ("Statement", document["statement_id"]),
+        ("Fingerprint", document["fingerprint"]),
+        ("Program", document["program_version"]),
+    ]
+
+
+def sections(document: dict[str, Any]) -> list[Section]:
+    """Totals, year to date, predicted against actual, and unpriced outcomes (those that apply)."""
+    totals = document["totals"]
+    found = [
+        Section(
+            "Totals",
+            ("What", "Amount (GBP)"),
+            [*((KIND_WORDS[k], v) for k, v in totals["by_kind"].items()), ("Total", totals["total"])],
+            money=(1,),
+        )
+    ]
+    ytd = document["year_to_date"]
+    rows: list[tuple[Any, ...]]
+    if ytd:
+        rows = [(f"Period {p['period']} ({p['status']})", p["total"]) for p in ytd["periods"]]
+        rows.append(("Paid to this provider so far this year", ytd["paid_to_date"]))
+        if ytd["budget"] is not None:
+            rows.append(("Budget for the year (whole contract)", ytd["budget"]))
+        if ytd["results_pot"] is not None:
+            rows.append((f"Paid on results: {ytd['share_on_results']} of the budget", ytd["results_pot"]))
+            rows.append(("Results money left after this provider's payments", ytd["pot_left_after_this_provider"]))
+        found.append(Section(f"Year to date: {ytd['year']} ({ytd['start']} to {ytd['end']})",
+                             ("What", "Amount (GBP)"), rows, money=(1,)))
+    if document["funnel"]:
+        rows = [(r["funnel"], r["label"], r["month"], r["predicted"], r["actual"], r["actual"] - r["predicted"])
+                for r in document["funnel"]]
+        found.append(Section("Predicted against actual clients, month by month",
+                             ("Funnel", "Milestone", "Month", "Predicted", "Actual", "Difference"), rows))
+    if document["unpriced"]:
+        rows = [(u.get("client_id"), u.get("episode_id"), u.get("outcome_id"), u.get("complexity_group"),
+                 u.get("achieved_on")) for u in document["unpriced"]]
+        found.append(Section("Achieved but not priced (no tariff found): not paid, to be resolved",
+                             ("Client", "Episode", "Outcome", "Group", "Achieved on"), rows))
+    if document["notes"]:
+        found.append(Section("Notes", ("Note",), [(n,) for n in document["notes"]]))
+    return found
