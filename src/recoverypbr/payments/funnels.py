@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract, Funnel, Milestone
 from recoverypbr.contract.types import value_on
-from recoverypbr.payments.limits import Earlier, Scope, cap, fallback_payee
+from recoverypbr.payments.limits import Earlier, cap, fallback_payee, maximum_scope
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period, windows
@@ -101,12 +101,7 @@ def milestone_lines(
 def _maximum(
     lines: list[PaymentLine], contract: Contract, period: Period, path: str, milestone: Milestone, earlier: Earlier
 ) -> list[PaymentLine]:
-    scope = Scope(
-        path,
-        f"milestone {milestone.label}",
-        lambda line: line.reference.startswith(f"{path}."),
-        outcome_id=milestone.outcome,
-    )
+    scope = maximum_scope(path, milestone.label, milestone.outcome)
     maximum = milestone.payment.maximum if milestone.payment else None
     cuts: list[PaymentLine] = []
     for w in windows("year", period, contract):
