@@ -1,14 +1,30 @@
 """Payments: from the outcome ledger to payment lines, with caps, floors, payment points and splits.
 
-`pay_period(wh, ledger, contract, period)` gives a period's `Payments`; the steps are `pricing.outcome_lines`,
-`funnels.milestone_lines`, `splits.split_lines` and `limits.apply_limits`. Money is integer pence (`money`).
+`price_period(wh, contract, period, as_of, earlier)` gives a period's `Payments` from the warehouse as known on a
+date; `pay_period(wh, ledger, contract, period, ...)` prices a given ledger. The steps are `pricing.outcome_lines`
+(with `uplifts`), `funnels.milestone_lines`, `cohort.cohort_lines`, `fees.attachment_fee_lines`,
+`incentives.incentive_lines`, `splits.split_lines` and `limits.apply_limits`; `earlier_paid` carries what earlier
+periods paid into the next. Money is integer pence (`money`).
 """
 
 from __future__ import annotations
 
+from recoverypbr.payments.limits import earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import allocate, pence, pounds
 from recoverypbr.payments.periods import Period, parse_period
-from recoverypbr.payments.pipeline import Payments, pay_period
+from recoverypbr.payments.pipeline import Payments, pay_period, payment_inputs, price_period
 
-__all__ = ["PaymentLine", "Payments", "Period", "allocate", "parse_period", "pay_period", "pence", "pounds"]
+__all__ = [
+    "PaymentLine",
+    "Payments",
+    "Period",
+    "allocate",
+    "earlier_paid",
+    "parse_period",
+    "pay_period",
+    "payment_inputs",
+    "pence",
+    "pounds",
+    "price_period",
+]

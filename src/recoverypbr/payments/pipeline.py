@@ -1,19 +1,29 @@
-"""A period's payments from the ledger: price, add payment points, split, then caps and floors.
+"""A period's payments: price, add payment points, cohort payments, fees and incentives, split, then limits.
 
-The order (docs/payments.md): outcome lines by tariff and milestone payment-point lines (with each milestone's
-maximum) are priced first; every line is then split among its payees; then the contract's caps and floors are
-applied in their documented order to the split lines, so a provider's limit sees the provider's own share.
+The order (docs/payments.md): outcome lines by tariff (with uplifts), milestone payment-point lines (with each
+milestone's maximum), cohort payments, attachment fees and incentives are priced first; every line is then split
+among its payees; then the contract's caps, the share of the budget paid on results (an implicit cap per contract
+year) and the floors are applied in that order to the split lines, so a provider's limit sees the provider's own
+share. `price_period` reads everything from the warehouse as of a date; `pay_period` prices a given ledger.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
+from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
+from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, stored_ledger
+from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
+from recoverypbr.payments.fees import attachment_fee_lines
 from recoverypbr.payments.funnels import milestone_lines
+from recoverypbr.payments.incentives import incentive_lines
 from recoverypbr.payments.limits import Earlier, apply_limits
 from recoverypbr.payments.lines import PaymentLine, total, totals_by_provider
 from recoverypbr.payments.periods import Period
@@ -47,12 +57,59 @@ def pay_period(
     period: Period,
     episodes: ir.Table | None = None,
     earlier: Earlier | None = None,
+    *,
+    inputs: Inputs | None = None,
+    cohort: CohortMeasures | None = None,
 ) -> Payments:
     """Every payment line of the period for one ledger snapshot (e.g. `stored_ledger(wh, contract, as_of)`).
 
     `episodes` (episode_id, stock_or_flow, service_line) prices stock clients and filters funnels by service line;
-    `earlier` gives what earlier statements paid in limit windows that began before this period."""
-    earned = outcome_lines(wh, ledger, contract, period, episodes)
+    `earlier` gives what earlier statements paid in limit windows that began before this period (`earlier_paid`).
+    `inputs` (`payment_inputs`: episodes, assessments, clients as of a date) adds uplifts, attachment fees and
+    incentives, and stands for `episodes` when those are not given; `cohort` (`cohort_measures`) adds cohort
+    payments."""
+    if inputs is not None and episodes is None:
+        episodes = inputs.episodes
+    assessments = inputs.assessments if inputs is not None else None
+    earned = outcome_lines(wh, ledger, contract, period, episodes, assessments)
     earned += milestone_lines(wh, ledger, contract, period, episodes, earlier)
+    earned += cohort_lines(cohort or {}, contract, period)
+    if inputs is not None:
+        earned += attachment_fee_lines(wh, inputs, contract, period)
+        earned += incentive_lines(wh, inputs, contract, period)
     unpriced = wh.to_arrow(unpriced_outcomes(ledger, contract, period, episodes)).to_pylist()
     return Payments(period, apply_limits(split_lines(earned, contract), contract, period, earlier), unpriced)
+
+
+def payment_inputs(wh: Warehouse, as_of: date) -> Inputs:
+    """The warehouse as known on `as_of` for pricing: the outcome engine's as-of view, except that episodes keep
+    `triage_date` and `stock_or_flow` and count once triaged or started on or before `as_of` (an attachment fee
+    paid on triage is due before the episode starts); a discharge after `as_of` is hidden."""
+    raw = wh.table("episodes")
+    known = raw.filter((raw.start_date <= as_of) | (raw.triage_date <= as_of).fill_null(False))
+    discharged = known.discharge_date <= as_of
+    episodes = known.mutate(
+        discharge_date=ibis.ifelse(discharged, known.discharge_date, ibis.null("date")),
+        discharge_reason=ibis.ifelse(discharged, known.discharge_reason, ibis.null("string")),
+    )
+    return dataclasses.replace(warehouse_inputs(wh, as_of), episodes=episodes)
+
+
+def period_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
+    """The stored ledger as of the date, built first (`build_ledger`) when nothing is stored for it."""
+    ledger = stored_ledger(wh, contract, as_of)
+    if evaluation_order(contract) and wh.count(ledger) == 0:
+        build_ledger(wh, contract, as_of)
+        ledger = stored_ledger(wh, contract, as_of)
+    return ledger
+
+
+def price_period(
+    wh: Warehouse, contract: Contract, period: Period, as_of: date, earlier: Earlier | None = None
+) -> Payments:
+    """The period's payments from the warehouse as known on `as_of`: the stored ledger (built when missing),
+    episodes, assessments and cohort measures; `earlier` as from `earlier_paid` of the periods before."""
+    ledger = period_ledger(wh, contract, as_of)
+    inputs = payment_inputs(wh, as_of)
+    cohort = cohort_measures(wh, contract, as_of)
+    return pay_period(wh, ledger, contract, period, earlier=earlier, inputs=inputs, cohort=cohort)

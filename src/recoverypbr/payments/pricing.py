@@ -9,11 +9,14 @@ Rules (docs/payments.md):
   in treatment at go-live (episodes' `stock_or_flow` = `stock`) are priced by `stock_tariffs` when the outcome has
   them; without episodes every row is priced as flow.
 - Outcomes without tariffs (measured only, gates' components, funnel milestones) give no outcome line.
+- With episodes and assessments, uplifts multiply the tariff (`uplifts.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import ibis
@@ -25,9 +28,12 @@ from recoverypbr.contract.types import ALL_GROUPS, WHOLE_CONTRACT
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
+from recoverypbr.payments.uplifts import uplifted, with_flags
 from recoverypbr.warehouse.connection import Warehouse
 
 ACHIEVED = "achieved"
+#: A table of amounts by complexity group (or `all`), each dated: tariffs, fees, incentive amounts.
+ByGroup = Mapping[str, Mapping[date, Decimal]]
 PRICED_COLUMNS = (
     "provider_id",
     "client_id",
@@ -58,6 +64,22 @@ def reference(path: str, since: date) -> str:
     return path if since == WHOLE_CONTRACT else f"{path}@{since.isoformat()}"
 
 
+def versions(path: str, table: ByGroup, groups: list[str]) -> list[dict[str, Any]]:
+    """One row per complexity group and dated version of a table by group (or `all`): `group`, `from`, `until`,
+    `reference` (`<path>.<group or all>@<date>`) and `pence`. Shared by tariffs, attachment fees and incentives."""
+    rows = []
+    for group in sorted(set(groups) | set(table)):
+        key = group if group in table else ALL_GROUPS
+        if key not in table:
+            continue
+        dated = sorted(table[key].items())
+        for i, (since, amount) in enumerate(dated):
+            until = dated[i + 1][0] - timedelta(days=1) if i + 1 < len(dated) else date.max
+            ref = reference(f"{path}.{key}", since)
+            rows.append({"group": group, "from": since, "until": until, "reference": ref, "pence": pence(amount)})
+    return rows
+
+
 def tariff_rows(contract: Contract) -> list[dict[str, Any]]:
     """One row per outcome, complexity group, stock/flow and tariff version: its dates, pence and reference."""
     rows = []
@@ -68,24 +90,18 @@ def tariff_rows(contract: Contract) -> list[dict[str, Any]]:
         stock = getattr(outcome, "stock_tariffs", None)
         tables = {"flow": ("tariffs", flow), "stock": ("stock_tariffs", stock) if stock else ("tariffs", flow)}
         for stock_or_flow, (field, table) in tables.items():
-            for group in sorted(set(contract.group_ids) | set(table)):
-                key = group if group in table else ALL_GROUPS
-                if key not in table:
-                    continue
-                versions = sorted(table[key].items())
-                for i, (since, amount) in enumerate(versions):
-                    until = versions[i + 1][0] - timedelta(days=1) if i + 1 < len(versions) else date.max
-                    rows.append(
-                        {
-                            "t_outcome": oid,
-                            "t_group": group,
-                            "t_stock_or_flow": stock_or_flow,
-                            "t_from": since,
-                            "t_until": until,
-                            "t_reference": reference(f"outcomes.{oid}.{field}.{key}", since),
-                            "t_pence": pence(amount),
-                        }
-                    )
+            for v in versions(f"outcomes.{oid}.{field}", table, contract.group_ids):
+                rows.append(
+                    {
+                        "t_outcome": oid,
+                        "t_group": v["group"],
+                        "t_stock_or_flow": stock_or_flow,
+                        "t_from": v["from"],
+                        "t_until": v["until"],
+                        "t_reference": v["reference"],
+                        "t_pence": v["pence"],
+                    }
+                )
     return rows
 
 
@@ -155,9 +171,21 @@ def unpriced_outcomes(
 
 
 def outcome_lines(
-    wh: Warehouse, ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None
+    wh: Warehouse,
+    ledger: ir.Table,
+    contract: Contract,
+    period: Period,
+    episodes: ir.Table | None = None,
+    assessments: ir.Table | None = None,
 ) -> list[PaymentLine]:
-    """The outcome payment lines of a period (before splits, caps and floors), in a fixed order."""
-    rows = wh.to_arrow(priced_outcomes(ledger, contract, period, episodes)).to_pylist()
-    lines = [PaymentLine(kind="outcome", **row) for row in rows]
+    """The outcome payment lines of a period (before splits, caps and floors), in a fixed order. With `episodes`
+    (client_id, start_date) and `assessments`, the contract's uplifts multiply the tariffs (`uplifts.py`)."""
+    priced = priced_outcomes(ledger, contract, period, episodes)
+    uplifting = False
+    if contract.uplifts and episodes is not None and assessments is not None:
+        priced, uplifting = with_flags(priced, episodes, assessments, contract), True
+    lines = []
+    for row in wh.to_arrow(priced).to_pylist():
+        line = PaymentLine(kind="outcome", **{c: row[c] for c in PRICED_COLUMNS})
+        lines.append(uplifted(line, row, contract) if uplifting else line)
     return sorted(lines, key=earned_order)

@@ -1,10 +1,13 @@
 """Splits: who is paid for a line, and how a line is shared among providers.
 
 The payees of a line, first rule that applies:
-1. the outcome's own `split` (`outcomes.<id>.split`), for any attribution model;
+1. the outcome's own `split` (`outcomes.<id>.split`), or an incentive's (`incentives.<id>.split`), for any
+   attribution model;
 2. `attribution.split` under the prime model (prime and subcontractors) or the co-dependent model;
 3. under the prime model without a split, the prime: a subcontractor's line goes to its `prime`;
-4. otherwise the provider the ledger attributes the outcome to.
+4. a cohort payment under the competing or assigned model: equal shares among the providers that are paid (the
+   cohort names no client, so no provider's part of it can be told; `providers.<id>=50%`);
+5. otherwise the provider the ledger attributes the outcome (fee, incentive) to.
 A shared line becomes one line per payee with `share` (`attribution.split.SUB=30%`) and `whole_pence`; the parts
 are shared by `money.allocate`, so they sum exactly to the whole: each part is rounded down and the odd pennies go
 to the largest remainders, ties to the provider written first in the split.
@@ -13,6 +16,7 @@ to the largest remainders, ties to the provider written first in the split.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -27,10 +31,24 @@ def shares_for(line: PaymentLine, contract: Contract) -> tuple[str, dict[str, De
     outcome = contract.outcomes.get(line.outcome_id or "")
     if outcome is not None and outcome.split:
         return f"outcomes.{line.outcome_id}.split", dict(outcome.split)
+    incentive = incentive_of(line)
+    if incentive in contract.incentives and contract.incentives[incentive].split:
+        return f"incentives.{incentive}.split", dict(contract.incentives[incentive].split)
     attribution = contract.attribution
     if attribution.model in ("prime", "co_dependent") and attribution.split:
         return "attribution.split", dict(attribution.split)
+    if line.kind == "cohort" and attribution.model in ("competing", "assigned"):
+        paid = [pid for pid, p in contract.providers.items() if p.role != "lasars"]
+        return "providers", {pid: Decimal(1) / len(paid) for pid in paid}
     return "", {}
+
+
+def incentive_of(line: PaymentLine) -> str:
+    """The incentive id of an incentive line (its reference is `incentives.<id>.amount...`), else ''."""
+    if line.kind != "incentive":
+        return ""
+    found = re.match(r"incentives\.(.+?)\.amount\.", line.reference)
+    return found[1] if found else ""
 
 
 def payee(provider_id: str, contract: Contract) -> str:

@@ -1,0 +1,130 @@
+"""Attachment fees: "a payment when a client is taken on, for cash flow", by complexity group, stock or flow.
+
+Rules (docs/payments.md):
+- One fee per episode taken on. A new client's episode (flow) is payable on its `triage_date` or `start_date`, as
+  `attachment_fees.paid_on` says (a missing triage date falls back to the start date). An episode in treatment at
+  go-live (`stock_or_flow` = `stock`) is payable on the contract's start date, by the `stock` fees; a contract
+  without `stock` fees pays none for stock episodes. An episode without `stock_or_flow` is flow.
+- Only payable dates inside the contract, the period and known on the as-of date.
+- The fee is the one for the episode's complexity group (the contract's grouping, as the outcome ledger groups:
+  `outcomes.ledger.episode_groups`) in force on the payable date; an episode whose group has no fee is not paid.
+- It is attributed to the provider the ledger would attribute the episode's outcomes to
+  (`outcomes.ledger.attributed_provider`) and then split like any other line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.outcomes.inputs import Inputs
+from recoverypbr.outcomes.ledger import attributed_provider, episode_groups
+from recoverypbr.payments.lines import PaymentLine, earned_order
+from recoverypbr.payments.periods import Period
+from recoverypbr.payments.pricing import ByGroup, versions
+from recoverypbr.warehouse.connection import Warehouse
+
+#: The columns of an earned line an episode-based rule gives (fees and incentives).
+EARNED_COLUMNS = (
+    "provider_id",
+    "client_id",
+    "episode_id",
+    "complexity_group",
+    "stock_or_flow",
+    "payable_on",
+    "reference",
+    "amount_pence",
+    "evidence",
+)
+AMOUNT_SCHEMA = pa.schema(
+    [
+        ("a_key", pa.string()),
+        ("a_group", pa.string()),
+        ("a_from", pa.date32()),
+        ("a_until", pa.date32()),
+        ("a_reference", pa.string()),
+        ("a_pence", pa.int64()),
+    ]
+)
+
+
+def amounts_table(tables: Mapping[str, tuple[str, ByGroup]], contract: Contract) -> ir.Table:
+    """Key -> (contract path, table by group) as one memtable of dated amounts (`AMOUNT_SCHEMA`)."""
+    rows = [
+        {
+            "a_key": key,
+            "a_group": v["group"],
+            "a_from": v["from"],
+            "a_until": v["until"],
+            "a_reference": v["reference"],
+            "a_pence": v["pence"],
+        }
+        for key, (path, table) in tables.items()
+        for v in versions(path, table, contract.group_ids)
+    ]
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=AMOUNT_SCHEMA))
+
+
+def with_group_and_provider(rows: ir.Table, inputs: Inputs, contract: Contract) -> ir.Table:
+    """The rows (with `episode_id`) with the episode's `complexity_group` and attributed `provider_id`."""
+    groups = episode_groups(inputs, contract)
+    providers = attributed_provider(inputs, contract).rename(a_provider="provider_id")
+    rows = rows.left_join(groups, rows.episode_id == groups.g_episode)
+    return rows.left_join(providers, rows.episode_id == providers.p_episode)
+
+
+def attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Table:
+    """The attachment fees payable in the period, one row per episode, in `EARNED_COLUMNS`."""
+    fees = contract.attachment_fees
+    tables: dict[str, tuple[str, ByGroup]] = {}
+    if fees is not None and fees.flow:
+        tables["flow"] = ("attachment_fees.flow", fees.flow)
+    if fees is not None and fees.stock:
+        tables["stock"] = ("attachment_fees.stock", fees.stock)
+    if fees is None or not tables:
+        return _nothing()
+    e = inputs.episodes
+    stock = e.stock_or_flow.fill_null("flow") == "stock"
+    taken_on = e.triage_date.fill_null(e.start_date) if fees.paid_on == "triage" else e.start_date
+    e = e.mutate(
+        stock_or_flow=ibis.ifelse(stock, "stock", "flow"),
+        payable_on=ibis.ifelse(stock, ibis.literal(contract.start), taken_on),
+    )
+    first, last = max(period.start, contract.start), min(period.end, contract.end, inputs.as_of)
+    e = e.filter(e.payable_on.between(first, last))
+    rows = with_group_and_provider(e, inputs, contract)
+    amounts = amounts_table(tables, contract)
+    paid = rows.join(
+        amounts,
+        (rows.stock_or_flow == amounts.a_key)
+        & (rows.complexity_group == amounts.a_group)
+        & rows.payable_on.between(amounts.a_from, amounts.a_until),
+    )
+    return paid.select(
+        provider_id=paid.a_provider,
+        client_id=paid.client_id,
+        episode_id=paid.episode_id,
+        complexity_group=paid.complexity_group,
+        stock_or_flow=paid.stock_or_flow,
+        payable_on=paid.payable_on,
+        reference=paid.a_reference,
+        amount_pence=paid.a_pence,
+        evidence="episode:" + paid.episode_id,
+    )
+
+
+def _nothing() -> ir.Table:
+    schema = {c: "string" for c in EARNED_COLUMNS} | {"payable_on": "date", "amount_pence": "int64"}
+    return ibis.memtable({c: [] for c in EARNED_COLUMNS}, schema=schema)
+
+
+def attachment_fee_lines(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[PaymentLine]:
+    """The attachment fee lines of a period (before splits, caps and floors), in a fixed order."""
+    if contract.attachment_fees is None:
+        return []
+    rows = wh.to_arrow(attachment_fees(inputs, contract, period)).to_pylist()
+    return sorted((PaymentLine(kind="attachment_fee", **row) for row in rows), key=earned_order)
