@@ -4,12 +4,17 @@ A case gives `name`, `period`, `contract` (a path under contracts/ or fields ove
 `ledger` rows (defaults: this contract, status achieved, group `all`; `count: N` repeats a row with client and
 episode ids numbered 001..N), optional `episodes` and `earlier`, and the expected `lines` (each compared on the
 columns it gives, `amount` in pounds; `count` repeats), `totals` by provider and `total`, in pounds.
+With `input` (canonical warehouse tables -> rows, as in the outcome cases) the case is priced from a warehouse as
+of `as_of` (default 2099-01-01): by `price_period` when it gives no `ledger`, else by `pay_period` on its ledger
+with the warehouse's episodes, assessments and cohort measures. `earlier_periods` (labels) are priced first, in
+order, each with `earlier_paid` of the ones before, and the case's period with `earlier_paid` of them all.
 (They live one folder down so the outcome engine's golden runner, which reads tests/cases/*/*.yaml, skips them.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +26,20 @@ import yaml
 
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.cases import BASE_CONTRACT
-from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
-from recoverypbr.payments import Payments, parse_period, pay_period, pounds
+from recoverypbr.outcomes.cases import BASE_CONTRACT, case_warehouse
+from recoverypbr.outcomes.ledger import LEDGER_COLUMNS, cohort_measures
+from recoverypbr.payments import (
+    PaymentLine,
+    Payments,
+    Period,
+    earlier_paid,
+    parse_period,
+    pay_period,
+    payment_inputs,
+    pounds,
+    price_period,
+)
+from recoverypbr.payments.limits import Earlier
 from recoverypbr.warehouse.connection import Warehouse
 
 ROOT = Path(__file__).parents[2]
@@ -68,20 +84,40 @@ def ledger_table(rows: list[dict[str, Any]], contract: Contract) -> ibis.Table:
     return ibis.memtable(pa.Table.from_pylist([{c: r.get(c) for c in LEDGER_COLUMNS} for r in full], LEDGER_SCHEMA))
 
 
+Pricer = Callable[[Period, Earlier], Payments]
+
+
+def _pricer(wh: Warehouse, case: dict[str, Any], contract: Contract) -> Pricer:
+    as_of = case.get("as_of", dt.date(2099, 1, 1))
+    if "input" in case and "ledger" not in case:
+        return lambda period, earlier: price_period(wh, contract, period, as_of, earlier)
+    episodes = None
+    if "episodes" in case:
+        episodes = ibis.memtable(pa.Table.from_pylist(_expand(case["episodes"], ("episode_id",)), EPISODE_SCHEMA))
+    ledger = ledger_table(case.get("ledger", []), contract)
+    inputs = payment_inputs(wh, as_of) if "input" in case else None
+    cohort = cohort_measures(wh, contract, as_of) if "input" in case else None
+
+    def price(period: Period, earlier: Earlier) -> Payments:
+        return pay_period(wh, ledger, contract, period, episodes, earlier, inputs=inputs, cohort=cohort)
+
+    return price
+
+
 def run_case(case: dict[str, Any]) -> tuple[Contract, Payments]:
     contract = case_contract(case["contract"])
-    wh = Warehouse(":memory:")
+    wh = case_warehouse(case["input"]) if "input" in case else Warehouse(":memory:")
     try:
-        episodes = None
-        if "episodes" in case:
-            rows = _expand(case["episodes"], ("episode_id",))
-            episodes = ibis.memtable(pa.Table.from_pylist(rows, EPISODE_SCHEMA))
+        price = _pricer(wh, case, contract)
         earlier = {
             (k.split("@")[0], k.split("@")[1]): int(Decimal(str(v)) * 100) for k, v in case.get("earlier", {}).items()
         }
-        payments = pay_period(
-            wh, ledger_table(case["ledger"], contract), contract, parse_period(str(case["period"])), episodes, earlier
-        )
+        so_far: list[PaymentLine] = []
+        for label in case.get("earlier_periods", []):
+            so_far += price(parse_period(str(label)), earlier_paid(so_far, contract)).lines
+        if so_far:
+            earlier = earlier_paid(so_far, contract)
+        payments = price(parse_period(str(case["period"])), earlier)
     finally:
         wh.close()
     return contract, payments

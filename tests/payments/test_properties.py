@@ -1,5 +1,7 @@
-"""Invariants of payments (hypothesis): parts sum to wholes, caps and floors hold, nothing is paid that the ledger
-does not show achieved, and running twice gives the same lines."""
+"""Invariants of payments (hypothesis): parts sum to wholes, caps and floors hold, results money stays within the
+share of the budget paid on results (unless floors top it up), nothing is paid that the ledger does not show
+achieved, running twice gives the same lines, and quarters priced one by one with `earlier_paid` pay what the year
+pays."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.cases import BASE_CONTRACT
+from recoverypbr.outcomes.cases import BASE_CONTRACT, case_warehouse
 from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
-from recoverypbr.payments import PaymentLine, allocate, parse_period, pay_period
+from recoverypbr.payments import PaymentLine, allocate, earlier_paid, parse_period, pay_period, payment_inputs
 from recoverypbr.payments.limits import apply_limits, limit_order, scope_of
 from recoverypbr.payments.lines import total
 from recoverypbr.payments.periods import windows
@@ -213,3 +215,149 @@ def test_only_achieved_outcomes_are_paid_at_their_tariff_and_reruns_are_identica
         and PERIOD.contains(r["matures_on"] or r["achieved_on"])
     ]
     assert len([line for line in first.lines if line.kind == "outcome"]) == len(paid)
+
+
+YEAR_ONE = parse_period("2012-04-01..2013-03-31")
+QUARTERS = [parse_period(q) for q in ("2012-Q2", "2012-Q3", "2012-Q4", "2013-Q1")]
+RESULTS_KINDS = ["outcome", "payment_point", "cohort", "attachment_fee", "incentive"]
+year_lines = st.lists(
+    st.builds(
+        lambda kind, provider, outcome, amount, day, n: PaymentLine(
+            kind=kind,
+            provider_id=provider,
+            outcome_id=outcome if kind == "outcome" else None,
+            amount_pence=amount,
+            payable_on=day,
+            reference=f"r{n}",
+            client_id=f"C{n}",
+        ),
+        st.sampled_from(RESULTS_KINDS),
+        st.sampled_from(PROVIDERS),
+        st.sampled_from(OUTCOMES),
+        pence_amounts,
+        st.dates(min_value=YEAR_ONE.start, max_value=YEAR_ONE.end),
+        st.integers(0, 10_000),
+    ),
+    max_size=30,
+)
+year_limit = st.fixed_dictionaries(
+    {
+        "amount": st.integers(min_value=0, max_value=5_000_000).map(lambda p: Decimal(p) / 100),
+        "period": st.sampled_from(["quarter", "year", "contract"]),
+    },
+    optional={"provider": st.sampled_from(PROVIDERS), "outcome": st.sampled_from(OUTCOMES)},
+)
+budgets = st.integers(min_value=1, max_value=10_000_000).map(lambda p: Decimal(p) / 100)
+shares = st.integers(min_value=0, max_value=100).map(lambda p: Decimal(p) / 100)
+
+
+@given(year_lines, st.dictionaries(st.sampled_from(["a", "b", "c"]), year_limit, max_size=3), limits, budgets, shares)
+def test_results_money_never_exceeds_the_share_on_results_except_by_floors(
+    earned: list[PaymentLine], caps: dict[str, Any], floors: dict[str, Any], budget: Decimal, share: Decimal
+) -> None:
+    contract = contract_with(caps=caps, floors=floors, budget=budget, share_on_results=share)
+    result = apply_limits(earned, contract, YEAR_ONE)
+    assert apply_limits(earned, contract, YEAR_ONE) == result
+    top_ups = total(line for line in result if line.kind == "floor")
+    assert total(result) - top_ups <= int(budget * share * 100 + Decimal("0.5"))
+    assert all(line.amount_pence > 0 for line in result if line.kind == "floor")
+
+
+@given(year_lines, st.dictionaries(st.sampled_from(["a", "b", "c"]), year_limit, max_size=3), budgets, shares)
+def test_quarter_by_quarter_with_earlier_paid_pays_what_the_year_pays(
+    earned: list[PaymentLine], caps: dict[str, Any], budget: Decimal, share: Decimal
+) -> None:
+    contract = contract_with(caps=caps, budget=budget, share_on_results=share)
+    so_far: list[PaymentLine] = []
+    for quarter in QUARTERS:
+        mine = [line for line in earned if quarter.contains(line.payable_on)]
+        so_far += apply_limits(mine, contract, quarter, earlier_paid(so_far, contract))
+    year = apply_limits(earned, contract, YEAR_ONE)
+    assert total(so_far) == total(year)
+    for path, lim in limit_order(contract):
+        scope = scope_of(path, lim)
+        mine = [line for line in so_far if scope.test(line)]
+        assert total(mine) <= max(total(line for line in earned if scope.test(line)), 0)
+
+
+episode_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "provider_id": st.sampled_from(PROVIDERS),
+            "service_line": st.sampled_from(["harm minimisation", "recovery"]),
+            "start_date": st.dates(min_value=dt.date(2012, 1, 1), max_value=dt.date(2013, 9, 30)),
+            "stock_or_flow": st.sampled_from(["stock", "flow", None]),
+            "ended_after": st.one_of(st.none(), st.integers(0, 200)),
+            "parent": st.booleans(),
+        }
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=episode_rows, budget=budgets)
+def test_fees_incentives_and_uplifts_sum_to_totals_stay_in_the_share_and_rerun_identically(
+    rows: list[dict[str, Any]], budget: Decimal
+) -> None:
+    contract = contract_with(
+        budget=budget,
+        outcomes={"abstinence": {"type": "abstinence", "tariffs": "100.01"}},
+        uplifts={"family": {"when": [{"field": "parent_or_carer", "equals": True}], "factor": "1.125"}},
+        attachment_fees={"flow": "50.05", "stock": "20"},
+        incentives={
+            "move": {
+                "from_service": {"service_line": "harm minimisation"},
+                "to_service": {"service_line": "recovery"},
+                "amount": "75.25",
+                "split": {"P1": "50%", "P2": "50%"},
+            }
+        },
+    )
+    episodes, assessments, ledger_rows = [], [], []
+    for i, row in enumerate(rows):
+        ended = row["start_date"] + dt.timedelta(days=row["ended_after"]) if row["ended_after"] is not None else None
+        episodes.append(
+            {
+                "episode_id": f"E{i}",
+                "client_id": f"C{i % 4}",
+                "provider_id": row["provider_id"],
+                "service_line": row["service_line"],
+                "start_date": row["start_date"],
+                "discharge_date": ended,
+                "stock_or_flow": row["stock_or_flow"],
+            }
+        )
+        assessments.append(
+            {
+                "assessment_id": f"A{i}",
+                "client_id": f"C{i % 4}",
+                "assessed_on": row["start_date"],
+                "parent_or_carer": row["parent"],
+            }
+        )
+        ledger_rows.append(
+            {
+                "outcome_id": "abstinence",
+                "provider_id": row["provider_id"],
+                "complexity_group": "all",
+                "status": "achieved",
+                "achieved_on": row["start_date"],
+                "matures_on": None,
+            }
+        )
+    wh = case_warehouse({"episodes": episodes, "assessments": assessments})
+    try:
+        inputs = payment_inputs(wh, dt.date(2099, 1, 1))
+        first = pay_period(wh, _ledger(ledger_rows, contract), contract, YEAR_ONE, inputs=inputs)
+        again = pay_period(wh, _ledger(ledger_rows, contract), contract, YEAR_ONE, inputs=inputs)
+    finally:
+        wh.close()
+    assert first.lines == again.lines
+    assert sum(first.by_provider.values()) == first.total_pence == total(first.lines)
+    assert first.total_pence <= int(budget * Decimal("0.2") * 100 + Decimal("0.5"))
+    fees = [line for line in first.lines if line.kind == "attachment_fee"]
+    taken_on = [contract.start if e["stock_or_flow"] == "stock" else e["start_date"] for e in episodes]
+    expected = [day for day in taken_on if YEAR_ONE.contains(day)]
+    assert len(fees) == len(expected)
+    assert all(line.amount_pence in (11251, 10001) for line in first.lines if line.kind == "outcome")
