@@ -1,0 +1,177 @@
+"""Commands `recoverypbr pay` and `recoverypbr approve`: a thin shell over `payments.run`.
+
+The main app registers them with ``app.command("pay")(pay_command)`` and ``app.command("approve")(approve_command)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from recoverypbr._console import console, progress_bar, user_errors
+from recoverypbr.contract.load import load_contract
+from recoverypbr.contract.model import Contract
+from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.outcomes.cli import ContractOption, DbOption, parse_date
+from recoverypbr.outcomes.ledger import build_ledger
+from recoverypbr.payments.money import pounds
+from recoverypbr.payments.periods import Period
+from recoverypbr.payments.run import approve_statements, make_statements, statement_period
+from recoverypbr.payments.statements import Statement
+from recoverypbr.reports import FORMATS, write_statement
+from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+
+PeriodOption = Annotated[
+    str, typer.Option("--period", help="A statement period of the contract's schedule: 2013-Q1 or 2013-04.")
+]
+AsOfOption = Annotated[
+    date | None,
+    typer.Option(
+        "--as-of",
+        parser=parse_date,
+        metavar="YYYY-MM-DD",
+        help="Use only the rows dated on or before this date (default: the period's last day).",
+    ),
+]
+ProviderOption = Annotated[
+    list[str] | None, typer.Option("--provider", help="Only this provider's statement (repeat for several).")
+]
+
+
+def statements(
+    wh: Warehouse, contract: Contract, period: Period, as_of: date, providers: Sequence[str] | None
+) -> list[Statement]:
+    """Evaluate the ledger as of the date (the data may have changed since it was last stored), then make the
+    period's statements, with progress bars."""
+    with progress_bar("Evaluating outcomes") as step:
+        build_ledger(wh, contract, as_of, progress=step)
+    with progress_bar("Pricing periods") as step:
+        return make_statements(wh, contract, period, as_of, providers, progress=step)
+
+
+def _formats(text: str) -> list[str]:
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"unknown format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def pay_command(
+    contract: ContractOption,
+    period: PeriodOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the statements into.")],
+    as_of: AsOfOption = None,
+    provider: ProviderOption = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated formats to write: csv, json, xlsx, pdf.")
+    ] = ",".join(FORMATS),
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Make each provider's payment statement for a period and write it as CSV, JSON, XLSX and PDF."""
+    chosen = _formats(formats)
+    with user_errors():
+        model = load_contract(contract)
+        _need(db)
+        chosen_period = statement_period(model, period)
+        with open_warehouse(db) as wh:
+            made = statements(wh, model, chosen_period, as_of or chosen_period.end, provider)
+        for statement in made:
+            write_statement(statement.document(), out, chosen)
+        (out / f"summary_{chosen_period.label}.csv").write_bytes(summary_csv(made))
+    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {out}")
+
+
+def approve_command(
+    contract: ContractOption,
+    period: PeriodOption,
+    by: Annotated[str, typer.Option("--by", help="Who approves (recorded with the statement).")],
+    as_of: AsOfOption = None,
+    provider: ProviderOption = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option("--fingerprint", help="Approve only if the statement still has this fingerprint (or prefix)."),
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="A note kept with the approval.")] = "",
+    at: Annotated[
+        datetime | None,
+        typer.Option("--at", help="When it was approved (default: now, UTC).", formats=["%Y-%m-%dT%H:%M:%S"]),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the approved statements into this folder.")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Approve a period's statements: they are stored and never rewritten; later changes become adjustments."""
+    with user_errors():
+        model = load_contract(contract)
+        _need(db)
+        chosen_period = statement_period(model, period)
+        with open_warehouse(db) as wh:
+            made = statements(wh, model, chosen_period, as_of or chosen_period.end, provider)
+            done = approve_statements(wh, made, by, at or datetime.now(UTC), model, fingerprint, note)
+        for statement in done:
+            if out is not None:
+                write_statement(statement.document(), out)
+            console.print(f"Approved {statement.statement_id}: {pounds(statement.total_pence)} "
+                          f"({len(statement.lines)} lines), fingerprint {statement.fingerprint[:12]}", highlight=False)
+
+
+def _need(db: Path) -> None:
+    if not db.exists():
+        raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first (recoverypbr load) or pass --db")
+
+
+SUMMARY_HEADER = ("provider_id", "status", "lines", "total", "paid_this_year", "budget", "results_pot", "fingerprint")
+
+
+def summary_csv(made: Sequence[Statement]) -> bytes:
+    """One row per provider: status, lines, total, paid so far this contract year, budget and results money."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SUMMARY_HEADER)
+    for s in made:
+        ytd = s.document()["year_to_date"] or {}
+        writer.writerow([s.provider_id, s.status, len(s.lines), pounds(s.total_pence), ytd.get("paid_to_date", ""),
+                         ytd.get("budget", ""), ytd.get("results_pot", ""), s.fingerprint])
+    return buffer.getvalue().encode()
+
+
+def print_summary(made: Sequence[Statement], title: str) -> None:
+    """Payments per provider against the year's budget and results money."""
+    table = Table(title=title)
+    for name in ("provider", "status", "lines", "this period", "paid this year", "results money this year",
+                 "fingerprint"):
+        table.add_column(name, justify="left" if name in ("provider", "status", "fingerprint") else "right")
+    area_paid, pot = 0, None
+    for s in made:
+        ytd = s.document()["year_to_date"] or {}
+        area_paid += _pence(ytd.get("paid_to_date"))
+        pot = ytd.get("results_pot") or pot
+        table.add_row(s.provider_id, s.status, f"{len(s.lines):,}", f"{pounds(s.total_pence):,}",
+                      f"{_pounds(ytd.get('paid_to_date'))}", f"{_pounds(ytd.get('results_pot'))}", s.fingerprint[:12])
+    console.print(table)
+    if pot is not None:
+        console.print(f"All providers this contract year: {pounds(area_paid):,} of {_pounds(pot)} results money "
+                      f"({_share(area_paid, pot)}).", highlight=False)
+
+
+def _pence(text: str | None) -> int:
+    return int(Decimal(text or "0") * 100)
+
+
+def _pounds(text: str | None) -> str:
+    return "" if text in (None, "") else f"{pounds(_pence(text)):,}"
+
+
+def _share(paid: int, pot: str) -> str:
+    whole = _pence(pot)
+    return f"{(Decimal(100 * paid) / whole).quantize(Decimal('0.1'))}%" if whole else "no results money"

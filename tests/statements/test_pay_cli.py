@@ -1,0 +1,122 @@
+"""`recoverypbr pay` and `recoverypbr approve`, run in-process as a commissioner would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from recoverypbr.cli import app
+from recoverypbr.outcomes.cases import BASE_CONTRACT, arrow_rows
+from recoverypbr.warehouse.connection import open_warehouse
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def area(tmp_path: Path) -> tuple[Path, Path]:
+    """A warehouse file with four completions in 2013-Q2 and a contract file paying them."""
+    contract = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in BASE_CONTRACT.items()}
+    contract |= {
+        "effective_from": "2013-04-01",
+        "years": [{"start": "2013-04-01", "end": "2014-03-31"}],
+        "outcomes": {"completion": {"type": "successful_completion", "tariffs": {"all": "450.50"}}},
+    }
+    contract_file = tmp_path / "contract.yaml"
+    contract_file.write_text(yaml.safe_dump(contract), encoding="utf-8")
+    episodes = [
+        {"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": "P1" if i < 3 else "P2",
+         "start_date": dt.date(2012, 1, 1), "discharge_date": dt.date(2013, 5, i + 1),
+         "discharge_reason": "completed_drug_free", "substances": "opiates"}
+        for i in range(4)
+    ]
+    db = tmp_path / "area.duckdb"
+    with open_warehouse(db) as wh:
+        wh.insert("episodes", wh.register_arrow("_e", arrow_rows("episodes", episodes)))
+    return contract_file, db
+
+
+def _words(text: str) -> str:
+    """The output with the terminal's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def _run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return _words(result.output)
+
+
+def test_pay_writes_every_format_and_again_the_same_bytes(area: tuple[Path, Path], tmp_path: Path) -> None:
+    contract, db = area
+    output = _run("pay", "--contract", str(contract), "--period", "2013-Q2", "--out", str(tmp_path / "a"),
+                  "--db", str(db))
+    assert "P1" in output and "1,351.50" in output and "P2" in output and "450.50" in output
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(
+        [f"statement_{p}_2013-Q2.{ext}" for p in ("P1", "P2") for ext in ("csv", "json", "xlsx", "pdf")]
+        + ["summary_2013-Q2.csv"]
+    )
+    _run("pay", "--contract", str(contract), "--period", "2013-Q2", "--out", str(tmp_path / "b"), "--db", str(db),
+         "--format", "csv,json")
+    for name in ("statement_P1_2013-Q2.csv", "statement_P1_2013-Q2.json", "statement_P2_2013-Q2.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    summary = (tmp_path / "a" / "summary_2013-Q2.csv").read_text().splitlines()
+    assert summary[0].startswith("provider_id,status,lines,total")
+    assert summary[1].startswith("P1,draft,3,1351.50,1351.50,1000000.00,200000.00,")
+
+
+def test_approve_stores_once_and_checks_fingerprint_and_order(area: tuple[Path, Path], tmp_path: Path) -> None:
+    contract, db = area
+    base = ["--contract", str(contract), "--db", str(db)]
+    _run("pay", *base, "--period", "2013-Q2", "--out", str(tmp_path / "draft"), "--provider", "P1")
+    draft = json.loads((tmp_path / "draft" / "statement_P1_2013-Q2.json").read_text())
+    assert not (tmp_path / "draft" / "statement_P2_2013-Q2.json").exists()
+
+    wrong = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--fingerprint",
+                                "0000000000"])
+    assert wrong.exit_code == 2 and "changed since it was reviewed" in _words(wrong.output)
+
+    early = runner.invoke(app, ["approve", *base, "--period", "2013-Q3", "--by", "Finance"])
+    assert early.exit_code == 2 and "approve 2013-Q2 first" in _words(early.output)
+
+    done = _run("approve", *base, "--period", "2013-Q2", "--by", "Finance", "--provider", "P1", "--fingerprint",
+                draft["fingerprint"][:16], "--at", "2013-07-10T09:00:00")
+    assert f"Approved {draft['statement_id']}: 1351.50 (3 lines), fingerprint {draft['fingerprint'][:12]}" in done
+
+    again = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--provider", "P1"])
+    assert again.exit_code == 2 and "already approved and is never rewritten" in _words(again.output)
+
+    _run("pay", *base, "--period", "2013-Q2", "--out", str(tmp_path / "after"))
+    approved = json.loads((tmp_path / "after" / "statement_P1_2013-Q2.json").read_text())
+    assert approved["status"] == "approved" and approved["approved_at"] == "2013-07-10 09:00:00"
+    assert approved["lines"] == draft["lines"] and approved["fingerprint"] == draft["fingerprint"]
+    assert json.loads((tmp_path / "after" / "statement_P2_2013-Q2.json").read_text())["status"] == "draft"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--period", "2013-05"], "not one of the contract's quarterly statement periods"),
+        (["--period", "2019-Q1"], "not one of the contract's quarterly statement periods"),
+        (["--period", "spring"], "cannot read the period"),
+        (["--period", "2013-Q2", "--provider", "NOBODY"], "not a paid provider of the contract"),
+        (["--period", "2013-Q2", "--format", "docx"], "unknown format docx"),
+    ],
+)
+def test_pay_refuses_what_it_cannot_do(area: tuple[Path, Path], tmp_path: Path, args: list[str], words: str) -> None:
+    contract, db = area
+    result = runner.invoke(app, ["pay", "--contract", str(contract), "--db", str(db), "--out", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert words in _words(result.output)
+
+
+def test_pay_needs_a_warehouse(area: tuple[Path, Path], tmp_path: Path) -> None:
+    contract, _ = area
+    result = runner.invoke(app, ["pay", "--contract", str(contract), "--db", str(tmp_path / "none.duckdb"),
+                                 "--period", "2013-Q2", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no warehouse at" in _words(result.output)
