@@ -16,6 +16,9 @@ from recoverypbr.contract.load import load_contract
 from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
 from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_outcomes
+from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, summary_csv
+from recoverypbr.payments.run import statement_period
+from recoverypbr.reports import write_statement
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 app = typer.Typer(
@@ -28,6 +31,8 @@ app.add_typer(contract_app, name="contract")
 app.command("assess")(assess_command)
 app.command("outcomes")(outcomes_command)
 app.command("explain")(explain_command)
+app.command("pay")(pay_command)
+app.command("approve")(approve_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]
@@ -189,7 +194,8 @@ def _providers_table(rows: list[dict[str, Any]]) -> Table:
 
 
 #: The contract the demo evaluates: a pilot design from the repository's examples.
-DEMO_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "kent.yaml"
+DEMO_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "marlshire.yaml"
+DEMO_PERIOD = "2013-Q1"
 
 
 @app.command()
@@ -199,9 +205,10 @@ def demo(
     ),
     clients: Annotated[int, typer.Option(help="Clients in the demo area.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-    contract: Annotated[Path, typer.Option(help="Contract whose outcomes the demo evaluates.")] = DEMO_CONTRACT,
+    contract: Annotated[Path, typer.Option(help="Contract the demo evaluates and pays.")] = DEMO_CONTRACT,
+    period: Annotated[str, typer.Option(help="Statement period the demo pays.")] = DEMO_PERIOD,
 ) -> None:
-    """Make a synthetic area (with some errors), load it, and show what a commissioner looks at first."""
+    """Make a synthetic area (with some errors), load it, evaluate its outcomes and write one period's statements."""
     from recoverypbr.synth import generate_area
     from recoverypbr.synth.params import EXTRACT_DATE
 
@@ -216,9 +223,18 @@ def demo(
                 result = load_extract(wh, extract, progress=progress)
             _print_overview(wh, result, clients, workdir)
             show_outcomes(wh, model, EXTRACT_DATE)
-    console.print(f"Next: [bold]recoverypbr quarantine --db {workdir / 'recoverypbr.duckdb'}[/] lists each kept-aside "
-                  f"row; [bold]recoverypbr explain CLIENT --outcome ID --contract {contract.name} ...[/] explains a "
-                  "decision.")
+            chosen = statement_period(model, period)
+            made = statements(wh, model, chosen, chosen.end, None)
+        folder = workdir / "statements"
+        for statement in made:
+            write_statement(statement.document(), folder)
+        (folder / f"summary_{chosen.label}.csv").write_bytes(summary_csv(made))
+    print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
+    db = workdir / "recoverypbr.duckdb"
+    console.print(f"Next: [bold]recoverypbr quarantine --db {db}[/] lists each kept-aside row; "
+                  f"[bold]recoverypbr explain CLIENT --outcome ID --contract {contract} --as-of {EXTRACT_DATE} "
+                  f"--db {db}[/] explains a decision; [bold]recoverypbr approve --contract {contract} --period "
+                  f"{chosen.label} --by NAME --db {db}[/] approves the statements.", highlight=False)
 
 
 def _print_overview(wh: Warehouse, result: LoadResult, clients: int, workdir: Path) -> None:

@@ -18,6 +18,12 @@ PILOTS = ("bracknell-forest", "enfield", "kent", "lincolnshire", "oxfordshire", 
 
 #: Per example, phrases `explain` must contain: the design's distinguishing feature, read back from the model.
 FEATURES = {
+    "marlshire": [
+        "Each payment is shared: Marlshire Recovery Partnership 70% and Brackton Community Drug and Alcohol Service "
+        "30%",
+        "When a new client (flow) starts treatment: low £50, medium £75, high £100",
+        "at least £5,000 a quarter to Brackton Community Drug and Alcohol Service",
+    ],
     "bracknell-forest": [
         "One prime provider",
         "reduced offending 40%",
@@ -82,7 +88,7 @@ FEATURES = {
 
 
 def test_there_is_an_example_for_every_pilot_and_worcestershire() -> None:
-    assert {f.stem for f in EXAMPLES} == {*PILOTS, "worcestershire"}
+    assert {f.stem for f in EXAMPLES} == {*PILOTS, "worcestershire", "marlshire"}
     assert set(FEATURES) == {f.stem for f in EXAMPLES}
 
 
