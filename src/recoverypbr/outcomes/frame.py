@@ -1,13 +1,21 @@
-"""Building blocks the outcome rules share: the shape of a rule's result, statuses, windows, TOP lookups.
+"""Building blocks the outcome rules share: statuses, how a rule decides, windows, TOP lookups.
 
-Every rule returns one row per episode (known on the as-of date) with `RULE_COLUMNS`: the status, the date the
-outcome was achieved, the date it matures (outcomes with a window) and the evidence, the ids of the rows that
-decided it, in a fixed order (`top:T1;top:T7`, `episode:E3`, `presentation:C5@2014-03-01`).
+A rule does not return rows of its own: it says how its outcome is decided per episode, and the engine
+(`outcomes/engine.py`) evaluates every outcome of a contract together, one row per episode. Two shapes:
+
+- `TopTest`: decided by TOPs at some stages (achieved at the first whose values meet a predicate, optionally
+  needing a start TOP that meets another). The engine checks every TOP outcome with the same stages in one pass.
+- `Decision`: decided from the episode's own columns (`discharge_date`, `discharge_reason`, ...) and optionally
+  the first `Found` row per episode (the first incident in a window, the first event), joined onto the episode.
+
+Each outcome's decision is a status code (`CODES`), the date achieved, the date it matures and its evidence: the
+ids of the rows that decided it, in a fixed order (`top:T1;top:T7`, `episode:E3`, `presentation:C5@2014-03-01`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
@@ -19,8 +27,8 @@ PENDING = "pending_maturation"
 NOT_ACHIEVED = "not_achieved"
 NOT_ELIGIBLE = "not_eligible"
 STATUSES = (ACHIEVED, PENDING, NOT_ACHIEVED, NOT_ELIGIBLE)
-
-RULE_COLUMNS = ("client_id", "episode_id", "status", "achieved_on", "matures_on", "evidence")
+#: Status -> the small integer the engine computes and stores (the ledger shows the words).
+CODES = {status: code for code, status in enumerate(STATUSES)}
 
 #: Presenting substance (episodes.substances) -> the TOP column of its days of use in the past 28.
 SUBSTANCE_DAYS = {
@@ -34,6 +42,71 @@ SUBSTANCE_DAYS = {
 }
 
 Predicate = Callable[[ir.Table], ir.BooleanValue]
+#: What a `Decision` gives per episode: `status` (a code), `on` (the date achieved) and optionally `matures`
+#: (the window's last day) and `ref` (the evidence ids the engine cannot derive itself).
+Columns = dict[str, ir.Value]
+
+
+@dataclass(frozen=True)
+class TopTest:
+    """An outcome decided by TOPs at `stages` dated on or after the episode start: achieved at the first (by date,
+    then id) whose values meet `achieved_when`.
+
+    Without `eligible_when` every episode is eligible. With it the episode needs a TOP at `start_stage` (its first,
+    by date then id; columns `s_*`) meeting it, and only TOPs dated on or after that TOP (not that TOP itself) are
+    compared with it. `achieved_when` sees the TOP's columns, the start TOP's as `s_*` and the episode's
+    `e_substances`. Evidence: the start TOP (with `eligible_when`), then the TOP that achieved it or, when not
+    achieved, every TOP at `stages` dated on or after the episode start."""
+
+    stages: tuple[str, ...]
+    achieved_when: Predicate
+    eligible_when: Predicate | None = None
+    start_stage: str = "start"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An outcome decided from the episode row: `decide(episode, found_on, found_ref)` gives its `Columns`.
+
+    `found`: at most one row per episode (`episode_id`, `on`, `ref`), joined onto the episode (empty when there is
+    none). `evidence` says how the ledger shows the evidence: `discharge` (the episode when discharged), `window`
+    (the episode, then `ref`) or `ref` (`ref` as it is)."""
+
+    evidence: str
+    decide: Callable[[ir.Table, ir.DateValue, ir.StringValue], Columns]
+    found: ir.Table | None = None
+    #: Whether it reads other outcomes' columns (a gate), so is decided after them.
+    combines: bool = False
+
+
+Rule = TopTest | Decision
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Where the engine put an outcome's columns in the episode table (for gates over outcomes)."""
+
+    prefix: str
+
+    def status(self, t: ir.Table) -> ir.IntegerValue:
+        return t[f"{self.prefix}status"]
+
+    def on(self, t: ir.Table) -> ir.DateValue:
+        return t[f"{self.prefix}on"]
+
+    def matures(self, t: ir.Table) -> ir.DateValue:
+        name = f"{self.prefix}matures"
+        return t[name] if name in t.columns else ibis.null("date")
+
+
+def code(status: str) -> ir.IntegerValue:
+    """A status as the engine's code."""
+    return ibis.literal(CODES[status], "int8")
+
+
+def status_words(status: ir.IntegerValue) -> ir.StringValue:
+    """A status code as its word."""
+    return status.cases(*((c, s) for s, c in CODES.items()), else_=ibis.null("string"))
 
 
 def presents(substances: ir.StringValue, substance: str) -> ir.BooleanValue:
@@ -63,28 +136,14 @@ def join_evidence(*parts: ir.StringValue) -> ir.StringValue:
     return ibis.literal(";").join([ibis.ifelse(p == "", ibis.null("string"), p) for p in parts]).fill_null("")
 
 
-def result(
-    table: ir.Table,
-    status: ir.StringValue,
-    achieved_on: ir.DateValue,
-    matures_on: ir.DateValue,
-    evidence: ir.StringValue,
-) -> ir.Table:
-    """A rule's result in `RULE_COLUMNS`, with an achievement date only when achieved."""
-    achieved = status == ACHIEVED
-    return table.select(
-        client_id=table.client_id,
-        episode_id=table.episode_id,
-        status=status,
-        achieved_on=ibis.ifelse(achieved, achieved_on.cast("date"), ibis.null("date")),
-        matures_on=matures_on.cast("date"),
-        evidence=evidence.fill_null(""),
-    )
+def achieved_on(status: ir.IntegerValue, day: ir.DateValue) -> ir.DateValue:
+    """`day` when the status is achieved, else empty."""
+    return ibis.ifelse(status == CODES[ACHIEVED], day.cast("date"), ibis.null("date"))
 
 
-def start_top(inputs: Inputs) -> ir.Table:
-    """Each episode's start TOP: its earliest TOP at stage `start` (by date, then id); columns prefixed `s_`."""
-    t = inputs.top.filter(inputs.top.stage == "start")
+def start_top(inputs: Inputs, stage: str = "start") -> ir.Table:
+    """Each episode's start TOP: its earliest TOP at `stage` (by date, then id); columns prefixed `s_`."""
+    t = inputs.top.filter(inputs.top.stage == stage)
     first = first_by(t, "episode_id", [t.top_date, t.top_id])
     return first.rename({f"s_{c}": c for c in first.columns})
 
@@ -97,56 +156,11 @@ def follow_up_tops(inputs: Inputs, stages: Sequence[str]) -> ir.Table:
     return joined.filter(joined.top_date >= joined.e_start)
 
 
-def _first_hit(follow: ir.Table, achieved_when: Predicate) -> ir.Table:
-    hits = follow.filter(achieved_when(follow).fill_null(False))
-    first = first_by(hits, "episode_id", [hits.top_date, hits.top_id])
-    return first.select(h_episode="episode_id", h_date="top_date", h_top="top_id")
-
-
-def checked_tops(inputs: Inputs, stages: Sequence[str]) -> ir.Table:
-    """Per episode (`c_episode`), the ids of its TOPs at `stages` dated on or after its start (`c_tops`, in date
-    and id order): the TOPs an outcome checked when it was not achieved."""
-    precomputed = inputs.checked.get(tuple(stages))
-    return precomputed if precomputed is not None else _checked(follow_up_tops(inputs, list(stages)))
-
-
-def _checked(follow: ir.Table) -> ir.Table:
-    evidence = ids("top", follow.top_id).group_concat(";", order_by=[follow.top_date, follow.top_id])
-    return follow.group_by(c_episode=follow.episode_id).aggregate(c_tops=evidence)
-
-
-def top_outcome(
-    inputs: Inputs, stages: Sequence[str], achieved_when: Predicate, eligible_when: Predicate | None = None
-) -> ir.Table:
-    """An outcome decided by TOPs at `stages`: achieved at the first whose values meet `achieved_when`.
-
-    Without `eligible_when` every episode is eligible. With it the episode needs a start TOP meeting it (columns
-    `s_*`), and only TOPs dated on or after that start TOP (not the start TOP itself) are compared with it.
-    Evidence: the start TOP (when used), then the TOP that achieved it or, when not achieved, every TOP at `stages`
-    dated on or after the episode start."""
-    e = inputs.episodes
-    follow = follow_up_tops(inputs, stages)
-    checked = checked_tops(inputs, stages)
-    if eligible_when is not None:
-        s = start_top(inputs)
-        s = s.mutate(s_eligible=eligible_when(s).fill_null(False))
-        follow = follow.join(s, follow.episode_id == s.s_episode_id)
-        follow = follow.filter((follow.top_date >= follow.s_top_date) & (follow.top_id != follow.s_top_id))
-        e = e.left_join(s, e.episode_id == s.s_episode_id)
-        eligible, start_evidence = e.s_eligible.fill_null(False), ids("top", e.s_top_id).fill_null("")
-    else:
-        eligible, start_evidence = ibis.literal(True), ibis.literal("")
-    e = e.mutate(_eligible=eligible, _start_evidence=start_evidence)
-    hit = _first_hit(follow, achieved_when)
-    e = e.left_join(hit, e.episode_id == hit.h_episode)
-    e = e.left_join(checked, e.episode_id == checked.c_episode)
-    status = ibis.cases((~e._eligible, NOT_ELIGIBLE), (e.h_top.notnull(), ACHIEVED), else_=NOT_ACHIEVED)
-    evidence = ibis.cases(
-        (status == ACHIEVED, join_evidence(e._start_evidence, ids("top", e.h_top))),
-        (status == NOT_ACHIEVED, join_evidence(e._start_evidence, e.c_tops.fill_null(""))),
-        else_=e._start_evidence,
-    )
-    return result(e, status, e.h_date, ibis.null("date"), evidence)
+def top_test(
+    stages: Sequence[str], achieved_when: Predicate, eligible_when: Predicate | None = None, start_stage: str = "start"
+) -> TopTest:
+    """A `TopTest` (stages as a tuple, so that outcomes with the same stages share one pass)."""
+    return TopTest(tuple(stages), achieved_when, eligible_when, start_stage)
 
 
 def episode_events(inputs: Inputs, event_types: list[str]) -> ir.Table:
@@ -163,43 +177,69 @@ def episode_events(inputs: Inputs, event_types: list[str]) -> ir.Table:
     return joined.filter(joined.event_date >= joined.e_start)
 
 
-def event_outcome(inputs: Inputs, event_types: list[str]) -> ir.Table:
+def event_outcome(inputs: Inputs, event_types: list[str]) -> Decision:
     """Achieved on the first event of `event_types` belonging to the episode (evidence `event:TYPE@DATE`)."""
     ev = episode_events(inputs, event_types)
     first = first_by(ev, "episode_id", [ev.event_date, ev.event_type])
-    first = first.select(h_episode="episode_id", h_date="event_date", h_type="event_type")
-    e = inputs.episodes.left_join(first, inputs.episodes.episode_id == first.h_episode)
-    status = ibis.ifelse(e.h_date.notnull(), ACHIEVED, NOT_ACHIEVED)
-    evidence = ibis.ifelse(status == ACHIEVED, "event:" + e.h_type + "@" + e.h_date.cast("string"), "")
-    return result(e, status, e.h_date, ibis.null("date"), evidence)
+    ref = "event:" + first.event_type + "@" + first.event_date.cast("string")
+    found = first.select("episode_id", on=first.event_date, ref=ref)
+
+    def decide(e: ir.Table, on: ir.DateValue, ref: ir.StringValue) -> Columns:
+        status = ibis.ifelse(on.notnull(), code(ACHIEVED), code(NOT_ACHIEVED))
+        return {"status": status, "on": achieved_on(status, on), "ref": ref}
+
+    return Decision("ref", decide, found)
 
 
-def discharge_outcome(inputs: Inputs, reasons: list[str]) -> ir.Table:
-    """Achieved on the discharge date when the (known) discharge reason is in `reasons`."""
-    e = inputs.episodes
-    status = ibis.ifelse(e.discharge_reason.isin(reasons).fill_null(False), ACHIEVED, NOT_ACHIEVED)
-    evidence = ibis.ifelse(e.discharge_date.notnull(), ids("episode", e.episode_id), "")
-    return result(e, status, e.discharge_date, ibis.null("date"), evidence)
+def discharge_outcome(reasons: list[str]) -> Decision:
+    """Achieved on the discharge date when the (known) discharge reason is in `reasons`; evidence the episode
+    when discharged."""
+
+    def decide(e: ir.Table, on: ir.DateValue, ref: ir.StringValue) -> Columns:
+        met = e.discharge_reason.isin(reasons).fill_null(False)
+        status = ibis.ifelse(met, code(ACHIEVED), code(NOT_ACHIEVED))
+        return {"status": status, "on": achieved_on(status, e.discharge_date)}
+
+    return Decision("discharge", decide)
 
 
-def window_outcome(inputs: Inputs, anchored: ir.Table, incidents: ir.Table, months: int) -> ir.Table:
+@dataclass(frozen=True)
+class Window:
+    """A window outcome's anchor: per episode whether it is eligible and the date the window counts from."""
+
+    eligible: Callable[[ir.Table], ir.BooleanValue]
+    anchor: Callable[[ir.Table], ir.DateValue]
+
+
+def window_outcome(inputs: Inputs, window: Window, incidents: ir.Table, months: int) -> Decision:
     """An outcome achieved when nothing happens in a window: the days after the anchor date up to and including
     the same date `months` calendar months later (`matures_on`).
 
-    `anchored`: episodes with `_eligible`, `_anchor` (date) and `_anchor_evidence`; `incidents`: `i_client`,
-    `i_day`, `i_evidence`. The first incident in the window makes it not achieved, even before maturity; with
-    none it is pending until `as_of` reaches `matures_on`, then achieved on `matures_on`."""
-    a = anchored.mutate(_matures=months_after(anchored._anchor, months))
+    `incidents`: `i_client`, `i_day`, `i_evidence`. The first incident in the window makes it not achieved, even
+    before maturity; with none it is pending until `as_of` reaches `matures_on`, then achieved on `matures_on`.
+    Evidence: the episode, then the first incident."""
+    e = inputs.episodes
+    a = e.select("episode_id", "client_id", _eligible=window.eligible(e), _anchor=window.anchor(e))
+    a = a.filter(a._eligible).mutate(_matures=months_after(a._anchor, months))
     j = a.join(incidents, a.client_id == incidents.i_client)
-    j = j.filter(a._eligible & (j.i_day > j._anchor) & (j.i_day <= j._matures))
-    first = first_by(j, "episode_id", [j.i_day, j.i_evidence]).select(f_episode="episode_id", f_evidence="i_evidence")
-    e = a.left_join(first, a.episode_id == first.f_episode)
-    status = ibis.cases(
-        (~e._eligible, NOT_ELIGIBLE),
-        (e.f_evidence.notnull(), NOT_ACHIEVED),
-        (e._matures <= inputs.as_of, ACHIEVED),
-        else_=PENDING,
-    )
-    evidence = join_evidence(e._anchor_evidence.fill_null(""), e.f_evidence.fill_null(""))
-    matures_on = ibis.ifelse(e._eligible, e._matures, ibis.null("date"))
-    return result(e, status, e._matures, matures_on, evidence)
+    j = j.filter((j.i_day > j._anchor) & (j.i_day <= j._matures))
+    first = first_by(j, "episode_id", [j.i_day, j.i_evidence])
+    found = first.select("episode_id", on=first.i_day, ref=first.i_evidence)
+
+    def decide(ep: ir.Table, on: ir.DateValue, ref: ir.StringValue) -> Columns:
+        eligible = window.eligible(ep)
+        matures = months_after(window.anchor(ep), months)
+        status = ibis.cases(
+            (~eligible, code(NOT_ELIGIBLE)),
+            (ref.notnull(), code(NOT_ACHIEVED)),
+            (matures <= inputs.as_of, code(ACHIEVED)),
+            else_=code(PENDING),
+        )
+        return {
+            "status": status,
+            "on": achieved_on(status, matures),
+            "matures": ibis.ifelse(eligible, matures, ibis.null("date")),
+            "ref": ref,
+        }
+
+    return Decision("window", decide, found)

@@ -8,30 +8,25 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.contract.outcomes import NoOffending6m, NoOffending12m, OffendingCohortReduction
-from recoverypbr.outcomes.frame import ids, window_outcome
+from recoverypbr.outcomes.frame import Decision, Window, window_outcome
 from recoverypbr.outcomes.inputs import Inputs
 
 
-def no_offending(inputs: Inputs, outcome: NoOffending6m | NoOffending12m, data_available: bool = True) -> ir.Table:
+def no_offending(inputs: Inputs, outcome: NoOffending6m | NoOffending12m, data_available: bool = True) -> Decision:
     """No offending in a 6 (or 12) month period (individual): "no recorded offence in the 6 months after treatment
     start (needs local individual data; no pilot used it)".
 
     The window is the days after the episode's start date up to and including the same date `window_months`
     calendar months later; pending until then. Without individual offending data (`data_available` false) every
     episode is not eligible: the absence of records is not evidence of no offending."""
-    e = inputs.episodes
-    anchored = e.mutate(
-        _eligible=ibis.literal(data_available),
-        _anchor=e.start_date,
-        _anchor_evidence=ids("episode", e.episode_id),
-    )
+    window = Window(eligible=lambda e: ibis.literal(data_available), anchor=lambda e: e.start_date)
     o = inputs.offending_individual
     offences = o.select(
         i_client=o.client_id,
         i_day=o.offence_date,
         i_evidence="offence:" + o.client_id + "@" + o.offence_date.cast("string"),
     )
-    return window_outcome(inputs, anchored, offences, outcome.window_months)
+    return window_outcome(inputs, window, offences, outcome.window_months)
 
 
 no_offending_6m = no_offending

@@ -17,10 +17,13 @@ import ibis.expr.types as ir
 from recoverypbr.contract.outcomes import Abstinence, NoRepresentation, ReliableChange, SuccessfulCompletion
 from recoverypbr.outcomes.frame import (
     SUBSTANCE_DAYS,
+    Decision,
+    TopTest,
+    Window,
     discharge_outcome,
     ids,
     presents,
-    top_outcome,
+    top_test,
     window_outcome,
 )
 from recoverypbr.outcomes.inputs import Inputs
@@ -63,7 +66,7 @@ def reliable_change_thresholds(inputs: Inputs, outcome: ReliableChange, baseline
     )
 
 
-def reliable_change(inputs: Inputs, outcome: ReliableChange, baseline_before: date) -> ir.Table:
+def reliable_change(inputs: Inputs, outcome: ReliableChange, baseline_before: date) -> TopTest:
     """Drug and/or alcohol use significantly improved ("reliable change"): "at a review or exit TOP, days of use
     of each presenting substance fell by at least its reliable-change threshold versus the start TOP, and no
     substance deteriorated by that much."
@@ -72,7 +75,7 @@ def reliable_change(inputs: Inputs, outcome: ReliableChange, baseline_before: da
     or not); a day-count missing at either TOP never counts as improved."""
     thresholds = reliable_change_thresholds(inputs, outcome, baseline_before)
     limits = {substance: thresholds[f"thr_{substance}"].as_scalar() for substance in SUBSTANCE_DAYS}
-    return top_outcome(inputs, outcome.stages, lambda f: _reliably_improved(f, limits), _has_start_top)
+    return top_test(outcome.stages, lambda f: _reliably_improved(f, limits), _has_start_top)
 
 
 def _has_start_top(s: ir.Table) -> ir.BooleanValue:
@@ -90,7 +93,7 @@ def _reliably_improved(f: ir.Table, limits: dict[str, ir.Scalar]) -> ir.BooleanV
     return some_presenting & functools.reduce(operator.and_, improved) & ~functools.reduce(operator.or_, deteriorated)
 
 
-def abstinence(inputs: Inputs, outcome: Abstinence) -> ir.Table:
+def abstinence(inputs: Inputs, outcome: Abstinence) -> TopTest:
     """Abstinence: "zero days of use of every presenting substance in the 28 days before a review or exit TOP".
 
     `substances` in the contract replaces the presenting substances. Other substances may be used. Every episode
@@ -106,30 +109,28 @@ def abstinence(inputs: Inputs, outcome: Abstinence) -> ir.Table:
         tests = [~required[s] | (f[c] == 0).fill_null(False) for s, c in SUBSTANCE_DAYS.items()]
         return some & functools.reduce(operator.and_, tests)
 
-    return top_outcome(inputs, outcome.stages, achieved)
+    return top_test(outcome.stages, achieved)
 
 
-def successful_completion(inputs: Inputs, outcome: SuccessfulCompletion) -> ir.Table:
+def successful_completion(inputs: Inputs, outcome: SuccessfulCompletion) -> Decision:
     """Successful completion of treatment: "discharge reason is a completion code: completed drug-free, or
     completed occasional user (not opiates or crack)". Achieved on the discharge date; an open episode (or one
     whose discharge is after the as-of date) is not achieved."""
-    return discharge_outcome(inputs, outcome.discharge_reasons)
+    return discharge_outcome(outcome.discharge_reasons)
 
 
-def no_representation(inputs: Inputs, outcome: NoRepresentation, completion_reasons: list[str]) -> ir.Table:
+def no_representation(inputs: Inputs, outcome: NoRepresentation, completion_reasons: list[str]) -> Decision:
     """Does not re-present: "a successful completion with no new treatment episode and no criminal-justice drug
     contact in the 12 months after discharge; payable only once the 12 months have passed."
 
     Eligible: episodes discharged with a completion reason (`completion_reasons`). A re-presentation is a new
     episode of the client starting, or a presentation in one of `settings`, in the window (see `window_outcome`:
     after the discharge day, up to and including the day `window_months` calendar months later)."""
-    e = inputs.episodes
-    anchored = e.mutate(
-        _eligible=e.discharge_reason.isin(completion_reasons).fill_null(False),
-        _anchor=e.discharge_date,
-        _anchor_evidence=ids("episode", e.episode_id),
+    window = Window(
+        eligible=lambda e: e.discharge_reason.isin(completion_reasons).fill_null(False),
+        anchor=lambda e: e.discharge_date,
     )
-    return window_outcome(inputs, anchored, representations(inputs, outcome.settings), outcome.window_months)
+    return window_outcome(inputs, window, representations(inputs, outcome.settings), outcome.window_months)
 
 
 def representations(inputs: Inputs, settings: Sequence[str]) -> ir.Table:

@@ -106,11 +106,29 @@ def _statements(wh: Warehouse) -> None:
     )
 
 
+def _outcome_runs(wh: Warehouse) -> None:
+    # The ledger is stored as one row per episode per run (`outcome_run_N`, made by build_ledger) and shown as one
+    # row per outcome by the view `outcome_ledger`; rows stored before this version stay readable through it.
+    wh.execute("ALTER TABLE outcome_ledger RENAME TO outcome_ledger_rows")
+    wh.execute(
+        "CREATE TABLE outcome_runs (run_id BIGINT NOT NULL, contract_area VARCHAR NOT NULL,"
+        " contract_version DATE NOT NULL, as_of DATE NOT NULL, table_name VARCHAR NOT NULL,"
+        " stored_at TIMESTAMP NOT NULL)"
+    )
+    wh.execute(
+        "CREATE TABLE outcome_run_outcomes (run_id BIGINT NOT NULL, position INTEGER NOT NULL,"
+        " outcome_id VARCHAR NOT NULL, outcome_type VARCHAR NOT NULL, evidence VARCHAR NOT NULL, top_pass INTEGER,"
+        " uses_start BOOLEAN NOT NULL)"
+    )
+    wh.execute("CREATE VIEW outcome_ledger AS SELECT * FROM outcome_ledger_rows")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
     Migration(3, "outcome ledger: one row per contract, as-of date, outcome, client and episode", _outcome_ledger),
     Migration(4, "approved statements and their lines, never rewritten", _statements),
+    Migration(5, "outcome ledger stored one row per episode per run, shown per outcome by a view", _outcome_runs),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
