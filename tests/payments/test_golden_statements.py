@@ -3,7 +3,8 @@
 A case gives `name`, `period`, `contract` (a path under contracts/ or fields over the golden base contract),
 `ledger` rows (defaults: this contract, status achieved, group `all`; `count: N` repeats a row with client and
 episode ids numbered 001..N), optional `episodes` and `earlier`, and the expected `lines` (each compared on the
-columns it gives, `amount` in pounds; `count` repeats), `totals` by provider and `total`, in pounds.
+columns it gives, `amount` in pounds; `count` repeats), `totals` by provider and `total`, in pounds, and
+optionally `unpriced` (what was due but found no amount, each compared on the columns it gives, in order).
 With `input` (canonical warehouse tables -> rows, as in the outcome cases) the case is priced from a warehouse as
 of `as_of` (default 2099-01-01): by `price_period` when it gives no `ledger`, else by `pay_period` on its ledger
 with the warehouse's episodes, assessments and cohort measures. `earlier_periods` (labels) are priced first, in
@@ -139,12 +140,27 @@ def mismatches(path: Path) -> list[str]:
                 value = Decimal(str(value))
             if value != actual:
                 problems.append(f"{where} line {i + 1} {column}: expected {value!r} got {actual!r}")
+    problems += _unpriced_mismatches(where, case, payments)
     totals = {pid: pounds(p) for pid, p in payments.by_provider.items()}
     want_totals = {pid: Decimal(str(v)) for pid, v in case["totals"].items()}
     if totals != want_totals:
         problems.append(f"{where} totals: expected {want_totals} got {totals}")
     if pounds(payments.total_pence) != Decimal(str(case["total"])):
         problems.append(f"{where} total: expected {case['total']} got {pounds(payments.total_pence)}")
+    return problems
+
+
+def _unpriced_mismatches(where: str, case: dict[str, Any], payments: Payments) -> list[str]:
+    if "unpriced" not in case:
+        return []
+    expected, got = case["unpriced"] or [], payments.unpriced
+    problems = [] if len(expected) == len(got) else [f"{where} expected {len(expected)} unpriced got {len(got)}"]
+    for i, (want, have) in enumerate(zip(expected, got, strict=False)):
+        problems += [
+            f"{where} unpriced {i + 1} {k}: expected {v!r} got {have.get(k)!r}"
+            for k, v in want.items()
+            if have.get(k) != v
+        ]
     return problems
 
 

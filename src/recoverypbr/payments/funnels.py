@@ -5,6 +5,7 @@
 
 A client reaches the milestone when its outcome is achieved (ledger status `achieved`) and is paid once per
 milestone in a period, on the first payable row (then by episode id), at the unit price in force on `achieved_on`.
+A milestone outcome with a gate waits for it like any outcome (`pricing.payable_rows`, `gates.py`).
 With `episodes` (episode_id, service_line) only episodes in the funnel's service line count; without them every
 ledger row of the outcome is taken to be the funnel's. The maximum is per contract year: a cap line
 (`funnels.<id>.milestones.<id>.payment.maximum@date`) cuts what goes above it, shown like any other cap.
@@ -23,7 +24,7 @@ from recoverypbr.payments.limits import Earlier, cap, fallback_payee, maximum_sc
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period, windows
-from recoverypbr.payments.pricing import ACHIEVED, payable_on, reference
+from recoverypbr.payments.pricing import payable_rows, reference
 from recoverypbr.warehouse.connection import Warehouse
 
 
@@ -36,14 +37,8 @@ def reached(
     episodes: ir.Table | None = None,
 ) -> ir.Table:
     """One row per client reaching the milestone with a payable date in the period (its first such row)."""
-    rows = ledger.filter(
-        (ledger.status == ACHIEVED)
-        & (ledger.outcome_id == milestone.outcome)
-        & (ledger.contract_area == contract.area)
-        & (ledger.contract_version == contract.effective_from)
-    )
-    rows = rows.mutate(payable_on=payable_on(rows, contract))
-    rows = rows.filter(rows.payable_on.between(period.start, period.end))
+    rows = payable_rows(ledger, contract)
+    rows = rows.filter((rows.outcome_id == milestone.outcome) & rows.payable_on.between(period.start, period.end))
     if episodes is not None and funnel.service_line:
         e = episodes.filter(episodes.service_line == funnel.service_line).select(f_episode="episode_id")
         rows = rows.semi_join(e, rows.episode_id == e.f_episode)

@@ -9,6 +9,8 @@ Rules (docs/payments.md):
   in treatment at go-live (episodes' `stock_or_flow` = `stock`) are priced by `stock_tariffs` when the outcome has
   them; without episodes every row is priced as flow.
 - Outcomes without tariffs (measured only, gates' components, funnel milestones) give no outcome line.
+- A gated outcome waits for its gate (`gates.py`): payable once the client has achieved the gate, on the later of
+  its own payable date and the gate's.
 - With episodes and assessments, uplifts multiply the tariff (`uplifts.py`).
 """
 
@@ -24,7 +26,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from recoverypbr.contract.model import Contract
+from recoverypbr.contract.outcomes import OutcomeCommon
 from recoverypbr.contract.types import ALL_GROUPS, WHOLE_CONTRACT
+from recoverypbr.payments.gates import gated
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
@@ -32,6 +36,7 @@ from recoverypbr.payments.uplifts import uplifted, with_flags
 from recoverypbr.warehouse.connection import Warehouse
 
 ACHIEVED = "achieved"
+NO_TARIFF = "no tariff for its complexity group in force on achieved_on: not paid"
 #: A table of amounts by complexity group (or `all`), each dated: tariffs, fees, incentive amounts.
 ByGroup = Mapping[str, Mapping[date, Decimal]]
 PRICED_COLUMNS = (
@@ -112,15 +117,34 @@ def payable_on(ledger: ir.Table, contract: Contract) -> ir.DateValue:
     return ledger.achieved_on
 
 
+def contract_rows(ledger: ir.Table, contract: Contract) -> ir.Table:
+    """The ledger rows of this contract (area and version)."""
+    return ledger.filter((ledger.contract_area == contract.area) & (ledger.contract_version == contract.effective_from))
+
+
+def payable_rows(ledger: ir.Table, contract: Contract) -> ir.Table:
+    """This contract's achieved rows with `payable_on`, gated outcomes waiting for their gate (`gates.gated`):
+    what outcome lines, payment points and the unpriced list all start from."""
+    rows = contract_rows(ledger, contract)
+    rows = rows.filter(rows.status == ACHIEVED)
+    return gated(rows.mutate(payable_on=payable_on(rows, contract)), contract)
+
+
+def individually_paid(contract: Contract) -> list[str]:
+    """Outcome ids paid client by client at a tariff."""
+    return [oid for oid, o in contract.outcomes.items() if isinstance(o, OutcomeCommon) and o.tariffs]
+
+
+def payable_in(ledger: ir.Table, contract: Contract, period: Period) -> ir.Table:
+    """The payable rows (`payable_rows`) of outcomes paid at a tariff whose payable date is in the period."""
+    rows = payable_rows(ledger, contract)
+    rows = rows.filter(rows.outcome_id.isin(individually_paid(contract) or [""]))
+    return rows.filter(rows.payable_on.between(period.start, period.end))
+
+
 def priced_outcomes(ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None) -> ir.Table:
     """Achieved ledger rows payable in `period`, priced: `PRICED_COLUMNS`, one row per ledger row with a tariff."""
-    rows = ledger.filter(
-        (ledger.status == ACHIEVED)
-        & (ledger.contract_area == contract.area)
-        & (ledger.contract_version == contract.effective_from)
-    )
-    rows = rows.mutate(payable_on=payable_on(rows, contract))
-    rows = rows.filter(rows.payable_on.between(period.start, period.end))
+    rows = payable_in(ledger, contract, period)
     if episodes is not None:
         e = episodes.select(s_episode="episode_id", s_stock_or_flow="stock_or_flow")
         rows = rows.left_join(e, rows.episode_id == e.s_episode)
@@ -152,22 +176,16 @@ def priced_outcomes(ledger: ir.Table, contract: Contract, period: Period, episod
 def unpriced_outcomes(
     ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None
 ) -> ir.Table:
-    """Achieved rows payable in the period of an outcome with tariffs that found no tariff (an unknown complexity
-    group, or achieved before the first tariff): nothing is paid for them, and a statement should list them."""
-    paid_outcomes = [oid for oid, o in contract.outcomes.items() if getattr(o, "tariffs", None)]
-    rows = ledger.filter(
-        (ledger.status == ACHIEVED)
-        & (ledger.contract_area == contract.area)
-        & (ledger.contract_version == contract.effective_from)
-        & ledger.outcome_id.isin(paid_outcomes or [""])
-    )
-    rows = rows.mutate(payable_on=payable_on(rows, contract))
-    rows = rows.filter(rows.payable_on.between(period.start, period.end))
+    """Achieved rows payable in the period of an outcome paid at a tariff that found no tariff (an unknown
+    complexity group, or achieved before the first tariff), with `why`: nothing is paid for them, and a statement
+    should list them. Gated rows still waiting for their gate are not payable, so not listed."""
+    rows = payable_in(ledger, contract, period)
     priced = priced_outcomes(ledger, contract, period, episodes).select(
         u_client="client_id", u_episode="episode_id", u_outcome="outcome_id"
     )
     keys = (rows.client_id == priced.u_client) & (rows.episode_id == priced.u_episode)
-    return rows.anti_join(priced, keys & (rows.outcome_id == priced.u_outcome))
+    unpriced = rows.anti_join(priced, keys & (rows.outcome_id == priced.u_outcome))
+    return unpriced.mutate(why=ibis.literal(NO_TARIFF))
 
 
 def outcome_lines(
