@@ -220,7 +220,7 @@ def _top_columns(table: ir.Table, spot: Placed) -> dict[str, ir.Value]:
     return {
         "status": status,
         "on": achieved_on(status, table[f"{spot.prefix}found"]),
-        "hit": ibis.ifelse(status == code(ACHIEVED), hit, ibis.null("int64")),
+        "hit": ibis.ifelse(status == code(ACHIEVED), hit, ibis.null("int32")).cast("int32"),
     }
 
 
@@ -247,6 +247,9 @@ def _join_top_pass(
         f = f.left_join(s, f.episode_id == s.s_episode_id)
     # The list of TOPs checked comes from the same sorted window as `_seq`: at the first TOP, the ids from there to
     # the last (an ordered aggregate would sort every episode's TOPs a second time, several times slower).
+    for _, test in tests:
+        if test.constants is not None and not set(test.constants.columns) <= set(f.columns):
+            f = f.cross_join(test.constants)
     # Each TOP's tests first, so that the window sorts only ids, dates and flags.
     f = f.select("episode_id", "top_date", "top_id", **{f"{spot.prefix}met": _hit(f, test) for spot, test in tests})
     order = ibis.window(group_by=f.episode_id, order_by=[f.top_date, f.top_id])

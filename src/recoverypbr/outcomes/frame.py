@@ -62,6 +62,8 @@ class TopTest:
     achieved_when: Predicate
     eligible_when: Predicate | None = None
     start_stage: str = "start"
+    #: One row of values `achieved_when` reads (joined onto every TOP; names unique to the values, shared when equal).
+    constants: ir.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,14 @@ def follow_up_tops(inputs: Inputs, stages: Sequence[str]) -> ir.Table:
 
 
 def top_test(
-    stages: Sequence[str], achieved_when: Predicate, eligible_when: Predicate | None = None, start_stage: str = "start"
+    stages: Sequence[str],
+    achieved_when: Predicate,
+    eligible_when: Predicate | None = None,
+    start_stage: str = "start",
+    constants: ir.Table | None = None,
 ) -> TopTest:
     """A `TopTest` (stages as a tuple, so that outcomes with the same stages share one pass)."""
-    return TopTest(tuple(stages), achieved_when, eligible_when, start_stage)
+    return TopTest(tuple(stages), achieved_when, eligible_when, start_stage, constants)
 
 
 def episode_events(inputs: Inputs, event_types: list[str]) -> ir.Table:

@@ -78,7 +78,7 @@ def ledger(
 
 def has_individual_offending(wh: Warehouse, inputs: Inputs) -> bool:
     """Whether individual offending data is known on the as-of date (one count, not per client)."""
-    return bool(wh.ibis.execute(inputs.offending_individual.count()) > 0)
+    return bool(wh.to_arrow(inputs.offending_individual.select("client_id").limit(1)).num_rows > 0)
 
 
 def evaluate(wh: Warehouse, contract: Contract, as_of: date, only: list[str] | None = None) -> ir.Table:
@@ -120,7 +120,8 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
         )
         for row in placed_rows(evaluation.placed):
             wh.execute(f"INSERT INTO {RUN_OUTCOMES} VALUES (?, ?, ?, ?, ?, ?, ?)", [run, *row.values()])
-        rows = long_form(wh.table(name), evaluation.placed, contract.area, contract.effective_from, as_of)
+        stored = ibis.table(evaluation.stored.schema(), name=name)
+        rows = long_form(stored, evaluation.placed, contract.area, contract.effective_from, as_of)
         wh.execute(f'CREATE VIEW "{name}_ledger" AS {ibis.to_sql(rows, dialect=wh.dialect)}')
         _show_runs(wh)
         if progress:

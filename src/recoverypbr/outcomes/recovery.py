@@ -6,6 +6,7 @@ Definitions are quoted from shared/domain.md (the national outcomes table); docs
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import operator
 from collections.abc import Sequence
@@ -73,16 +74,24 @@ def reliable_change(inputs: Inputs, outcome: ReliableChange, baseline_before: da
 
     Eligible: episodes with a start TOP. Deterioration is checked on all seven substances of the TOP (presenting
     or not); a day-count missing at either TOP never counts as improved."""
+    # The thresholds are joined onto the TOPs as one row of columns named by the parameters that fix them (14
+    # scalar subqueries would each be a join of their own); outcomes with the same parameters share them.
+    parameters = repr((outcome.reliability, sorted(outcome.thresholds.items()), baseline_before))
+    name = "thr_" + hashlib.sha256(parameters.encode()).hexdigest()[:8]
     thresholds = reliable_change_thresholds(inputs, outcome, baseline_before)
-    limits = {substance: thresholds[f"thr_{substance}"].as_scalar() for substance in SUBSTANCE_DAYS}
-    return top_test(outcome.stages, lambda f: _reliably_improved(f, limits), _has_start_top)
+    thresholds = thresholds.select(**{f"{name}_{s}": thresholds[f"thr_{s}"] for s in SUBSTANCE_DAYS})
+
+    def achieved(f: ir.Table) -> ir.BooleanValue:
+        return _reliably_improved(f, {s: f[f"{name}_{s}"] for s in SUBSTANCE_DAYS})
+
+    return top_test(outcome.stages, achieved, _has_start_top, constants=thresholds)
 
 
 def _has_start_top(s: ir.Table) -> ir.BooleanValue:
     return s.s_top_id.notnull()
 
 
-def _reliably_improved(f: ir.Table, limits: dict[str, ir.Scalar]) -> ir.BooleanValue:
+def _reliably_improved(f: ir.Table, limits: dict[str, ir.NumericValue]) -> ir.BooleanValue:
     improved, deteriorated = [], []
     for substance, column in SUBSTANCE_DAYS.items():
         change = f[column] - f[f"s_{column}"]
