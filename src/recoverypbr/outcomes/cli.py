@@ -6,13 +6,14 @@ The main app registers them with ``app.command("outcomes")(outcomes_command)`` a
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import typer
 from rich.table import Table
 
@@ -21,7 +22,7 @@ from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.outcomes.explain import decisions
-from recoverypbr.outcomes.ledger import LEDGER_COLUMNS, LedgerSummary, build_ledger, cohort_measures, stored_ledger
+from recoverypbr.outcomes.ledger import LedgerSummary, build_ledger, cohort_measures, stored_ledger
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 
@@ -67,18 +68,28 @@ def outcomes_command(
         with open_warehouse(db) as wh:
             summary = _build(wh, model, as_of)
             cohorts = cohort_measures(wh, model, as_of)
-            rows = [] if fmt == "table" else wh.to_arrow(stored_ledger(wh, model, as_of)).to_pylist()
-    if fmt == "table":
+            rows = None if fmt == "table" else wh.to_arrow(stored_ledger(wh, model, as_of))
+    if rows is None:
         _print_counts(summary.counts, f"{model.area} outcomes as of {as_of} ({summary.rows:,} ledger rows)")
         for outcome_id, periods in cohorts.items():
             _print_cohort(outcome_id, periods)
         return
-    text = _json(rows, cohorts) if fmt == "json" else _csv(rows)
     if out is None:
-        typer.echo(text, nl=False)
+        buffer = io.BytesIO()
+        _write(fmt, rows, cohorts, buffer)
+        typer.echo(buffer.getvalue().decode("utf-8"), nl=False)
+        return
+    with out.open("wb") as sink:
+        _write(fmt, rows, cohorts, sink)
+    console.print(f"Wrote {rows.num_rows:,} ledger rows to {out}")
+
+
+def _write(fmt: str, rows: pa.Table, cohorts: dict[str, list[dict[str, Any]]], sink: BinaryIO) -> None:
+    """The ledger as CSV (written by Arrow) or JSON (with the cohort measures)."""
+    if fmt == "json":
+        _json(rows, cohorts, sink)
     else:
-        out.write_text(text, encoding="utf-8")
-        console.print(f"Wrote {len(rows):,} ledger rows to {out}")
+        pa_csv.write_csv(rows, sink)
 
 
 def _build(wh: Warehouse, contract: Contract, as_of: date) -> LedgerSummary:
@@ -133,16 +144,15 @@ def _print_cohort(outcome_id: str, periods: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _json(rows: list[dict[str, Any]], cohorts: dict[str, list[dict[str, Any]]]) -> str:
-    return json.dumps({"ledger": rows, "cohort_measures": cohorts}, default=str, indent=1) + "\n"
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+def _json(rows: pa.Table, cohorts: dict[str, list[dict[str, Any]]], sink: BinaryIO) -> None:
+    """`{"ledger": [...], "cohort_measures": {...}}`, the ledger one row a line, a batch of rows at a time."""
+    sink.write(b'{"ledger": [')
+    first = True
+    for batch in rows.to_batches(max_chunksize=65536):
+        for row in batch.to_pylist():
+            sink.write((b"\n" if first else b",\n") + json.dumps(row, default=str).encode("utf-8"))
+            first = False
+    sink.write(b'\n],\n"cohort_measures": ' + json.dumps(cohorts, default=str, indent=1).encode("utf-8") + b"}\n")
 
 
 def explain_command(
