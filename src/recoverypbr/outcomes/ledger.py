@@ -78,7 +78,7 @@ def ledger(
 
 def has_individual_offending(wh: Warehouse, inputs: Inputs) -> bool:
     """Whether individual offending data is known on the as-of date (one count, not per client)."""
-    return bool(wh.to_arrow(inputs.offending_individual.select("client_id").limit(1)).num_rows > 0)
+    return bool(wh.execute(ibis.to_sql(inputs.offending_individual.select("client_id").limit(1), dialect=wh.dialect)))
 
 
 def evaluate(wh: Warehouse, contract: Contract, as_of: date, only: list[str] | None = None) -> ir.Table:
@@ -179,11 +179,14 @@ def counts(rows: ir.Table) -> ir.Table:
 
 def _counts(wh: Warehouse, name: str, placed: list[Placed]) -> list[dict[str, Any]]:
     """`counts` of a stored run, read from its episode table in one scan."""
+    if not placed:
+        return []
     t = wh.table(name)
     sums = {
         f"{p.position}_{s}": (t[f"{p.prefix}status"] == CODES[s]).cast("int64").sum() for p in placed for s in STATUSES
     }
-    found = wh.to_arrow(t.group_by("complexity_group").aggregate(**sums)).to_pylist() if placed else []
+    query = t.group_by("complexity_group").aggregate(**sums)
+    found = [dict(zip(query.columns, r, strict=True)) for r in wh.execute(ibis.to_sql(query, dialect=wh.dialect))]
     rows = []
     for p in placed:
         for g in found:

@@ -40,8 +40,8 @@ LEDGER_SCHEMA = {c: "string" for c in LEDGER_COLUMNS} | {
 
 def long_form(table: ir.Table, placed: list[Placed], area: str, version: date, as_of: date) -> ir.Table:
     """The ledger rows of every placed outcome (no order)."""
-    if not placed:
-        return ibis.memtable({c: [] for c in LEDGER_COLUMNS}, schema=LEDGER_SCHEMA)
+    if not placed:  # no rows, but a query over the table (a view cannot be made over an in-memory table)
+        return table.filter(ibis.literal(False)).select(**{c: ibis.null(t) for c, t in LEDGER_SCHEMA.items()})
     parts = [_rows(table, spot, area, version, as_of) for spot in placed]
     return ibis.union(*parts, distinct=False)
 
