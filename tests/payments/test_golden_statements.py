@@ -2,7 +2,8 @@
 
 A case gives `name`, `period`, `contract` (a path under contracts/ or fields over the golden base contract),
 `ledger` rows (defaults: this contract, status achieved, group `all`; `count: N` repeats a row with client and
-episode ids numbered 001..N), optional `episodes` and `earlier`, and the expected `lines` (each compared on the
+episode ids numbered 001..N), optional `episodes` (episode_id, stock_or_flow, service_line, discharge_date) and
+`earlier`, and the expected `lines` (each compared on the
 columns it gives, `amount` in pounds; `count` repeats), `totals` by provider and `total`, in pounds, and
 optionally `unpriced` (what was due but found no amount, each compared on the columns it gives, in order).
 With `input` (canonical warehouse tables -> rows, as in the outcome cases) the case is priced from a warehouse as
@@ -47,7 +48,14 @@ ROOT = Path(__file__).parents[2]
 CASES = sorted((ROOT / "tests" / "cases" / "payments" / "statements").glob("*.yaml"))
 DATES = ("contract_version", "as_of", "achieved_on", "matures_on")
 LEDGER_SCHEMA = pa.schema([(c, pa.date32() if c in DATES else pa.string()) for c in LEDGER_COLUMNS])
-EPISODE_SCHEMA = pa.schema([("episode_id", pa.string()), ("stock_or_flow", pa.string()), ("service_line", pa.string())])
+EPISODE_SCHEMA = pa.schema(
+    [
+        ("episode_id", pa.string()),
+        ("stock_or_flow", pa.string()),
+        ("service_line", pa.string()),
+        ("discharge_date", pa.date32()),
+    ]
+)
 
 
 def case_contract(spec: Any) -> Contract:

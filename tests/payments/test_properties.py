@@ -361,3 +361,98 @@ def test_fees_incentives_and_uplifts_sum_to_totals_stay_in_the_share_and_rerun_i
     expected = [day for day in taken_on if YEAR_ONE.contains(day)]
     assert len(fees) == len(expected)
     assert all(line.amount_pence in (11251, 10001) for line in first.lines if line.kind == "outcome")
+
+
+gated_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "outcome_id": st.sampled_from(["abstinence", "needs_progress"]),
+            "client_id": st.sampled_from(["A", "B", "C", "D"]),
+            "status": st.sampled_from(["achieved", "achieved", "not_achieved"]),
+            "achieved_on": st.dates(min_value=YEAR_ONE.start, max_value=YEAR_ONE.end),
+        }
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=gated_rows)
+def test_a_gated_outcome_is_paid_once_the_client_has_its_gate_never_before_and_never_twice(
+    memory_wh: Warehouse, rows: list[dict[str, Any]]
+) -> None:
+    contract = contract_with(
+        outcomes={
+            "needs_progress": {"type": "all_of", "outcomes": ["abstinence"]},
+            "abstinence": {"type": "abstinence", "gate": "needs_progress", "tariffs": "100"},
+        }
+    )
+    for row in rows:
+        row["provider_id"], row["complexity_group"] = "P1", "all"
+        row["achieved_on"] = row["achieved_on"] if row["status"] == "achieved" else None
+    ledger = _ledger(rows, contract)
+    paid: list[PaymentLine] = []
+    for quarter in QUARTERS:
+        payments = pay_period(memory_wh, ledger, contract, quarter)
+        assert payments.unpriced == []
+        assert all(quarter.contains(line.payable_on) for line in payments.lines)
+        paid += payments.lines
+    gate_on = {}
+    for r in rows:
+        if r["outcome_id"] == "needs_progress" and r["status"] == "achieved":
+            gate_on[r["client_id"]] = min(gate_on.get(r["client_id"], r["achieved_on"]), r["achieved_on"])
+    due = {
+        f"row:{i}": max(r["achieved_on"], gate_on[r["client_id"]])
+        for i, r in enumerate(rows)
+        if r["outcome_id"] == "abstinence" and r["status"] == "achieved" and r["client_id"] in gate_on
+    }
+    got = {line.evidence.split(";")[0]: line.payable_on for line in paid}
+    assert len(got) == len(paid) and got == due
+
+
+cohort_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "provider_id": st.sampled_from(PROVIDERS),
+            "complexity_group": st.sampled_from(["low", "high"]),
+            "status": st.sampled_from(["achieved", "not_achieved", "pending_maturation"]),
+            "matures_on": st.dates(min_value=PERIOD.start, max_value=PERIOD.end),
+        }
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=cohort_rows, low=st.integers(0, 100), high=st.integers(0, 100))
+def test_cohort_basis_pays_whole_achievements_above_the_baseline_per_provider_and_group(
+    memory_wh: Warehouse, rows: list[dict[str, Any]], low: int, high: int
+) -> None:
+    rates = {"low": Decimal(low) / 100, "high": Decimal(high) / 100}
+    tariffs = {"low": Decimal("333.33"), "high": Decimal("1000")}
+    contract = contract_with(
+        complexity={"groups": {"low": "fewer needs", "high": "many needs"}},
+        outcomes={
+            "no_representation": {
+                "type": "no_representation_12m",
+                "basis": "cohort",
+                "baseline_rates": rates,
+                "tariffs": tariffs,
+            }
+        },
+    )
+    for row in rows:
+        row["outcome_id"] = "no_representation"
+        row["achieved_on"] = row["matures_on"] if row["status"] == "achieved" else None
+    payments = pay_period(memory_wh, _ledger(rows, contract), contract, PERIOD)
+    assert payments.unpriced == [] and all(line.kind == "cohort" for line in payments.lines)
+    got = {(line.provider_id, line.complexity_group): line.amount_pence for line in payments.lines}
+    want = {}
+    for key in {(r["provider_id"], r["complexity_group"]) for r in rows}:
+        cohort = [r for r in rows if (r["provider_id"], r["complexity_group"]) == key]
+        achieved = sum(r["status"] == "achieved" for r in cohort)
+        decided = sum(r["status"] != "pending_maturation" for r in cohort)
+        above = achieved - rates[key[1]] * decided
+        if above >= 1:
+            want[key] = int(above) * int(tariffs[key[1]] * 100)
+    assert got == want

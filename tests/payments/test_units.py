@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -15,9 +16,11 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.cases import BASE_CONTRACT
 from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
 from recoverypbr.payments import PaymentLine, allocate, parse_period, pence, pounds
+from recoverypbr.payments.cohort_basis import paid_achievements
 from recoverypbr.payments.limits import apply_limits, limit_order
 from recoverypbr.payments.periods import PeriodError, window, windows
 from recoverypbr.payments.pricing import outcome_lines, tariff_rows, unpriced_outcomes
+from recoverypbr.payments.splits import split_line
 from recoverypbr.warehouse.connection import Warehouse
 
 ROOT = dt.date(2013, 4, 1)
@@ -163,3 +166,51 @@ def test_achieved_rows_without_a_tariff_are_listed_not_silently_dropped() -> Non
         assert wh.to_arrow(unpriced_outcomes(ledger, contract, period)).column("client_id").to_pylist() == ["C2"]
     finally:
         wh.close()
+
+
+@pytest.mark.parametrize(
+    ("achieved", "expected", "paid"),
+    [(6, Decimal("2.5"), 3), (3, Decimal("2.25"), 0), (2, Decimal(2), 0), (1, Decimal(2), 0), (4, Decimal(2), 2)],
+)
+def test_cohort_basis_pays_whole_achievements_above_the_expected_rounded_down(
+    achieved: int, expected: Decimal, paid: int
+) -> None:
+    assert paid_achievements(achieved, expected) == paid
+
+
+def test_a_cohort_basis_outcome_is_not_priced_per_client_and_its_line_is_not_shared_equally() -> None:
+    contract = contract_with(
+        outcomes={
+            "abstinence": {"type": "abstinence", "basis": "cohort", "baseline_rates": {"all": "10%"}, "tariffs": 5},
+            "reduced_offending": {
+                "type": "offending_cohort_reduction",
+                "cohort_id": "CJ",
+                "target_reduction": "10%",
+                "amount": 100,
+            },
+        }
+    )
+    dates = ("contract_version", "as_of", "achieved_on", "matures_on")
+    schema = pa.schema([(c, pa.date32() if c in dates else pa.string()) for c in LEDGER_COLUMNS])
+    row = {c: None for c in LEDGER_COLUMNS} | {
+        "contract_area": contract.area,
+        "contract_version": contract.effective_from,
+        "status": "achieved",
+        "achieved_on": dt.date(2013, 5, 1),
+        "outcome_id": "abstinence",
+        "client_id": "C1",
+        "episode_id": "E1",
+        "complexity_group": "all",
+    }
+    ledger = ibis.memtable(pa.Table.from_pylist([row], schema))
+    period = parse_period("2013-Q2")
+    wh = Warehouse(":memory:")
+    try:
+        assert outcome_lines(wh, ledger, contract, period) == []
+        assert wh.count(unpriced_outcomes(ledger, contract, period)) == 0
+    finally:
+        wh.close()
+    by_group = dataclasses.replace(line("P2", 500), kind="cohort", outcome_id="abstinence")
+    measure = dataclasses.replace(line("P1", 500), kind="cohort", outcome_id="reduced_offending")
+    assert [(x.provider_id, x.amount_pence) for x in split_line(by_group, contract)] == [("P2", 500)]
+    assert [(x.provider_id, x.amount_pence) for x in split_line(measure, contract)] == [("P1", 250), ("P2", 250)]

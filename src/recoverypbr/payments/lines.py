@@ -3,7 +3,8 @@
 A line says who is paid (`provider_id`), how much (`amount_pence`, integer pence, negative for a cap's cut), why
 (`reference`: the contract path of the tariff, unit price or limit and the date its value took effect, e.g.
 `outcomes.abstinence.tariffs.high@2012-04-01`) and for what (client, episode, outcome, evidence; for a limit line,
-`corrects` says the scope and window it corrects). `whole_pence` and `share` show a split line's whole and share.
+`corrects` says the scope and window it corrects; for a cohort-basis line, the achievements it pays above the
+baseline). `whole_pence` and `share` show a split line's whole and share.
 Statements, approval and adjustments (later) carry these lines as they are and add their own.
 """
 

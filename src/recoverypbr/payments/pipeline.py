@@ -1,10 +1,12 @@
 """A period's payments: price, add payment points, cohort payments, fees and incentives, split, then limits.
 
-The order (docs/payments.md): outcome lines by tariff (with uplifts), milestone payment-point lines (with each
-milestone's maximum), cohort payments, attachment fees and incentives are priced first; every line is then split
-among its payees; then the contract's caps, the share of the budget paid on results (an implicit cap per contract
-year) and the floors are applied in that order to the split lines, so a provider's limit sees the provider's own
-share. `price_period` reads everything from the warehouse as of a date; `pay_period` prices a given ledger.
+The order (docs/payments.md): outcome lines by tariff (with uplifts; gated outcomes wait for their gate),
+milestone payment-point lines (with each milestone's maximum), cohort payments (offending reductions, and outcomes
+paid on a cohort basis above their baseline rates), attachment fees and incentives are priced first; every line is
+then split among its payees; then the contract's caps, the share of the budget paid on results (an implicit cap per
+contract year) and the floors are applied in that order to the split lines, so a provider's limit sees the
+provider's own share. `price_period` reads everything from the warehouse as of a date;
+`pay_period` prices a given ledger.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, stored_ledger
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
+from recoverypbr.payments.cohort_basis import cohort_basis_lines
 from recoverypbr.payments.fees import attachment_fee_lines
 from recoverypbr.payments.funnels import milestone_lines
 from recoverypbr.payments.incentives import incentive_lines
@@ -39,7 +42,8 @@ class Payments:
     period: Period
     lines: list[PaymentLine]
     unpriced: list[dict[str, Any]] = field(default_factory=list)
-    """Achieved ledger rows payable in the period that found no tariff: not paid, to be shown and resolved."""
+    """What was due in the period but found no amount, each with `why`: achieved ledger rows without a tariff,
+    cohort-basis groups without a baseline rate or tariff. Not paid, to be shown and resolved."""
 
     @property
     def total_pence(self) -> int:
@@ -74,10 +78,12 @@ def pay_period(
     earned = outcome_lines(wh, ledger, contract, period, episodes, assessments)
     earned += milestone_lines(wh, ledger, contract, period, episodes, earlier)
     earned += cohort_lines(cohort or {}, contract, period)
+    by_cohort = cohort_basis_lines(wh, ledger, contract, period, episodes)
+    earned += by_cohort.lines
+    unpriced = wh.to_arrow(unpriced_outcomes(ledger, contract, period, episodes)).to_pylist() + by_cohort.unpriced
     if inputs is not None:
         earned += attachment_fee_lines(wh, inputs, contract, period)
         earned += incentive_lines(wh, inputs, contract, period)
-    unpriced = wh.to_arrow(unpriced_outcomes(ledger, contract, period, episodes)).to_pylist()
     return Payments(period, apply_limits(split_lines(earned, contract), contract, period, earlier), unpriced)
 
 

@@ -8,7 +8,8 @@ Rules (docs/payments.md):
 - The tariff is the outcome's tariff for the row's complexity group (or `all`) in force on `achieved_on`. Clients
   in treatment at go-live (episodes' `stock_or_flow` = `stock`) are priced by `stock_tariffs` when the outcome has
   them; without episodes every row is priced as flow.
-- Outcomes without tariffs (measured only, gates' components, funnel milestones) give no outcome line.
+- Outcomes without tariffs (measured only, gates' components, funnel milestones) give no outcome line, nor do
+  outcomes paid on a cohort basis (`basis: cohort`, priced per group by `cohort_basis.py`).
 - A gated outcome waits for its gate (`gates.py`): payable once the client has achieved the gate, on the later of
   its own payable date and the gate's.
 - With episodes and assessments, uplifts multiply the tariff (`uplifts.py`).
@@ -131,8 +132,12 @@ def payable_rows(ledger: ir.Table, contract: Contract) -> ir.Table:
 
 
 def individually_paid(contract: Contract) -> list[str]:
-    """Outcome ids paid client by client at a tariff."""
-    return [oid for oid, o in contract.outcomes.items() if isinstance(o, OutcomeCommon) and o.tariffs]
+    """Outcome ids paid client by client at a tariff: with tariffs and not on a cohort basis."""
+    return [
+        oid
+        for oid, o in contract.outcomes.items()
+        if isinstance(o, OutcomeCommon) and o.tariffs and o.basis == "individual"
+    ]
 
 
 def payable_in(ledger: ir.Table, contract: Contract, period: Period) -> ir.Table:

@@ -5,8 +5,9 @@ The payees of a line, first rule that applies:
    attribution model;
 2. `attribution.split` under the prime model (prime and subcontractors) or the co-dependent model;
 3. under the prime model without a split, the prime: a subcontractor's line goes to its `prime`;
-4. a cohort payment under the competing or assigned model: equal shares among the providers that are paid (the
-   cohort names no client, so no provider's part of it can be told; `providers.<id>=50%`);
+4. an offending cohort payment under the competing or assigned model: equal shares among the providers that are
+   paid (the cohort names no client, so no provider's part of it can be told; `providers.<id>=50%`); a
+   cohort-basis line (`cohort_basis.py`) is already per provider, so it goes by rule 5;
 5. otherwise the provider the ledger attributes the outcome (fee, incentive) to.
 A shared line becomes one line per payee with `share` (`attribution.split.SUB=30%`) and `whole_pence`; the parts
 are shared by `money.allocate`, so they sum exactly to the whole: each part is rounded down and the odd pennies go
@@ -21,6 +22,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from recoverypbr.contract.model import Contract
+from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.contract.types import percent
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import allocate
@@ -37,7 +39,7 @@ def shares_for(line: PaymentLine, contract: Contract) -> tuple[str, dict[str, De
     attribution = contract.attribution
     if attribution.model in ("prime", "co_dependent") and attribution.split:
         return "attribution.split", dict(attribution.split)
-    if line.kind == "cohort" and attribution.model in ("competing", "assigned"):
+    if isinstance(outcome, OffendingCohortReduction) and attribution.model in ("competing", "assigned"):
         paid = [pid for pid, p in contract.providers.items() if p.role != "lasars"]
         return "providers", {pid: Decimal(1) / len(paid) for pid in paid}
     return "", {}
