@@ -7,7 +7,8 @@ Rules (docs/payments.md):
   without `stock` fees pays none for stock episodes. An episode without `stock_or_flow` is flow.
 - Only payable dates inside the contract, the period and known on the as-of date.
 - The fee is the one for the episode's complexity group (the contract's grouping, as the outcome ledger groups:
-  `outcomes.ledger.episode_groups`) in force on the payable date; an episode whose group has no fee is not paid.
+  `outcomes.ledger.episode_groups`) in force on the payable date; an episode whose group has no fee (or that has
+  no group, and the table no `all`) is not paid and is listed in `Payments.unpriced` with `why`.
 - It is attributed to the provider the ledger would attribute the episode's outcomes to
   (`outcomes.ledger.attributed_provider`) and then split like any other line.
 """
@@ -40,6 +41,8 @@ EARNED_COLUMNS = (
     "amount_pence",
     "evidence",
 )
+#: The columns of an episode listed in `Payments.unpriced` because it found no fee or incentive amount.
+UNPAID_COLUMNS = ("provider_id", "client_id", "episode_id", "complexity_group", "payable_on", "evidence", "why")
 AMOUNT_SCHEMA = pa.schema(
     [
         ("a_key", pa.string()),
@@ -77,33 +80,46 @@ def with_group_and_provider(rows: ir.Table, inputs: Inputs, contract: Contract) 
     return rows.left_join(providers, rows.episode_id == providers.p_episode)
 
 
-def attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Table:
-    """The attachment fees payable in the period, one row per episode, in `EARNED_COLUMNS`."""
+def _fee_tables(contract: Contract) -> dict[str, tuple[str, ByGroup]]:
     fees = contract.attachment_fees
     tables: dict[str, tuple[str, ByGroup]] = {}
     if fees is not None and fees.flow:
         tables["flow"] = ("attachment_fees.flow", fees.flow)
     if fees is not None and fees.stock:
         tables["stock"] = ("attachment_fees.stock", fees.stock)
-    if fees is None or not tables:
-        return _nothing()
+    return tables
+
+
+def _fees_due(inputs: Inputs, contract: Contract, period: Period) -> tuple[ir.Table, ir.Table, ir.BooleanValue]:
+    """Episodes taken on whose fee is due in the period (with group and provider), the fee amounts, and the join
+    predicate between them."""
+    tables = _fee_tables(contract)
+    on_triage = contract.attachment_fees is not None and contract.attachment_fees.paid_on == "triage"
     e = inputs.episodes
     stock = e.stock_or_flow.fill_null("flow") == "stock"
-    taken_on = e.triage_date.fill_null(e.start_date) if fees.paid_on == "triage" else e.start_date
+    taken_on = e.triage_date.fill_null(e.start_date) if on_triage else e.start_date
     e = e.mutate(
         stock_or_flow=ibis.ifelse(stock, "stock", "flow"),
         payable_on=ibis.ifelse(stock, ibis.literal(contract.start), taken_on),
     )
     first, last = max(period.start, contract.start), min(period.end, contract.end, inputs.as_of)
-    e = e.filter(e.payable_on.between(first, last))
+    e = e.filter(e.payable_on.between(first, last) & e.stock_or_flow.isin(list(tables)))
     rows = with_group_and_provider(e, inputs, contract)
     amounts = amounts_table(tables, contract)
-    paid = rows.join(
-        amounts,
+    found = (
         (rows.stock_or_flow == amounts.a_key)
         & (rows.complexity_group == amounts.a_group)
-        & rows.payable_on.between(amounts.a_from, amounts.a_until),
+        & rows.payable_on.between(amounts.a_from, amounts.a_until)
     )
+    return rows, amounts, found
+
+
+def attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Table:
+    """The attachment fees payable in the period, one row per episode, in `EARNED_COLUMNS`."""
+    if not _fee_tables(contract):
+        return _nothing()
+    rows, amounts, found = _fees_due(inputs, contract, period)
+    paid = rows.join(amounts, found)
     return paid.select(
         provider_id=paid.a_provider,
         client_id=paid.client_id,
@@ -115,6 +131,41 @@ def attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Ta
         amount_pence=paid.a_pence,
         evidence="episode:" + paid.episode_id,
     )
+
+
+def unpaid(rows: ir.Table, what: str, evidence: ir.StringValue) -> ir.Table:
+    """Rows (episodes due a payment that found no amount) in `UNPAID_COLUMNS`, with `why` naming `what`."""
+    group = rows.complexity_group
+    why = ibis.ifelse(
+        group.isnull(),
+        f"no complexity group (no assessment before the episode's start): no {what}",
+        "no " + what + " for complexity group " + group.fill_null("") + " on " + rows.payable_on.strftime("%Y-%m-%d"),
+    )
+    return rows.select(
+        provider_id=rows.a_provider,
+        client_id=rows.client_id,
+        episode_id=rows.episode_id,
+        complexity_group=group,
+        payable_on=rows.payable_on,
+        evidence=evidence,
+        why=why,
+    )
+
+
+def unpaid_attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Table:
+    """Episodes whose fee is due in the period but that found none (no complexity group, or no fee for the
+    group), with `why`: listed in `Payments.unpriced` rather than dropped. Stock episodes of a contract without
+    stock fees are not listed: no fee is due for them."""
+    if not _fee_tables(contract):
+        return nothing_unpaid()
+    rows, amounts, found = _fees_due(inputs, contract, period)
+    missing = rows.anti_join(amounts, found)
+    return unpaid(missing, "attachment fee", "episode:" + missing.episode_id)
+
+
+def nothing_unpaid() -> ir.Table:
+    schema = {c: "string" for c in UNPAID_COLUMNS} | {"payable_on": "date"}
+    return ibis.memtable({c: [] for c in UNPAID_COLUMNS}, schema=schema)
 
 
 def _nothing() -> ir.Table:

@@ -7,7 +7,8 @@ Rules (docs/payments.md):
 - Each episode counts in at most one move of an incentive: a later episode is paired with the earlier episode that
   ended last before it (then the lowest episode id); an earlier episode with the first later one.
 - Payable on the later episode's start date (inside the contract and the period, known on the as-of date), at the
-  amount for the later episode's complexity group in force that day.
+  amount for the later episode's complexity group in force that day; a move that finds no amount (no group and
+  no `all`) is not paid and is listed in `Payments.unpriced` with `why`.
 - Paid by the incentive's own `split` when it has one (`splits.shares_for`), else like an outcome of the later
   episode: to the provider the ledger would attribute it to, then the contract's split.
 - Evidence names both episodes: `episode:<earlier>;episode:<later>`.
@@ -20,7 +21,13 @@ import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract, Incentive, ServicePlace
 from recoverypbr.outcomes.inputs import Inputs
-from recoverypbr.payments.fees import EARNED_COLUMNS, amounts_table, with_group_and_provider
+from recoverypbr.payments.fees import (
+    EARNED_COLUMNS,
+    amounts_table,
+    nothing_unpaid,
+    unpaid,
+    with_group_and_provider,
+)
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.periods import Period
 from recoverypbr.warehouse.connection import Warehouse
@@ -54,17 +61,25 @@ def moves(inputs: Inputs, incentive: Incentive) -> ir.Table:
     return j.filter(j._n == 0).drop("_n", "m_client", "m_ended")
 
 
-def incentive_payments(inputs: Inputs, contract: Contract, period: Period, iid: str) -> ir.Table:
-    """The incentive's payments in the period, one row per move, in `EARNED_COLUMNS`."""
+def _moves_due(
+    inputs: Inputs, contract: Contract, period: Period, iid: str
+) -> tuple[ir.Table, ir.Table, ir.BooleanValue]:
+    """The incentive's moves payable in the period (with group and provider), its amounts, and the join
+    predicate between them."""
     incentive = contract.incentives[iid]
     m = moves(inputs, incentive)
     first, last = max(period.start, contract.start), min(period.end, contract.end, inputs.as_of)
     m = m.filter(m.start_date.between(first, last))
-    rows = with_group_and_provider(m, inputs, contract)
+    rows = with_group_and_provider(m, inputs, contract).mutate(payable_on=lambda t: t.start_date)
     amounts = amounts_table({iid: (f"incentives.{iid}.amount", incentive.amount)}, contract)
-    paid = rows.join(
-        amounts, (rows.complexity_group == amounts.a_group) & rows.start_date.between(amounts.a_from, amounts.a_until)
-    )
+    found = (rows.complexity_group == amounts.a_group) & rows.start_date.between(amounts.a_from, amounts.a_until)
+    return rows, amounts, found
+
+
+def incentive_payments(inputs: Inputs, contract: Contract, period: Period, iid: str) -> ir.Table:
+    """The incentive's payments in the period, one row per move, in `EARNED_COLUMNS`."""
+    rows, amounts, found = _moves_due(inputs, contract, period, iid)
+    paid = rows.join(amounts, found)
     return paid.select(
         provider_id=paid.a_provider,
         client_id=paid.client_id,
@@ -76,6 +91,18 @@ def incentive_payments(inputs: Inputs, contract: Contract, period: Period, iid: 
         amount_pence=paid.a_pence,
         evidence="episode:" + paid.m_from + ";episode:" + paid.episode_id,
     )
+
+
+def unpaid_incentives(inputs: Inputs, contract: Contract, period: Period) -> ir.Table:
+    """Moves payable in the period that found no amount (the later episode has no complexity group, or the
+    amounts none for its group), in `UNPAID_COLUMNS` with `why`: listed in `Payments.unpriced`."""
+    parts = []
+    for iid in contract.incentives:
+        rows, amounts, found = _moves_due(inputs, contract, period, iid)
+        missing = rows.anti_join(amounts, found)
+        evidence = "episode:" + missing.m_from + ";episode:" + missing.episode_id
+        parts.append(unpaid(missing, f"incentives.{iid} amount", evidence))
+    return ibis.union(*parts, distinct=False) if parts else nothing_unpaid()
 
 
 def incentive_lines(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[PaymentLine]:

@@ -24,9 +24,9 @@ from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, stored_ledger
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
 from recoverypbr.payments.cohort_basis import cohort_basis_lines
-from recoverypbr.payments.fees import attachment_fee_lines
+from recoverypbr.payments.fees import attachment_fee_lines, unpaid_attachment_fees
 from recoverypbr.payments.funnels import milestone_lines
-from recoverypbr.payments.incentives import incentive_lines
+from recoverypbr.payments.incentives import incentive_lines, unpaid_incentives
 from recoverypbr.payments.limits import Earlier, apply_limits
 from recoverypbr.payments.lines import PaymentLine, total, totals_by_provider
 from recoverypbr.payments.periods import Period
@@ -43,7 +43,8 @@ class Payments:
     lines: list[PaymentLine]
     unpriced: list[dict[str, Any]] = field(default_factory=list)
     """What was due in the period but found no amount, each with `why`: achieved ledger rows without a tariff,
-    cohort-basis groups without a baseline rate or tariff. Not paid, to be shown and resolved."""
+    cohort-basis groups without a baseline rate or tariff, episodes without a fee or incentive amount (no
+    complexity group). Not paid, to be shown and resolved."""
 
     @property
     def total_pence(self) -> int:
@@ -84,7 +85,18 @@ def pay_period(
     if inputs is not None:
         earned += attachment_fee_lines(wh, inputs, contract, period)
         earned += incentive_lines(wh, inputs, contract, period)
+        unpriced += unpaid_episodes(wh, inputs, contract, period)
     return Payments(period, apply_limits(split_lines(earned, contract), contract, period, earlier), unpriced)
+
+
+def unpaid_episodes(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[dict[str, Any]]:
+    """Episodes due an attachment fee or incentive in the period that found no amount, with `why`."""
+    found = []
+    if contract.attachment_fees is not None:
+        found += wh.to_arrow(unpaid_attachment_fees(inputs, contract, period)).to_pylist()
+    if contract.incentives:
+        found += wh.to_arrow(unpaid_incentives(inputs, contract, period)).to_pylist()
+    return sorted(found, key=lambda r: (r["provider_id"] or "", r["episode_id"], r["why"]))
 
 
 def payment_inputs(wh: Warehouse, as_of: date) -> Inputs:
