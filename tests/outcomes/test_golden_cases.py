@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from recoverypbr.outcomes.cases import Case, case_warehouse, load_case
-from recoverypbr.outcomes.ledger import cohort_measures, evaluate
+from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluate, stored_ledger
 
 CASES_DIR = Path(__file__).parents[1] / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*/*.yaml"))
@@ -58,3 +58,16 @@ def test_there_are_at_least_40_golden_cases_each_with_a_comment() -> None:
     assert len(CASE_FILES) >= 40
     uncommented = [p.name for p in CASE_FILES if not p.read_text(encoding="utf-8").lstrip().startswith("#")]
     assert not uncommented
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_stored_ledger_is_the_evaluated_ledger(path: Path) -> None:
+    """build_ledger stores one row per episode; the `outcome_ledger` view must give back exactly `evaluate`'s rows."""
+    case = load_case(path)
+    with case_warehouse(case.input) as wh:
+        expected = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
+        summary = build_ledger(wh, case.contract, case.as_of)
+        stored = wh.to_arrow(stored_ledger(wh, case.contract, case.as_of)).to_pylist()
+        every = wh.execute("SELECT count(*) FROM outcome_ledger")[0][0]
+    assert stored == expected
+    assert summary.rows == every == len(expected)

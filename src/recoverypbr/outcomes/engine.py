@@ -6,8 +6,9 @@ with their complexity group and provider, joined once to each TOP pass (every `T
 start TOP, the TOPs checked and, per outcome, the first that achieved it) and to each outcome's first `Found` row.
 
 Columns (the `Placed` entries say which belong to which outcome): `client_id`, `episode_id`, `provider_id`,
-`complexity_group`, `discharge_date`; per TOP pass `t{g}_start` (the start TOP's id, when an outcome needs it) and
-`t{g}_checked` (the ids of the TOPs checked, `;`-separated in date and id order); per outcome at position k
+`complexity_group`, `discharge_date`; per TOP pass `t{g}_tops`: the start TOP's id (empty when no outcome of the
+pass needs it, or there is none), then the ids of the TOPs checked in date and id order, all `;`-separated; per
+outcome at position k
 `o{k}_status` (a status code), `o{k}_on` (the date achieved) and, as the outcome needs them, `o{k}_matures`,
 `o{k}_hit` (which TOP checked achieved it, from 0) and `o{k}_ref` (evidence ids). `ledger.py` stores this table
 and shows it as the long ledger (`render.py`).
@@ -178,7 +179,10 @@ def evaluate_outcomes(
         placed.append(spot)
     for g, ((stages, start_stage), tests) in enumerate(passes.items()):
         table = _join_top_pass(table, inputs, g, stages, start_stage, tests)
-        columns += [f"t{g}_start"] * any(s.uses_start for s, _ in tests) + [f"t{g}_checked"]
+        # One string per episode, `START;T1;T2` (START empty when unused): strings are most of the cost of storing.
+        start = table[f"t{g}_start"].fill_null("") if f"t{g}_start" in table.columns else ibis.literal("")
+        table = table.mutate(**{f"t{g}_tops": start + ";" + table[f"t{g}_checked"].fill_null("")})
+        columns.append(f"t{g}_tops")
     for spot, decision in decisions:
         if decision.found is not None:
             found = decision.found.select(

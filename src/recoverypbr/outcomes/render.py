@@ -81,9 +81,11 @@ def evidence(t: ir.Table, spot: Placed, status: ir.IntegerValue) -> ir.StringVal
 def _top_evidence(t: ir.Table, spot: Placed, status: ir.IntegerValue) -> ir.StringValue:
     """The start TOP (when the outcome needs one), then the TOP that achieved it or, when not achieved, every TOP
     checked."""
-    start = ids("top", t[f"t{spot.top_pass}_start"]).fill_null("") if spot.uses_start else ibis.literal("")
-    checked = t[f"t{spot.top_pass}_checked"]
-    hit = ids("top", checked.split(";")[t[f"{spot.prefix}hit"]])
-    every = ids("top", checked.replace(";", ";top:")).fill_null("")
+    tops = t[f"t{spot.top_pass}_tops"]
+    start = tops.split(";")[0]
+    start = ibis.ifelse(start == "", "", ids("top", start)) if spot.uses_start else ibis.literal("")
+    hit = ids("top", tops.split(";")[t[f"{spot.prefix}hit"] + 1])
+    checked = tops.substr(tops.find(";") + 1)
+    every = ibis.ifelse(checked == "", "", ids("top", checked.replace(";", ";top:")))
     tail = ibis.cases((status == CODES[ACHIEVED], hit), (status == CODES[NOT_ACHIEVED], every), else_="")
     return join_evidence(start, tail)
