@@ -15,6 +15,7 @@ Writing one short row per episode instead of one long row per outcome is what ma
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.outcomes import offending
 from recoverypbr.outcomes.engine import (
+    Evaluation,
     Placed,
     attributed_provider,
     episode_groups,
@@ -107,30 +109,46 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
     (step, steps done, steps in all)."""
     inputs = warehouse_inputs(wh, as_of)
     evaluation = evaluate_outcomes(inputs, contract, has_individual_offending(wh, inputs))
+    decide = ibis.to_sql(evaluation.stored, dialect=wh.dialect)
     if progress:
         progress("deciding every outcome", 0, 2)
-    with wh.transaction():
+    with wh.transaction(), ThreadPoolExecutor(1) as helper:
         _forget(wh, contract, as_of)
         run = int(wh.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {RUNS}")[0][0])
         name = f"outcome_run_{run}"
-        wh.execute(f'CREATE TABLE "{name}" AS {ibis.to_sql(evaluation.stored, dialect=wh.dialect)}')
-        wh.execute(
-            f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)",
-            [run, contract.area, contract.effective_from, as_of, name, datetime.now(UTC).replace(tzinfo=None)],
-        )
-        for row in placed_rows(evaluation.placed):
-            wh.execute(f"INSERT INTO {RUN_OUTCOMES} VALUES (?, ?, ?, ?, ?, ?, ?)", [run, *row.values()])
-        stored = ibis.table(evaluation.stored.schema(), name=name)
-        rows = long_form(stored, evaluation.placed, contract.area, contract.effective_from, as_of)
-        wh.execute(f'CREATE VIEW "{name}_ledger" AS {ibis.to_sql(rows, dialect=wh.dialect)}')
+        # The view and the counts are compiled while the engine runs the statement (it does not hold the GIL).
+        compiled = helper.submit(_run_queries, evaluation, contract, as_of, name, wh.dialect)
+        wh.execute(f'CREATE TABLE "{name}" AS {decide}')
+        view, count = compiled.result()
+        _record(wh, run, name, contract, as_of, evaluation.placed)
+        wh.execute(f'CREATE VIEW "{name}_ledger" AS {view}')
         _show_runs(wh)
         if progress:
             progress("counting", 1, 2)
-        summary = LedgerSummary(contract.area, contract.effective_from, as_of, 0, _counts(wh, name, evaluation.placed))
-    summary.rows = sum(_total(r) for r in summary.counts)
+        counted = _counts(wh, count, evaluation.placed)
     if progress:
         progress("", 2, 2)
-    return summary
+    return LedgerSummary(contract.area, contract.effective_from, as_of, sum(_total(r) for r in counted), counted)
+
+
+def _run_queries(
+    evaluation: Evaluation, contract: Contract, as_of: date, name: str, dialect: str
+) -> tuple[str, ir.Table | None]:
+    """The SQL of the run's ledger view, and the query counting its statuses by outcome and group."""
+    stored = ibis.table(evaluation.stored.schema(), name=name)
+    rows = long_form(stored, evaluation.placed, contract.area, contract.effective_from, as_of)
+    return ibis.to_sql(rows, dialect=dialect), _count_query(stored, evaluation.placed)
+
+
+def _record(wh: Warehouse, run: int, name: str, contract: Contract, as_of: date, placed: list[Placed]) -> None:
+    """The run's row in `outcome_runs` and its outcomes' in `outcome_run_outcomes`."""
+    stored_at = datetime.now(UTC).replace(tzinfo=None)
+    wh.execute(
+        f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)",
+        [run, contract.area, contract.effective_from, as_of, name, stored_at],
+    )
+    for row in placed_rows(placed):
+        wh.execute(f"INSERT INTO {RUN_OUTCOMES} VALUES (?, ?, ?, ?, ?, ?, ?)", [run, *row.values()])
 
 
 def _forget(wh: Warehouse, contract: Contract, as_of: date) -> None:
@@ -177,15 +195,20 @@ def counts(rows: ir.Table) -> ir.Table:
     return g.mutate(rate=rate).order_by("outcome_id", "complexity_group")
 
 
-def _counts(wh: Warehouse, name: str, placed: list[Placed]) -> list[dict[str, Any]]:
-    """`counts` of a stored run, read from its episode table in one scan."""
+def _count_query(t: ir.Table, placed: list[Placed]) -> ir.Table | None:
+    """Episodes by complexity group with, per outcome and status, how many have it (one scan of a run)."""
     if not placed:
-        return []
-    t = wh.table(name)
+        return None
     sums = {
         f"{p.position}_{s}": (t[f"{p.prefix}status"] == CODES[s]).cast("int64").sum() for p in placed for s in STATUSES
     }
-    query = t.group_by("complexity_group").aggregate(**sums)
+    return t.group_by("complexity_group").aggregate(**sums)
+
+
+def _counts(wh: Warehouse, query: ir.Table | None, placed: list[Placed]) -> list[dict[str, Any]]:
+    """`counts` of a stored run, from `_count_query`."""
+    if query is None:
+        return []
     found = [dict(zip(query.columns, r, strict=True)) for r in wh.execute(ibis.to_sql(query, dialect=wh.dialect))]
     rows = []
     for p in placed:
