@@ -20,12 +20,14 @@ from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import pounds
 from recoverypbr.payments.periods import Period
 
-Key = tuple[str, str, str, str]
+Key = tuple[str, str, str, str, str]
 
 
 def line_key(line: PaymentLine) -> Key:
-    """What a line pays for: reference, client, episode, outcome (kind is implied by the reference)."""
-    return (line.reference, line.client_id or "", line.episode_id or "", line.outcome_id or "")
+    """What a line pays for: reference, client, episode, outcome and complexity group (the kind is implied by the
+    reference; the group tells apart cohort-basis lines of groups priced by one `all` tariff)."""
+    return (line.reference, line.client_id or "", line.episode_id or "", line.outcome_id or "",
+            line.complexity_group or "")
 
 
 def _sums(lines: Sequence[PaymentLine]) -> dict[Key, int]:

@@ -230,12 +230,16 @@ def year_to_date(
 
 
 def _unpriced(rows: Sequence[dict[str, Any]], provider: str) -> list[dict[str, Any]]:
-    keep = ("client_id", "episode_id", "outcome_id", "complexity_group", "achieved_on", "matures_on", "evidence")
-    return [
-        {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items() if k in keep}
-        for row in rows
-        if row.get("provider_id") == provider
-    ]
+    """The provider's rows that were due a payment but found no amount, each with the same keys, in a fixed order
+    (outcome rows have `outcome_id` and `achieved_on`; fee and incentive rows `payable_on`), and `why`."""
+    keep = ("client_id", "episode_id", "outcome_id", "complexity_group", "achieved_on", "payable_on", "evidence",
+            "why")
+    found = [{k: _plain(row.get(k)) for k in keep} for row in rows if row.get("provider_id") == provider]
+    return sorted(found, key=lambda r: (r["why"], r["outcome_id"], r["client_id"], r["episode_id"]))
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else "" if value is None else value
 
 
 def stored_statement(done: Approved) -> Statement:

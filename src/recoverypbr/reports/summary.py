@@ -75,9 +75,9 @@ def sections(document: dict[str, Any]) -> list[Section]:
                              ("Funnel", "Milestone", "Month", "Predicted", "Actual", "Difference"), rows))
     if document["unpriced"]:
         rows = [(u.get("client_id"), u.get("episode_id"), u.get("outcome_id"), u.get("complexity_group"),
-                 u.get("achieved_on")) for u in document["unpriced"]]
-        found.append(Section("Achieved but not priced (no tariff found): not paid, to be resolved",
-                             ("Client", "Episode", "Outcome", "Group", "Achieved on"), rows))
+                 u.get("achieved_on") or u.get("payable_on"), u.get("why")) for u in document["unpriced"]]
+        found.append(Section("Due but not paid (no amount found): to be resolved",
+                             ("Client", "Episode", "Outcome", "Group", "Date", "Why"), rows))
     if document["notes"]:
         found.append(Section("Notes", ("Note",), [(n,) for n in document["notes"]]))
     return found
