@@ -148,17 +148,17 @@ def summary_csv(made: Sequence[Statement]) -> bytes:
 def print_summary(made: Sequence[Statement], title: str) -> None:
     """Payments per provider against the year's budget and results money."""
     table = Table(title=title)
-    for name in ("provider", "status", "lines", "this period", "paid this year", "results money this year",
-                 "fingerprint"):
-        table.add_column(name, justify="left" if name in ("provider", "status", "fingerprint") else "right")
+    for name in ("provider", "status", "lines", "this period", "year to date", "results money this year"):
+        table.add_column(name, justify="left" if name in ("provider", "status") else "right")
     area_paid, pot = 0, None
     for s in made:
         ytd = s.document()["year_to_date"] or {}
         area_paid += _pence(ytd.get("paid_to_date"))
         pot = ytd.get("results_pot") or pot
         table.add_row(s.provider_id, s.status, f"{len(s.lines):,}", f"{pounds(s.total_pence):,}",
-                      f"{_pounds(ytd.get('paid_to_date'))}", f"{_pounds(ytd.get('results_pot'))}", s.fingerprint[:12])
+                      f"{_pounds(ytd.get('paid_to_date'))}", f"{_pounds(ytd.get('results_pot'))}")
     console.print(table)
+    console.print("Fingerprints: " + ", ".join(f"{s.provider_id} {s.fingerprint[:12]}" for s in made), highlight=False)
     if pot is not None:
         console.print(f"All providers this contract year: {pounds(area_paid):,} of {_pounds(pot)} results money "
                       f"({_share(area_paid, pot)}).", highlight=False)
