@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.cases import BASE_CONTRACT, case_warehouse
+from recoverypbr.outcomes.cases import BASE_CONTRACT, arrow_rows, case_warehouse
 from recoverypbr.payments.run import make_statements, statement_period
 from recoverypbr.reports import write_statement
 from recoverypbr.reports.summary import grouped
@@ -165,3 +165,15 @@ def test_libreoffice_opens_the_xlsx_headless(statements_wh: Warehouse, tmp_path:
     assert converted.exists() and converted.stat().st_size > 0, done.stdout + done.stderr
     document = json.loads((tmp_path / "statement_P1_2013-Q2.json").read_text())
     assert grouped(document["totals"]["total"]) in _pdf_text(converted)
+
+
+def test_a_statement_sees_data_loaded_since_the_ledger_was_stored(statements_wh: Warehouse) -> None:
+    period = statement_period(CONTRACT, "2013-Q2")
+    before = {s.provider_id: s for s in make_statements(statements_wh, CONTRACT, period)}
+    late = {"episode_id": "E999", "client_id": "C999", "provider_id": "P2", "start_date": dt.date(2012, 1, 1),
+            "discharge_date": dt.date(2013, 6, 1), "discharge_reason": "completed_drug_free", "substances": "opiates"}
+    statements_wh.insert("episodes", statements_wh.register_arrow("_late", arrow_rows("episodes", [late])))
+    after = {s.provider_id: s for s in make_statements(statements_wh, CONTRACT, period)}
+    assert after["P2"].total_pence == before["P2"].total_pence + 61_235
+    assert after["P2"].fingerprint != before["P2"].fingerprint
+    assert after["P1"].lines == before["P1"].lines

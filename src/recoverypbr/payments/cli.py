@@ -54,7 +54,7 @@ def statements(
     with progress_bar("Evaluating outcomes") as step:
         build_ledger(wh, contract, as_of, progress=step)
     with progress_bar("Pricing periods") as step:
-        return make_statements(wh, contract, period, as_of, providers, progress=step)
+        return make_statements(wh, contract, period, as_of, providers, progress=step, evaluate=False)
 
 
 def _formats(text: str) -> list[str]:

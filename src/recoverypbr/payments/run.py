@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.types import value_on
-from recoverypbr.outcomes.ledger import stored_ledger
+from recoverypbr.outcomes.ledger import build_ledger, stored_ledger
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
@@ -104,9 +104,15 @@ def make_statements(
     as_of: date | None = None,
     providers: Sequence[str] | None = None,
     progress: Progress | None = None,
+    evaluate: bool = True,
 ) -> list[Statement]:
-    """Each provider's statement for a schedule period, as of a date (default: the period's last day)."""
+    """Each provider's statement for a schedule period, as of a date (default: the period's last day).
+
+    The outcome ledger is evaluated afresh as of that date first (data may have been loaded since it was stored),
+    unless `evaluate` is false because the caller has just done so."""
     as_of = as_of or period.end
+    if evaluate:
+        build_ledger(wh, contract, as_of)
     priced = price_up_to(wh, contract, period, as_of, progress)
     approved = approved_statements(wh, contract)
     prints = fingerprint(wh, contract, as_of)
