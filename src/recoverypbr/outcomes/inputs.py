@@ -10,7 +10,7 @@ episode is seen as open, as it was that day.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import ibis
@@ -85,8 +85,6 @@ class Inputs:
     offending_cohort: ir.Table
     assessments: ir.Table
     clients: ir.Table
-    #: Optional precomputed `frame.checked_tops` by TOP stages (a speed-up: the same for every TOP outcome).
-    checked: Mapping[tuple[str, ...], ir.Table] = field(default_factory=dict)
 
 
 def as_of_episodes(episodes: ir.Table, as_of: date) -> ir.Table:
