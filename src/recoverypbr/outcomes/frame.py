@@ -116,6 +116,12 @@ def presents(substances: ir.StringValue, substance: str) -> ir.BooleanValue:
     return (";" + substances.fill_null("") + ";").contains(f";{substance};")
 
 
+def presenting(t: ir.Table, substance: str) -> ir.BooleanValue:
+    """Whether the row's episode presents with `substance`: the flag `follow_up_tops` made once per episode, so
+    that it is not searched for again in every TOP's row."""
+    return t[f"e_presents_{substance}"]
+
+
 def months_after(day: ir.DateValue, months: int) -> ir.DateValue:
     """The same day `months` calendar months later (the month's last day when it has no such day)."""
     # Engines type date + interval as a timestamp; Ibis types it as a date and would drop a plain cast.
@@ -151,8 +157,11 @@ def start_top(inputs: Inputs, stage: str = "start") -> ir.Table:
 
 
 def follow_up_tops(inputs: Inputs, stages: Sequence[str]) -> ir.Table:
-    """TOPs at `stages` dated on or after their episode's start date, with the episode's `substances`."""
-    e = inputs.episodes.select("episode_id", e_start="start_date", e_substances="substances")
+    """TOPs at `stages` dated on or after their episode's start date, with the episode's `substances` and whether
+    it presents with each (`e_presents_<substance>`)."""
+    e = inputs.episodes
+    flags = {f"e_presents_{s}": presents(e.substances, s) for s in SUBSTANCE_DAYS}
+    e = e.select("episode_id", e_start="start_date", e_substances="substances", **flags)
     t = inputs.top.filter(inputs.top.stage.isin(list(stages)))
     joined = t.join(e, "episode_id")
     return joined.filter(joined.top_date >= joined.e_start)

@@ -23,6 +23,7 @@ from recoverypbr.outcomes.frame import (
     Window,
     discharge_outcome,
     ids,
+    presenting,
     presents,
     top_test,
     window_outcome,
@@ -96,9 +97,9 @@ def _reliably_improved(f: ir.Table, limits: dict[str, ir.NumericValue]) -> ir.Bo
     for substance, column in SUBSTANCE_DAYS.items():
         change = f[column] - f[f"s_{column}"]
         threshold = limits[substance]
-        improved.append(~presents(f.e_substances, substance) | (-change >= threshold).fill_null(False))
+        improved.append(~presenting(f, substance) | (-change >= threshold).fill_null(False))
         deteriorated.append((change >= threshold).fill_null(False))
-    some_presenting = functools.reduce(operator.or_, [presents(f.e_substances, s) for s in SUBSTANCE_DAYS])
+    some_presenting = functools.reduce(operator.or_, [presenting(f, s) for s in SUBSTANCE_DAYS])
     return some_presenting & functools.reduce(operator.and_, improved) & ~functools.reduce(operator.or_, deteriorated)
 
 
@@ -113,7 +114,7 @@ def abstinence(inputs: Inputs, outcome: Abstinence) -> TopTest:
             required = {s: ibis.literal(s in outcome.substances) for s in SUBSTANCE_DAYS}
             some: ir.BooleanValue = ibis.literal(True)
         else:
-            required = {s: presents(f.e_substances, s) for s in SUBSTANCE_DAYS}
+            required = {s: presenting(f, s) for s in SUBSTANCE_DAYS}
             some = f.e_substances.fill_null("") != ""
         tests = [~required[s] | (f[c] == 0).fill_null(False) for s, c in SUBSTANCE_DAYS.items()]
         return some & functools.reduce(operator.and_, tests)
