@@ -239,23 +239,27 @@ def _join_top_pass(
     """One pass over the TOPs at `stages` for every test with these stages: joins `t{g}_start` and each test's
     eligibility (from the start TOP), `t{g}_checked` and each test's first hit (`hit`, `found`)."""
     f = follow_up_tops(inputs, stages)
-    if any(spot.uses_start for spot, _ in tests):
+    uses_start = any(spot.uses_start for spot, _ in tests)
+    if uses_start:
+        # Episodes with a start TOP but no TOP at `stages` keep one row (its TOP empty), so the one aggregate below
+        # gives every episode's start TOP and eligibility: no second pass over the start TOPs.
         s = start_top(inputs, start_stage)
-        eligibility = {
+        eligible = {
             f"{spot.prefix}eligible": test.eligible_when(s).fill_null(False)
             for spot, test in tests
             if test.eligible_when is not None
         }
-        starts = s.select(**{f"t{g}_skey": s.s_episode_id, f"t{g}_start": s.s_top_id}, **eligibility)
-        table = table.left_join(starts, table.episode_id == starts[f"t{g}_skey"])
-        f = f.left_join(s, f.episode_id == s.s_episode_id)
-    # The list of TOPs checked comes from the same sorted window as `_seq`: at the first TOP, the ids from there to
-    # the last (an ordered aggregate would sort every episode's TOPs a second time, several times slower).
+        s = s.mutate(**eligible)
+        f = f.outer_join(s, f.episode_id == s.s_episode_id)
+        f = f.mutate(episode_id=f.episode_id.fill_null(f.s_episode_id))
     for _, test in tests:
         if test.constants is not None and not set(test.constants.columns) <= set(f.columns):
             f = f.cross_join(test.constants)
     # Each TOP's tests first, so that the window sorts only ids, dates and flags.
-    f = f.select("episode_id", "top_date", "top_id", **{f"{spot.prefix}met": _hit(f, test) for spot, test in tests})
+    kept = {f"{spot.prefix}met": _hit(f, test) for spot, test in tests}
+    if uses_start:
+        kept |= {f"t{g}_start": f.s_top_id} | {name: f[name] for name in eligible}
+    f = f.select("episode_id", "top_date", "top_id", **kept)
     order = ibis.window(group_by=f.episode_id, order_by=[f.top_date, f.top_id])
     onwards = ibis.window(group_by=f.episode_id, order_by=[f.top_date, f.top_id], rows=(0, None))
     f = f.mutate(_seq=ibis.row_number().over(order), _rest=f.top_id.group_concat(";").over(onwards))
@@ -264,12 +268,15 @@ def _join_top_pass(
     for spot, _ in tests:
         firsts[f"{spot.prefix}hit"] = f._seq.min(where=f[f"{spot.prefix}met"])
         firsts[f"{spot.prefix}found"] = f.top_date.min(where=f[f"{spot.prefix}met"])
+    if uses_start:
+        firsts[f"t{g}_start"] = f[f"t{g}_start"].max()
+        firsts |= {name: f[name].any() for name in eligible}
     agg = f.group_by(**{f"t{g}_key": f.episode_id}).aggregate(**{f"t{g}_checked": checked}, **firsts)
     return table.left_join(agg, table.episode_id == agg[f"t{g}_key"])
 
 
 def _hit(f: ir.Table, test: TopTest) -> ir.BooleanValue:
-    hit = test.achieved_when(f).fill_null(False)
+    hit = f.top_id.notnull() & test.achieved_when(f).fill_null(False)
     if test.eligible_when is not None:
         later = f.s_top_id.notnull() & (f.top_date >= f.s_top_date) & (f.top_id != f.s_top_id)
         hit = hit & later.fill_null(False)
