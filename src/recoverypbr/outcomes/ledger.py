@@ -113,10 +113,9 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
     if progress:
         progress("deciding every outcome", 0, 2)
     with wh.transaction(), ThreadPoolExecutor(1) as helper:
-        _forget(wh, contract, as_of)
-        run = int(wh.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {RUNS}")[0][0])
+        run = _forget(wh, contract, as_of)
         name = f"outcome_run_{run}"
-        # The view and the counts are compiled while the engine runs the statement (it does not hold the GIL).
+        # The view is compiled (Python, one core) while the engine runs the statement (it does not hold the GIL).
         compiled = helper.submit(_run_queries, evaluation, contract, as_of, name, wh.dialect)
         wh.execute(f'CREATE TABLE "{name}" AS {decide}')
         view, count = compiled.result()
@@ -147,12 +146,14 @@ def _record(wh: Warehouse, run: int, name: str, contract: Contract, as_of: date,
         f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)",
         [run, contract.area, contract.effective_from, as_of, name, stored_at],
     )
-    for row in placed_rows(placed):
-        wh.execute(f"INSERT INTO {RUN_OUTCOMES} VALUES (?, ?, ?, ?, ?, ?, ?)", [run, *row.values()])
+    rows = [[run, *row.values()] for row in placed_rows(placed)]
+    if rows:
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        wh.execute(f"INSERT INTO {RUN_OUTCOMES} VALUES {values}", [v for row in rows for v in row])
 
 
-def _forget(wh: Warehouse, contract: Contract, as_of: date) -> None:
-    """Drop what is stored for the contract version as of the date."""
+def _forget(wh: Warehouse, contract: Contract, as_of: date) -> int:
+    """Drop what is stored for the contract version as of the date; return the next run's number."""
     key = [contract.area, contract.effective_from, as_of]
     where = "contract_area = ? AND contract_version = ? AND as_of = ?"
     wh.execute(f"DELETE FROM {LEGACY_TABLE} WHERE {where}", key)
@@ -161,6 +162,7 @@ def _forget(wh: Warehouse, contract: Contract, as_of: date) -> None:
         wh.execute(f'DROP TABLE IF EXISTS "{name}"')
         wh.execute(f"DELETE FROM {RUN_OUTCOMES} WHERE run_id = ?", [run])
         wh.execute(f"DELETE FROM {RUNS} WHERE run_id = ?", [run])
+    return int(wh.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {RUNS}")[0][0])
 
 
 def _show_runs(wh: Warehouse) -> None:
