@@ -71,7 +71,7 @@ def test_statement_scenario(path: Path) -> None:
             elif "approve" in step:
                 period = statement_period(contract, step["approve"])
                 made = make_statements(wh, contract, period, step.get("as_of"))
-                approve_statements(wh, made, step["by"], step["at"], contract)
+                approve_statements(wh, made, step["by"], step["at"])
             elif "add" in step:
                 _add(wh, step["add"])
     finally:

@@ -77,9 +77,15 @@ def test_approve_stores_once_and_checks_fingerprint_and_order(area: tuple[Path, 
     draft = json.loads((tmp_path / "draft" / "statement_P1_2013-Q2.json").read_text())
     assert not (tmp_path / "draft" / "statement_P2_2013-Q2.json").exists()
 
-    wrong = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--fingerprint",
-                                "0000000000"])
+    wrong = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--provider", "P1",
+                                "--fingerprint", "0000000000"])
     assert wrong.exit_code == 2 and "changed since it was reviewed" in _words(wrong.output)
+    several = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--fingerprint",
+                                  draft["fingerprint"][:12]])
+    assert several.exit_code == 2 and "pass --provider with --fingerprint" in _words(several.output)
+    before_end = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--as-of",
+                                     "2013-06-01"])
+    assert before_end.exit_code == 2 and "approve it on data as of 2013-06-30 or later" in _words(before_end.output)
 
     early = runner.invoke(app, ["approve", *base, "--period", "2013-Q3", "--by", "Finance"])
     assert early.exit_code == 2 and "approve 2013-Q2 first" in _words(early.output)
@@ -96,6 +102,12 @@ def test_approve_stores_once_and_checks_fingerprint_and_order(area: tuple[Path, 
     assert approved["status"] == "approved" and approved["approved_at"] == "2013-07-10 09:00:00"
     assert approved["lines"] == draft["lines"] and approved["fingerprint"] == draft["fingerprint"]
     assert json.loads((tmp_path / "after" / "statement_P2_2013-Q2.json").read_text())["status"] == "draft"
+
+    rest = _run("approve", *base, "--period", "2013-Q2", "--by", "Finance")
+    assert "Already approved: Golden/2013-04-01/P1/2013-Q2" in rest and "Approved Golden/2013-04-01/P2/2013-Q2" in rest
+    early_data = runner.invoke(app, ["pay", *base, "--period", "2013-Q3", "--as-of", "2013-06-01", "--out",
+                                     str(tmp_path / "x")])
+    assert early_data.exit_code == 2 and "use the period's last day (2013-09-30)" in _words(early_data.output)
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,14 @@
 """Adjustments: what later data or audit findings change in an approved statement, paid in the next open period.
 
 An approved period is priced again with today's data (the same contract, the later as-of date). Lines are matched
-on what they pay for: the reference (tariff, unit price, fee or limit path with its version), client, episode and
-outcome. For each such key, what should have been paid (the re-priced lines) is compared with what was paid (the
-approved lines plus any adjustments to them in later approved statements); a difference becomes one adjustment line
-in the open statement: negative (a clawback) or positive (an additional payment). Its `adjusts` names the approved
-statement and line it corrects (`<statement id>#<line no>`; the statement alone for a payment it did not have), and
-its `corrects` says why in words. Adjusting the adjusted figures again later converges: the sum over the approved
-statement and all its adjustments always equals the latest re-pricing.
+on what they pay for: the reference (tariff, unit price, fee or limit path with its version), client, episode,
+outcome and complexity group. For each such key, what should have been paid (the re-priced lines) is compared with
+what was paid (the approved lines plus any adjustments to them in later approved statements); a difference becomes
+one adjustment line in the open statement: negative (a clawback) or positive (an additional payment). Its `adjusts`
+names the approved statement and line it corrects (`<statement id>#<line no>`; the statement alone for a payment it
+did not have), its `corrects` says why in words, and a split line's adjustment keeps the `share` and `whole` of the
+line it adjusts. Adjusting again later converges: the sum over the approved statement and all its adjustments
+always equals the latest re-pricing.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def adjustment_lines(
                 complexity_group=sample.complexity_group,
                 stock_or_flow=sample.stock_or_flow,
                 evidence=sample.evidence,
+                share=sample.share,
+                whole_pence=sample.whole_pence,
                 corrects=f"{why}; ledger as of {as_of.isoformat()}: {decision}" if decision else why,
                 adjusts=f"{approved.statement_id}#{number}" if number else approved.statement_id,
             )

@@ -58,6 +58,7 @@ class Approved:
     period_label: str
     period_start: date
     period_end: date
+    as_of: date
     fingerprint: str
     document_text: str
     lines: tuple[PaymentLine, ...]
@@ -119,7 +120,7 @@ def approved_statements(wh: Warehouse, contract: Contract) -> dict[tuple[str, st
     """(provider id, period label) -> the approved statement, for this contract version."""
     key = [contract.area, contract.effective_from]
     heads = wh.execute(
-        "SELECT statement_id, provider_id, period_label, period_start, period_end, fingerprint, document"
+        "SELECT statement_id, provider_id, period_label, period_start, period_end, as_of, fingerprint, document"
         " FROM statements WHERE contract_area = ? AND contract_version = ? ORDER BY period_start, provider_id",
         key,
     )
@@ -133,6 +134,6 @@ def approved_statements(wh: Warehouse, contract: Contract) -> dict[tuple[str, st
     for row in rows:
         lines.setdefault(row[0], []).append(line_from_stored(dict(zip(LINE_COLUMNS, row[1:], strict=True))))
     return {
-        (h[1], h[2]): Approved(h[0], h[1], h[2], h[3], h[4], h[5], h[6], tuple(lines.get(h[0], [])))
+        (h[1], h[2]): Approved(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], tuple(lines.get(h[0], [])))
         for h in heads
     }

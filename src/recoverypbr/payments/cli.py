@@ -87,7 +87,7 @@ def pay_command(
         for statement in made:
             write_statement(statement.document(), out, chosen)
         (out / f"summary_{chosen_period.label}.csv").write_bytes(summary_csv(made))
-    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {out}")
+    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {out}", everyone=not provider)
 
 
 def approve_command(
@@ -117,7 +117,13 @@ def approve_command(
         chosen_period = statement_period(model, period)
         with open_warehouse(db) as wh:
             made = statements(wh, model, chosen_period, as_of or chosen_period.end, provider)
-            done = approve_statements(wh, made, by, at or datetime.now(UTC), model, fingerprint, note)
+            if not provider:
+                # Without --provider, approve those still open; naming a provider that is approved is refused.
+                for s in made:
+                    if s.status == "approved":
+                        console.print(f"Already approved: {s.statement_id}", highlight=False)
+                made = [s for s in made if s.status != "approved"] or made
+            done = approve_statements(wh, made, by, at or datetime.now(UTC), fingerprint, note)
         for statement in done:
             if out is not None:
                 write_statement(statement.document(), out)
@@ -145,7 +151,7 @@ def summary_csv(made: Sequence[Statement]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def print_summary(made: Sequence[Statement], title: str) -> None:
+def print_summary(made: Sequence[Statement], title: str, everyone: bool = True) -> None:
     """Payments per provider against the year's budget and results money."""
     table = Table(title=title)
     for name in ("provider", "status", "lines", "this period", "year to date", "results money this year"):
@@ -160,7 +166,8 @@ def print_summary(made: Sequence[Statement], title: str) -> None:
     console.print(table)
     console.print("Fingerprints: " + ", ".join(f"{s.provider_id} {s.fingerprint[:12]}" for s in made), highlight=False)
     if pot is not None:
-        console.print(f"All providers this contract year: {pounds(area_paid):,} of {_pounds(pot)} results money "
+        who = "All providers" if everyone else "The providers shown"
+        console.print(f"{who}, for this contract year's periods: {pounds(area_paid):,} of {_pounds(pot)} results money "
                       f"({_share(area_paid, pot)}).", highlight=False)
 
 

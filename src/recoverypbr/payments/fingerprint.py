@@ -4,11 +4,14 @@ A statement's fingerprint is the digest of three parts and the statement's own k
 
 - the **contract**: its validated content as canonical JSON (so comments and layout in the YAML file do not matter,
   but any value does);
-- the **input data**: every input table as known on the statement's as-of date (the rows the rules can see), as an
-  order-free digest of its rows, so the same rows give the same digest however they were loaded;
+- the **input data**: every input table as known on the statement's as-of date, as pricing sees it (episodes with
+  their triage date and stock or flow), as an order-free digest of its rows without the load's provenance columns,
+  so the same rows give the same digest however and in whatever order they were loaded;
 - the **program**: the recoverypbr version and the warehouse engine's version (both decide the figures).
 
-The same contract, data and program give the same fingerprint; a change to any of them gives another.
+The statement's key includes the fingerprints of the provider's statements approved before it, since its
+adjustment lines depend on them. The same contract, data, program and approvals give the same fingerprint; a change
+to any of them gives another.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
+from recoverypbr.outcomes.inputs import Inputs
+from recoverypbr.payments.pipeline import payment_inputs
 from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.migrations import PROVENANCE_COLUMNS
+
+_PROVENANCE = {name for name, _ in PROVENANCE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ def contract_sha256(contract: Contract) -> str:
 
 def table_digest(table: ir.Table) -> ir.Table:
     """One row: the table's row count and the sum of its rows' hashes (order-free)."""
-    cells = [table[c].cast("string").fill_null("\u2205") for c in sorted(table.columns)]
+    cells = [table[c].cast("string").fill_null("\u2205") for c in sorted(table.columns) if c not in _PROVENANCE]
     # Decimal: the sum of a million 64-bit hashes overflows 64 bits.
     row = ibis.literal("|").join(cells).hash().cast("decimal(38, 0)")
     return table.aggregate(rows=table.count(), digest=row.sum())
@@ -62,7 +69,7 @@ def table_digest(table: ir.Table) -> ir.Table:
 
 def data_sha256(wh: Warehouse, as_of: date) -> str:
     """The digest of every input table as known on `as_of`."""
-    inputs = warehouse_inputs(wh, as_of)
+    inputs = payment_inputs(wh, as_of)
     parts = []
     for name in sorted(n for n in Inputs.__dataclass_fields__ if n not in ("as_of", "checked")):
         row = wh.to_arrow(table_digest(getattr(inputs, name))).to_pylist()[0]

@@ -17,7 +17,7 @@ Periods are approved in order, per provider: approving P while an earlier period
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,17 +25,16 @@ from typing import Any
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.contract.types import value_on
 from recoverypbr.outcomes.ledger import build_ledger, stored_ledger
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
 from recoverypbr.payments.lines import PaymentLine
-from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
 from recoverypbr.payments.pipeline import Payments, price_period
-from recoverypbr.payments.statements import Statement, YearToDate, provider_lines, statement_id
+from recoverypbr.payments.statements import Statement, provider_lines, statement_id
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions
+from recoverypbr.payments.year import year_to_date
 from recoverypbr.warehouse.connection import Warehouse
 
 Progress = Callable[[str, int, int], None]
@@ -51,11 +50,12 @@ def statement_period(contract: Contract, text: str) -> Period:
     """The schedule period a label names (`2013-Q1`, `2013-04`, or a clipped range); refuse any other."""
     asked = parse_period(text)
     periods = schedule(contract)
+    clipped = (max(asked.start, contract.start), min(asked.end, contract.end))
     for period in periods:
-        if (period.start, period.end) == (asked.start, asked.end):
+        if (period.start, period.end) in ((asked.start, asked.end), clipped):
             return period
     frequency = contract.payment_schedule.frequency
-    example = periods[0].label if periods else "2013-Q1"
+    example = (periods[-1] if periods and asked.start > contract.end else periods[0]).label if periods else "2013-Q1"
     raise StatementError(
         f"{text} is not one of the contract's {frequency} statement periods "
         f"({contract.start.isoformat()} to {contract.end.isoformat()})",
@@ -91,10 +91,31 @@ def price_up_to(
     return Priced(as_of, periods, found)
 
 
-def payees(contract: Contract, lines: Sequence[PaymentLine]) -> list[str]:
-    """Providers that get a statement: the contract's paid providers and anyone else with lines, by id."""
+def payees(contract: Contract, priced: Priced, approved: Mapping[tuple[str, str], Approved]) -> dict[str, list[str]]:
+    """Period label -> the providers with a statement in it: the contract's paid providers, anyone with lines in the
+    period, and anyone with a statement approved in it or before (their approved periods may need adjusting)."""
     named = {pid for pid, p in contract.providers.items() if p.role != "lasars"}
-    return sorted(named | {line.provider_id for line in lines})
+    found = {}
+    for q in priced.periods:
+        earlier = {pid for (pid, _), a in approved.items() if a.period_start <= q.start}
+        found[q.label] = sorted(named | earlier | {line.provider_id for line in priced.payments[q.label].lines})
+    return found
+
+
+def _check_as_of(period: Period, as_of: date, approved: Mapping[tuple[str, str], Approved]) -> None:
+    if as_of < period.start:
+        raise StatementError(
+            f"a statement for {period.label} cannot be made as of {as_of.isoformat()}, before the period starts",
+            hint=f"use the period's last day ({period.end.isoformat()}) or a later date",
+        )
+    before = [a for a in approved.values() if a.period_start < period.start and a.as_of > as_of]
+    if before:
+        latest = max(a.as_of for a in before)
+        raise StatementError(
+            f"statements before {period.label} were approved on data as of {latest.isoformat()}; on data as of "
+            f"{as_of.isoformat()} their re-pricing would reverse payments the later data justified",
+            hint=f"use --as-of {latest.isoformat()} or later",
+        )
 
 
 def make_statements(
@@ -111,70 +132,90 @@ def make_statements(
     The outcome ledger is evaluated afresh as of that date first (data may have been loaded since it was stored),
     unless `evaluate` is false because the caller has just done so."""
     as_of = as_of or period.end
+    approved = approved_statements(wh, contract)
+    _check_as_of(period, as_of, approved)
     if evaluate:
         build_ledger(wh, contract, as_of)
     priced = price_up_to(wh, contract, period, as_of, progress)
-    approved = approved_statements(wh, contract)
     prints = fingerprint(wh, contract, as_of)
     ledger = stored_ledger(wh, contract, as_of)
-    every = payees(contract, priced.payments[period.label].lines)
-    unknown = sorted(set(providers or []) - set(every))
+    who = payees(contract, priced, approved)
+    unknown = sorted(set(providers or []) - set(who[period.label]))
     if unknown:
         raise StatementError(
-            f"no statement for {', '.join(unknown)}: not a paid provider of the contract",
-            hint=f"name one of {', '.join(every)}",
+            f"no statement for {', '.join(unknown)} in {period.label}: not a paid provider of the contract, and "
+            "nothing paid to it so far",
+            hint=f"name one of {', '.join(who[period.label])}",
         )
-    return [
-        _statement(wh, contract, period, priced, approved, prints, ledger, pid)
-        for pid in every
-        if providers is None or pid in providers
-    ]
+    made = _Making(wh, contract, period, priced, approved, prints, ledger, who)
+    return [made.statement(pid) for pid in who[period.label] if providers is None or pid in providers]
 
 
-def _statement(
-    wh: Warehouse,
-    contract: Contract,
-    period: Period,
-    priced: Priced,
-    approved: dict[tuple[str, str], Approved],
-    prints: Fingerprint,
-    ledger: ir.Table,
-    provider: str,
-) -> Statement:
-    if (provider, period.label) in approved:
-        return stored_statement(approved[(provider, period.label)])
-    payments = priced.payments[period.label]
-    lines = provider_lines(payments.lines, provider)
-    notes: list[str] = []
-    earlier = [q for q in priced.periods if q.start < period.start]
-    open_before = [q.label for q in earlier if (provider, q.label) not in approved]
-    if open_before:
-        notes.append(
-            f"Earlier periods not yet approved: {', '.join(open_before)}. Changes to approved periods are adjusted "
-            f"in {open_before[0]}, the next open period."
+@dataclass(frozen=True)
+class _Making:
+    """What every provider's statement of one run is made from."""
+
+    wh: Warehouse
+    contract: Contract
+    period: Period
+    priced: Priced
+    approved: Mapping[tuple[str, str], Approved]
+    prints: Fingerprint
+    ledger: ir.Table
+    who: Mapping[str, list[str]]
+
+    def statement(self, provider: str) -> Statement:
+        period, approved, priced = self.period, self.approved, self.priced
+        if (provider, period.label) in approved:
+            return stored_statement(approved[(provider, period.label)])
+        payments = priced.payments[period.label]
+        lines = provider_lines(payments.lines, provider)
+        earlier = [q for q in priced.periods if q.start < period.start]
+        open_before = [
+            q.label for q in earlier if provider in self.who[q.label] and (provider, q.label) not in approved
+        ]
+        mine = [a for (pid, _), a in approved.items() if pid == provider and a.period_start < period.start]
+        notes = []
+        if open_before:
+            notes.append(f"Earlier periods not yet approved for this provider: {', '.join(open_before)}.")
+            if mine:
+                notes.append(f"Changes to its approved periods will be adjusted in {open_before[0]}, the next open "
+                             "period.")
+        else:
+            lines += _adjustments(self.wh, provider, period, priced, dict(approved), self.ledger)
+        as_of = priced.as_of
+        approvals = ",".join(sorted(f"{a.statement_id}={a.fingerprint}" for a in mine))
+        return Statement(
+            statement_id=statement_id(self.contract.area, self.contract.effective_from, provider, period),
+            contract_area=self.contract.area,
+            contract_title=self.contract.title,
+            contract_version=self.contract.effective_from,
+            provider_id=provider,
+            provider_name=self.contract.providers[provider].name if provider in self.contract.providers else provider,
+            period=period,
+            as_of=as_of,
+            fingerprint=self.prints.of(provider, period.label, as_of.isoformat(), approvals),
+            contract_sha256=self.prints.contract_sha256,
+            data_sha256=self.prints.data_sha256,
+            program_version=self.prints.program_version,
+            lines=tuple(lines),
+            year_to_date=year_to_date(self.contract, period, priced.periods, self._by_period(provider, lines)),
+            funnel=tuple(funnel_rows(self.wh, self.ledger, self.contract, period)),
+            unpriced=tuple(_unpriced(payments.unpriced, provider)),
+            notes=tuple(notes),
+            open_earlier=tuple(open_before),
         )
-    else:
-        lines += _adjustments(wh, provider, period, priced, approved, ledger)
-    as_of = priced.as_of
-    return Statement(
-        statement_id=statement_id(contract.area, contract.effective_from, provider, period),
-        contract_area=contract.area,
-        contract_title=contract.title,
-        contract_version=contract.effective_from,
-        provider_id=provider,
-        provider_name=contract.providers[provider].name if provider in contract.providers else provider,
-        period=period,
-        as_of=as_of,
-        fingerprint=prints.of(provider, period.label, as_of.isoformat()),
-        contract_sha256=prints.contract_sha256,
-        data_sha256=prints.data_sha256,
-        program_version=prints.program_version,
-        lines=tuple(lines),
-        year_to_date=year_to_date(contract, period, priced, approved, provider, lines),
-        funnel=tuple(funnel_rows(wh, ledger, contract, period)),
-        unpriced=tuple(_unpriced(payments.unpriced, provider)),
-        notes=tuple(notes),
-    )
+
+    def _by_period(self, provider: str, lines: Sequence[PaymentLine]) -> dict[str, tuple[str, Sequence[PaymentLine]]]:
+        found: dict[str, tuple[str, Sequence[PaymentLine]]] = {}
+        for q in self.priced.periods:
+            if (provider, q.label) in self.approved:
+                found[q.label] = ("approved", self.approved[(provider, q.label)].lines)
+            elif q == self.period:
+                found[q.label] = ("this statement", lines)
+            else:
+                found[q.label] = ("draft", provider_lines(self.priced.payments[q.label].lines, provider))
+        return found
 
 
 def _adjustments(
@@ -196,43 +237,6 @@ def _adjustments(
         decisions = ledger_decisions(wh, ledger, {k for k in changed if k[0]})
         found += adjustment_lines(done, paid, repriced, period, priced.as_of, decisions)
     return found
-
-
-def year_to_date(
-    contract: Contract,
-    period: Period,
-    priced: Priced,
-    approved: dict[tuple[str, str], Approved],
-    provider: str,
-    lines: Sequence[PaymentLine],
-) -> YearToDate | None:
-    """The contract year `period` ends in: budget, share on results, and each of its periods' totals so far."""
-    year = next((y for y in contract.years if y.start <= period.end <= y.end), None)
-    if year is None:
-        return None
-    totals = []
-    for q in priced.periods:
-        if not year.start <= q.end <= year.end:
-            continue
-        if (provider, q.label) in approved:
-            totals.append((q.label, "approved", approved[(provider, q.label)].total_pence))
-        elif q == period:
-            totals.append((q.label, "this statement", sum(line.amount_pence for line in lines)))
-        else:
-            draft = provider_lines(priced.payments[q.label].lines, provider)
-            totals.append((q.label, "draft", sum(x.amount_pence for x in draft)))
-    budget = value_on(contract.budget, year.start)
-    share = value_on(contract.share_on_results, year.start)
-    pot = contract.at_risk(year.start)
-    return YearToDate(
-        year_label=year.label or f"year {contract.years.index(year) + 1}",
-        year_start=year.start,
-        year_end=year.end,
-        budget_pence=None if budget is None else pence(budget),
-        share_on_results="" if share is None else f"{(share * 100).normalize():f}%",
-        results_pot_pence=None if pot is None else pence(pot),
-        periods=tuple(totals),
-    )
 
 
 def _unpriced(rows: Sequence[dict[str, Any]], provider: str) -> list[dict[str, Any]]:
@@ -278,30 +282,40 @@ def approve_statements(
     statements: Sequence[Statement],
     by: str,
     at: datetime,
-    contract: Contract,
     expected_fingerprint: str | None = None,
     note: str = "",
 ) -> list[Statement]:
-    """Approve each statement in one go, refusing any already approved, any with an earlier open period and, when
-    `expected_fingerprint` is given, any whose fingerprint differs from it (the data changed since review)."""
-    approved = approved_statements(wh, contract)
-    periods = schedule(contract)
+    """Approve each statement, refusing (before storing any) one already approved, one with an earlier period of
+    the provider still open, one made on data as of a day before its period ends, and, when `expected_fingerprint`
+    (a statement's fingerprint or its start) is given, one whose fingerprint differs: the contract, data, program
+    or earlier approvals changed since it was reviewed. One fingerprint names one statement."""
+    if expected_fingerprint and len(statements) > 1:
+        raise StatementError(
+            "each provider's statement has its own fingerprint; one --fingerprint cannot approve several",
+            hint="approve one provider at a time: pass --provider with --fingerprint",
+        )
     for s in statements:
         if s.status == "approved":
             raise StatementError(
                 f"statement {s.statement_id} is already approved and is never rewritten",
                 hint="later changes are paid or clawed back as adjustment lines in the next open period",
             )
-        before = [p.label for p in periods if p.start < s.period.start and (s.provider_id, p.label) not in approved]
-        if before:
+        if s.open_earlier:
             raise StatementError(
-                f"cannot approve {s.period.label} for {s.provider_id} while {before[0]} is not approved",
-                hint=f"approve {before[0]} first: statements are approved in order",
+                f"cannot approve {s.period.label} for {s.provider_id} while {s.open_earlier[0]} is not approved",
+                hint=f"approve {s.open_earlier[0]} first: statements are approved in order",
             )
-        if expected_fingerprint and not s.fingerprint.startswith(expected_fingerprint):
+        if s.as_of < s.period.end:
+            raise StatementError(
+                f"the statement for {s.period.label} is made on data as of {s.as_of.isoformat()}, before the period "
+                "ends, so outcomes later in the period are missing",
+                hint=f"approve it on data as of {s.period.end.isoformat()} or later",
+            )
+        if expected_fingerprint and not s.fingerprint.startswith(expected_fingerprint.lower()):
             raise StatementError(
                 f"the statement {s.statement_id} now has fingerprint {s.fingerprint[:12]}, not "
-                f"{expected_fingerprint}: its contract, data or program changed since it was reviewed",
+                f"{expected_fingerprint}: its contract, data, program or earlier approvals changed since it was "
+                "reviewed",
                 hint="run recoverypbr pay again, review the new statement and approve its fingerprint",
             )
     return [approve(wh, s, by, at, note) for s in statements]

@@ -60,11 +60,17 @@ class YearToDate:
     share_on_results: str
     results_pot_pence: int | None
     periods: tuple[tuple[str, str, int], ...]
-    """(period label, draft or approved, provider's total in pence) for the year's periods up to this one."""
+    """(period label, draft or approved or this statement, the provider's lines for the period in pence, not
+    counting adjustment lines) for the year's periods up to this one."""
+    adjustments_this_year: int = 0
+    """Adjustment lines so far (in approved statements and this one) that correct this year's periods."""
+    adjustments_earlier_years: int = 0
+    """Adjustment lines in this year's statements that correct earlier years' periods (charged to those years)."""
 
     @property
     def paid_pence(self) -> int:
-        return sum(amount for _, _, amount in self.periods)
+        """What the provider has been paid for this year's periods so far, adjustments to them included."""
+        return sum(amount for _, _, amount in self.periods) + self.adjustments_this_year
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,8 @@ class Statement:
     unpriced: tuple[Mapping[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     status: str = "draft"
+    open_earlier: tuple[str, ...] = ()
+    """Earlier periods in which this provider has a statement not yet approved (approval goes in order)."""
     approved_by: str = ""
     approved_at: str = ""
     stored_document: Mapping[str, Any] | None = None
@@ -174,9 +182,10 @@ def _ytd_document(ytd: YearToDate) -> dict[str, Any]:
         "budget": _money(ytd.budget_pence),
         "share_on_results": ytd.share_on_results,
         "results_pot": _money(pot),
-        "paid_to_date": _money(ytd.paid_pence),
-        "pot_left_after_this_provider": None if pot is None else _money(pot - ytd.paid_pence),
         "periods": [{"period": p, "status": s, "total": _money(a)} for p, s, a in ytd.periods],
+        "adjustments_to_this_year": _money(ytd.adjustments_this_year),
+        "paid_to_date": _money(ytd.paid_pence),
+        "adjustments_to_earlier_years": _money(ytd.adjustments_earlier_years),
     }
 
 

@@ -59,19 +59,23 @@ def sections(document: dict[str, Any]) -> list[Section]:
     ytd = document["year_to_date"]
     rows: list[tuple[Any, ...]]
     if ytd:
-        rows = [(f"Period {p['period']} ({p['status']})", p["total"]) for p in ytd["periods"]]
-        rows.append(("Paid to this provider so far this year", ytd["paid_to_date"]))
+        rows = [(f"Period {p['period']} ({p['status']}), without adjustments", p["total"]) for p in ytd["periods"]]
+        rows.append(("Adjustments so far to this year's periods", ytd["adjustments_to_this_year"]))
+        rows.append(("Paid to this provider for this year so far", ytd["paid_to_date"]))
+        if ytd["adjustments_to_earlier_years"] != "0.00":
+            rows.append(("Adjustments to earlier years' periods, in this year's statements",
+                         ytd["adjustments_to_earlier_years"]))
         if ytd["budget"] is not None:
-            rows.append(("Budget for the year (whole contract)", ytd["budget"]))
+            rows.append(("Contract budget for the year (all providers)", ytd["budget"]))
         if ytd["results_pot"] is not None:
-            rows.append((f"Paid on results: {ytd['share_on_results']} of the budget", ytd["results_pot"]))
-            rows.append(("Results money left after this provider's payments", ytd["pot_left_after_this_provider"]))
+            rows.append((f"Results money for the year (all providers): {ytd['share_on_results']} of the budget",
+                         ytd["results_pot"]))
         found.append(Section(f"Year to date: {ytd['year']} ({ytd['start']} to {ytd['end']})",
                              ("What", "Amount (GBP)"), rows, money=(1,)))
     if document["funnel"]:
         rows = [(r["funnel"], r["label"], r["month"], r["predicted"], r["actual"], r["actual"] - r["predicted"])
                 for r in document["funnel"]]
-        found.append(Section("Predicted against actual clients, month by month",
+        found.append(Section("Predicted against actual clients, month by month (the whole funnel, all providers)",
                              ("Funnel", "Milestone", "Month", "Predicted", "Actual", "Difference"), rows))
     if document["unpriced"]:
         rows = [(u.get("client_id"), u.get("episode_id"), u.get("outcome_id"), u.get("complexity_group"),

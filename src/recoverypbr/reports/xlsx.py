@@ -2,13 +2,17 @@
 
 Amounts are numbers with a pounds format (two decimals, negatives in red) so they add up in a spreadsheet; they are
 the statement's pence divided by 100, exact to the penny when shown or rounded to two places. Dates are dates.
-The workbook's creation date is the statement's as-of date, so nothing in it depends on the day it was written.
+The workbook's creation and modification dates, and its zip entries' times, are the statement's as-of date, so the
+same statement gives the same bytes whenever it is written.
 The workbook is written in openpyxl's streaming (write-only) mode, so a statement of a national provider with
 tens of thousands of lines takes seconds, not minutes.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -49,7 +53,26 @@ def statement_xlsx(document: dict[str, Any], path: Path) -> None:
     book.properties.title = f"Statement {document['statement_id']}"
     stamp = datetime.combine(date.fromisoformat(document["as_of"]), datetime.min.time())
     book.properties.created = book.properties.modified = stamp
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path.write_bytes(_reproducible(buffer.getvalue(), stamp))
+
+
+def _reproducible(data: bytes, stamp: datetime) -> bytes:
+    """The workbook with the save's wall-clock times (openpyxl sets `modified` on saving; zip entries carry the
+    time) replaced by `stamp`."""
+    moment = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + moment.encode() + rb"\g<2>",
+                                 content)
+            entry = zipfile.ZipInfo(item.filename, date_time=stamp.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(entry, content)
+    return out.getvalue()
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any, font: Font | None = None, fill: PatternFill | None = None,

@@ -1,0 +1,80 @@
+"""The year to date a statement shows: the contract year its period ends in, and what the provider has been paid
+for that year's periods so far.
+
+Each period counts its own lines (approved statements as approved, the statement being made as made, open earlier
+periods as currently priced), without adjustment lines. An adjustment line counts towards the year of the period it
+corrects (named in its `adjusts`), not the year of the statement it is in: a clawback in year two of a year-one
+payment does not make room in year two's results money. Adjustments in this year's statements to earlier years'
+periods are shown on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from recoverypbr.contract.model import Contract, ContractYear
+from recoverypbr.contract.types import value_on
+from recoverypbr.payments.lines import PaymentLine
+from recoverypbr.payments.money import pence
+from recoverypbr.payments.periods import Period
+from recoverypbr.payments.statements import YearToDate
+
+
+def adjusted_period(line: PaymentLine) -> str:
+    """The label of the period an adjustment line corrects: `<area>/<version>/<provider>/<period>#<line>`."""
+    return line.adjusts.split("#", 1)[0].rsplit("/", 1)[-1]
+
+
+def year_of(contract: Contract, day_in_it: Period) -> ContractYear | None:
+    """The contract year a period ends in."""
+    return next((y for y in contract.years if y.start <= day_in_it.end <= y.end), None)
+
+
+def year_to_date(
+    contract: Contract,
+    period: Period,
+    periods: Sequence[Period],
+    statements: Mapping[str, tuple[str, Sequence[PaymentLine]]],
+) -> YearToDate | None:
+    """The year to date for a statement of `period`; `statements` maps each schedule period up to it to (status,
+    the provider's lines in it)."""
+    year = year_of(contract, period)
+    if year is None:
+        return None
+    labels = {q.label: q for q in periods}
+
+    def in_year(label: str) -> bool:
+        q = labels.get(label)
+        return q is not None and year.start <= q.end <= year.end
+
+    totals = [
+        (q.label, statements[q.label][0], sum(x.amount_pence for x in statements[q.label][1] if x.kind != "adjustment"))
+        for q in periods
+        if q.start <= period.start and in_year(q.label)
+    ]
+    adjustments = list(_adjustment_lines(statements[q.label][1] for q in periods if q.start <= period.start))
+    this_year = sum(x.amount_pence for x in adjustments if in_year(adjusted_period(x)))
+    in_this_years_statements = [
+        x for q in periods if q.start <= period.start and in_year(q.label) for x in statements[q.label][1]
+        if x.kind == "adjustment"
+    ]
+    earlier_years = sum(x.amount_pence for x in in_this_years_statements if not in_year(adjusted_period(x)))
+    budget = value_on(contract.budget, year.start)
+    share = value_on(contract.share_on_results, year.start)
+    pot = contract.at_risk(year.start)
+    return YearToDate(
+        year_label=year.label or f"year {contract.years.index(year) + 1}",
+        year_start=year.start,
+        year_end=year.end,
+        budget_pence=None if budget is None else pence(budget),
+        share_on_results="" if share is None else f"{(share * 100).normalize():f}%",
+        results_pot_pence=None if pot is None else pence(pot),
+        periods=tuple(totals),
+        adjustments_this_year=this_year,
+        adjustments_earlier_years=earlier_years,
+    )
+
+
+def _adjustment_lines(groups: Iterable[Sequence[PaymentLine]]) -> Iterable[PaymentLine]:
+    for lines in groups:
+        yield from (x for x in lines if x.kind == "adjustment")

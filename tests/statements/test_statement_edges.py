@@ -1,0 +1,110 @@
+"""Edges of statements: providers the contract does not name, a clawback across contract years, and what the
+fingerprint does and does not depend on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.outcomes.cases import BASE_CONTRACT, arrow_rows, case_warehouse
+from recoverypbr.payments.fingerprint import data_sha256
+from recoverypbr.payments.run import approve_statements, make_statements, statement_period
+from recoverypbr.warehouse.connection import Warehouse
+
+NO_REP = {"no_rep": {"type": "no_representation_12m", "tariffs": {"all": "1000"}},
+          "completion": {"type": "successful_completion", "tariffs": {"all": "250"}}}
+ONE_YEAR = Contract.model_validate(BASE_CONTRACT | {
+    "effective_from": dt.date(2013, 4, 1), "years": [{"start": dt.date(2013, 4, 1), "end": dt.date(2014, 3, 31)}],
+    "outcomes": NO_REP,
+})
+TWO_YEARS = Contract.model_validate(BASE_CONTRACT | {
+    "effective_from": dt.date(2013, 4, 1),
+    "years": [{"start": dt.date(2013, 4, 1), "end": dt.date(2014, 3, 31)},
+              {"start": dt.date(2014, 4, 1), "end": dt.date(2015, 3, 31)}],
+    "outcomes": NO_REP,
+})
+
+
+def _episode(i: str, provider: str, discharged: dt.date, **extra: Any) -> dict[str, Any]:
+    return {"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": provider, "start_date": dt.date(2011, 1, 1),
+            "discharge_date": discharged, "discharge_reason": "completed_drug_free", "substances": "opiates", **extra}
+
+
+def _late_presentation(wh: Warehouse, client: str, day: dt.date) -> None:
+    row = {"client_id": client, "presented_on": day, "setting": "treatment"}
+    wh.insert("presentations", wh.register_arrow("_late", arrow_rows("presentations", [row])))
+    wh.unregister("_late")
+
+
+def _approve(wh: Warehouse, contract: Contract, label: str) -> None:
+    period = statement_period(contract, label)
+    approve_statements(wh, make_statements(wh, contract, period), "Finance", dt.datetime(2014, 1, 1))
+
+
+def test_a_provider_the_contract_does_not_name_is_adjusted_and_can_be_approved() -> None:
+    # P3 is paid GBP 1,000 in 2013-Q2 (no_rep maturing 2013-05-15) and approved; a late presentation reverses it.
+    # P4 first earns in 2013-Q3 (a completion on 2013-08-01, GBP 250). Neither is named in the contract.
+    wh = case_warehouse({"episodes": [_episode("3", "P3", dt.date(2012, 5, 15)),
+                                      _episode("4", "P4", dt.date(2013, 8, 1))]})
+    try:
+        q2 = {s.provider_id: s for s in make_statements(wh, ONE_YEAR, statement_period(ONE_YEAR, "2013-Q2"))}
+        assert sorted(q2) == ["P1", "P2", "P3"] and q2["P3"].total_pence == 100_000
+        q3_period = statement_period(ONE_YEAR, "2013-Q3")
+        unapproved = {s.provider_id: s.fingerprint for s in make_statements(wh, ONE_YEAR, q3_period)}
+        _approve(wh, ONE_YEAR, "2013-Q2")
+        # Approving 2013-Q2 changes what 2013-Q3 adjusts against, so its fingerprint, even with the same data.
+        approved = {s.provider_id: s.fingerprint for s in make_statements(wh, ONE_YEAR, q3_period)}
+        assert all(unapproved[p] != approved[p] for p in ("P1", "P2"))
+        _late_presentation(wh, "C3", dt.date(2013, 5, 1))
+        q3 = {s.provider_id: s for s in make_statements(wh, ONE_YEAR, statement_period(ONE_YEAR, "2013-Q3"))}
+        assert sorted(q3) == ["P1", "P2", "P3", "P4"]
+        assert [(x.kind, x.amount_pence) for x in q3["P3"].lines] == [("adjustment", -100_000)]
+        assert [(x.kind, x.amount_pence) for x in q3["P4"].lines] == [("outcome", 25_000)]
+        assert q3["P4"].open_earlier == ()
+        _approve(wh, ONE_YEAR, "2013-Q3")
+    finally:
+        wh.close()
+
+
+def test_a_clawback_of_last_year_is_charged_to_last_year() -> None:
+    # C1's no_rep matures on 2014-01-20 (year one, 2014-Q1): GBP 1,000, approved with the year's other periods.
+    # A presentation on 2013-12-01 loaded late reverses it in 2014-Q2, the first period of year two. Year two's
+    # statement shows the -1,000.00 as an adjustment to an earlier year; nothing is charged to year two.
+    wh = case_warehouse({"episodes": [_episode("1", "P1", dt.date(2013, 1, 20))]})
+    try:
+        for label in ("2013-Q2", "2013-Q3", "2013-Q4", "2014-Q1"):
+            _approve(wh, TWO_YEARS, label)
+        _late_presentation(wh, "C1", dt.date(2013, 12, 1))
+        p1 = next(s for s in make_statements(wh, TWO_YEARS, statement_period(TWO_YEARS, "2014-Q2"))
+                  if s.provider_id == "P1")
+        assert p1.total_pence == -100_000
+        ytd = p1.document()["year_to_date"]
+        assert ytd["year"] == "year 2"
+        assert (ytd["paid_to_date"], ytd["adjustments_to_this_year"]) == ("0.00", "0.00")
+        assert ytd["adjustments_to_earlier_years"] == "-1000.00"
+    finally:
+        wh.close()
+
+
+def test_the_data_digest_ignores_load_order_and_sees_pricing_columns() -> None:
+    rows = [_episode(str(i), "P1", dt.date(2013, 5, i + 1), stock_or_flow="flow") for i in range(5)]
+    as_of = dt.date(2013, 6, 30)
+    digests = []
+    for variant in (rows, list(reversed(rows)), [*rows[:4], {**rows[4], "stock_or_flow": "stock"}]):
+        wh = case_warehouse({"episodes": variant})
+        try:
+            digests.append(data_sha256(wh, as_of))
+        finally:
+            wh.close()
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
+
+
+def test_a_clipped_first_period_is_named_by_its_calendar_label() -> None:
+    contract = Contract.model_validate(BASE_CONTRACT | {
+        "effective_from": dt.date(2012, 5, 15),
+        "years": [{"start": dt.date(2012, 5, 15), "end": dt.date(2013, 5, 14)}], "outcomes": NO_REP})
+    first = statement_period(contract, "2012-Q2")
+    assert (first.start, first.end) == (dt.date(2012, 5, 15), dt.date(2012, 6, 30))
+    assert statement_period(contract, "2013-Q2").end == dt.date(2013, 5, 14)
