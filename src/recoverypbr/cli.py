@@ -17,7 +17,7 @@ from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
 from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_outcomes
 from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, summary_csv
-from recoverypbr.payments.run import statement_period
+from recoverypbr.payments.run import schedule, statement_period
 from recoverypbr.reports import write_statement
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
@@ -231,10 +231,12 @@ def demo(
         (folder / f"summary_{chosen.label}.csv").write_bytes(summary_csv(made))
     print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
     db = workdir / "recoverypbr.duckdb"
+    first = schedule(model)[0]
     console.print(f"Next: [bold]recoverypbr quarantine --db {db}[/] lists each kept-aside row; "
                   f"[bold]recoverypbr explain CLIENT --outcome ID --contract {contract} --as-of {EXTRACT_DATE} "
                   f"--db {db}[/] explains a decision; [bold]recoverypbr approve --contract {contract} --period "
-                  f"{chosen.label} --by NAME --db {db}[/] approves the statements.", highlight=False)
+                  f"{first.label} --by NAME --db {db}[/] approves the first period's statements (periods are "
+                  "approved in order).", highlight=False)
 
 
 def _print_overview(wh: Warehouse, result: LoadResult, clients: int, workdir: Path) -> None:

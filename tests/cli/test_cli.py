@@ -65,6 +65,16 @@ def test_synth_then_demo(tmp_path: Path) -> None:
     for heading in ("In the warehouse", "Episodes by provider", "Quarantined rows by reason"):
         assert heading in shown.output
     assert (tmp_path / "demo" / "recoverypbr.duckdb").exists()
+    assert "payments for 2013-Q1" in shown.output and "results money" in shown.output
+    written = sorted(p.name for p in (tmp_path / "demo" / "statements").iterdir())
+    assert written == sorted([f"statement_{p}_2013-Q1.{ext}" for p in ("P01", "P02")
+                              for ext in ("csv", "json", "xlsx", "pdf")] + ["summary_2013-Q1.csv"])
+    # The next step the demo suggests works as printed.
+    contract = str(Path(__file__).parents[2] / "contracts" / "marlshire.yaml")
+    approved = runner.invoke(app, ["approve", "--contract", contract, "--period", "2012-Q2",
+                                   "--by", "Finance officer", "--db", str(tmp_path / "demo" / "recoverypbr.duckdb")])
+    assert approved.exit_code == 0, approved.output
+    assert "Approved Marlshire (synthetic)/2012-04-01/P01/2012-Q2" in " ".join(approved.output.split())
 
 
 def test_synth_refuses_bad_arguments(tmp_path: Path) -> None:
