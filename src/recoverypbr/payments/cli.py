@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -78,12 +79,7 @@ def pay_command(
 ) -> None:
     """Make each provider's payment statement for a period and write it as CSV, JSON, XLSX and PDF."""
     chosen = _formats(formats)
-    with user_errors():
-        model = load_contract(contract)
-        _need(db)
-        chosen_period = statement_period(model, period)
-        with open_warehouse(db) as wh:
-            made = statements(wh, model, chosen_period, as_of or chosen_period.end, provider)
+    with user_errors(), _period_statements(contract, period, db, as_of, provider) as (model, chosen_period, _, made):
         for statement in made:
             write_statement(statement.document(), out, chosen)
         (out / f"summary_{chosen_period.label}.csv").write_bytes(summary_csv(made))
@@ -112,11 +108,7 @@ def approve_command(
 ) -> None:
     """Approve a period's statements: they are stored and never rewritten; later changes become adjustments."""
     with user_errors():
-        model = load_contract(contract)
-        _need(db)
-        chosen_period = statement_period(model, period)
-        with open_warehouse(db) as wh:
-            made = statements(wh, model, chosen_period, as_of or chosen_period.end, provider)
+        with _period_statements(contract, period, db, as_of, provider) as (_, _, wh, made):
             if not provider:
                 # Without --provider, approve those still open; naming a provider that is approved is refused.
                 for s in made:
@@ -131,9 +123,17 @@ def approve_command(
                           f"({len(statement.lines)} lines), fingerprint {statement.fingerprint[:12]}", highlight=False)
 
 
-def _need(db: Path) -> None:
+@contextmanager
+def _period_statements(
+    contract: Path, period: str, db: Path, as_of: date | None, providers: Sequence[str] | None
+) -> Iterator[tuple[Contract, Period, Warehouse, list[Statement]]]:
+    """The contract, the schedule period, the open warehouse and the period's statements, for pay and approve."""
+    model = load_contract(contract)
     if not db.exists():
         raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first (recoverypbr load) or pass --db")
+    chosen = statement_period(model, period)
+    with open_warehouse(db) as wh:
+        yield model, chosen, wh, statements(wh, model, chosen, as_of or chosen.end, providers)
 
 
 SUMMARY_HEADER = ("provider_id", "status", "lines", "total", "paid_this_year", "budget", "results_pot", "fingerprint")
