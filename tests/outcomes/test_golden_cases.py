@@ -71,3 +71,14 @@ def test_the_stored_ledger_is_the_evaluated_ledger(path: Path) -> None:
         every = wh.execute("SELECT count(*) FROM outcome_ledger")[0][0]
     assert stored == expected
     assert summary.rows == every == len(expected)
+
+
+def test_building_the_ledger_leaves_the_compression_setting_as_it_was() -> None:
+    """build_ledger writes its run with FSST for strings only for that statement."""
+    case = load_case(CASE_FILES[0])
+    with case_warehouse(case.input) as wh:
+        build_ledger(wh, case.contract, case.as_of)
+        assert wh.execute("SELECT current_setting('force_compression')")[0][0] == "auto"
+        wh.execute("SET force_compression = 'uncompressed'")
+        build_ledger(wh, case.contract, case.as_of)
+        assert wh.execute("SELECT current_setting('force_compression')")[0][0] == "uncompressed"

@@ -14,7 +14,8 @@ Writing one short row per episode instead of one long row per outcome is what ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -117,7 +118,8 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
         name = f"outcome_run_{run}"
         # The view is compiled (Python, one core) while the engine runs the statement (it does not hold the GIL).
         compiled = helper.submit(_run_queries, evaluation, contract, as_of, name, wh.dialect)
-        wh.execute(f'CREATE TABLE "{name}" AS {decide}')
+        with _strings_as_fsst(wh):
+            wh.execute(f'CREATE TABLE "{name}" AS {decide}')
         view, count = compiled.result()
         _record(wh, run, name, contract, as_of, evaluation.placed)
         wh.execute(f'CREATE VIEW "{name}_ledger" AS {view}')
@@ -128,6 +130,19 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
     if progress:
         progress("", 2, 2)
     return LedgerSummary(contract.area, contract.effective_from, as_of, sum(_total(r) for r in counted), counted)
+
+
+@contextlib.contextmanager
+def _strings_as_fsst(wh: Warehouse) -> Iterator[None]:
+    """Compress the run's strings with FSST without trying dictionary compression as well: DuckDB otherwise
+    analyses every string column both ways, which costs about a third of writing the run (for a run about a
+    quarter larger on disk)."""
+    before = wh.execute("SELECT current_setting('force_compression')")[0][0]
+    wh.execute("SET force_compression = 'fsst'")
+    try:
+        yield
+    finally:
+        wh.execute("SET force_compression = ?", [before])
 
 
 def _run_queries(
