@@ -120,16 +120,24 @@ def attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Ta
         return _nothing()
     rows, amounts, found = _fees_due(inputs, contract, period)
     paid = rows.join(amounts, found)
+    return earned(paid, paid.stock_or_flow, paid.payable_on, "episode:" + paid.episode_id)
+
+
+def earned(
+    paid: ir.Table, stock_or_flow: ir.StringValue, payable_on: ir.DateValue, evidence: ir.StringValue
+) -> ir.Table:
+    """Rows joined to their amount (`amounts_table`, with `a_provider`) as `EARNED_COLUMNS`: shared by attachment
+    fees and incentives."""
     return paid.select(
         provider_id=paid.a_provider,
         client_id=paid.client_id,
         episode_id=paid.episode_id,
         complexity_group=paid.complexity_group,
-        stock_or_flow=paid.stock_or_flow,
-        payable_on=paid.payable_on,
+        stock_or_flow=stock_or_flow,
+        payable_on=payable_on,
         reference=paid.a_reference,
         amount_pence=paid.a_pence,
-        evidence="episode:" + paid.episode_id,
+        evidence=evidence,
     )
 
 

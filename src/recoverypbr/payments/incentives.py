@@ -24,6 +24,7 @@ from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.payments.fees import (
     EARNED_COLUMNS,
     amounts_table,
+    earned,
     nothing_unpaid,
     unpaid,
     with_group_and_provider,
@@ -80,17 +81,8 @@ def incentive_payments(inputs: Inputs, contract: Contract, period: Period, iid: 
     """The incentive's payments in the period, one row per move, in `EARNED_COLUMNS`."""
     rows, amounts, found = _moves_due(inputs, contract, period, iid)
     paid = rows.join(amounts, found)
-    return paid.select(
-        provider_id=paid.a_provider,
-        client_id=paid.client_id,
-        episode_id=paid.episode_id,
-        complexity_group=paid.complexity_group,
-        stock_or_flow=ibis.null("string"),
-        payable_on=paid.start_date,
-        reference=paid.a_reference,
-        amount_pence=paid.a_pence,
-        evidence="episode:" + paid.m_from + ";episode:" + paid.episode_id,
-    )
+    evidence = "episode:" + paid.m_from + ";episode:" + paid.episode_id
+    return earned(paid, ibis.null("string"), paid.start_date, evidence)
 
 
 def unpaid_incentives(inputs: Inputs, contract: Contract, period: Period) -> ir.Table:

@@ -25,13 +25,14 @@ from typing import Any
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.ledger import build_ledger, stored_ledger
+from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, stored_ledger
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
+from recoverypbr.payments.limits import earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
-from recoverypbr.payments.pipeline import Payments, price_period
+from recoverypbr.payments.pipeline import Payments, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions
 from recoverypbr.payments.year import year_to_date
@@ -75,16 +76,19 @@ class Priced:
 def price_up_to(
     wh: Warehouse, contract: Contract, period: Period, as_of: date, progress: Progress | None = None
 ) -> Priced:
-    """Price each schedule period from the contract's start to `period`, in order, with the data as of `as_of`."""
-    from recoverypbr.payments.limits import earlier_paid
-
+    """Price each schedule period from the contract's start to `period`, in order, with the data as of `as_of`
+    (read once: the ledger, the pricing inputs and the cohort measures are the same for every period)."""
     periods = [p for p in schedule(contract) if p.start <= period.start]
+    ledger = period_ledger(wh, contract, as_of)
+    inputs = payment_inputs(wh, as_of)
+    cohort = cohort_measures(wh, contract, as_of)
     found: dict[str, Payments] = {}
     so_far: list[PaymentLine] = []
     for done, q in enumerate(periods):
         if progress:
             progress(q.label, done, len(periods))
-        found[q.label] = price_period(wh, contract, q, as_of, earlier_paid(so_far, contract))
+        earlier = earlier_paid(so_far, contract)
+        found[q.label] = pay_period(wh, ledger, contract, q, earlier=earlier, inputs=inputs, cohort=cohort)
         so_far += found[q.label].lines
     if progress:
         progress("", len(periods), len(periods))
