@@ -41,7 +41,7 @@ from recoverypbr.payments import (
     pounds,
     price_period,
 )
-from recoverypbr.payments.limits import Earlier
+from recoverypbr.payments.limits import Earlier, EarlierKey
 from recoverypbr.warehouse.connection import Warehouse
 
 ROOT = Path(__file__).parents[2]
@@ -119,7 +119,7 @@ def run_case(case: dict[str, Any]) -> tuple[Contract, Payments]:
     try:
         price = _pricer(wh, case, contract)
         earlier = {
-            (k.split("@")[0], k.split("@")[1]): int(Decimal(str(v)) * 100) for k, v in case.get("earlier", {}).items()
+            EarlierKey(*k.split("@")): int(Decimal(str(v)) * 100) for k, v in case.get("earlier", {}).items()
         }
         so_far: list[PaymentLine] = []
         for label in case.get("earlier_periods", []):

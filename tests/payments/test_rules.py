@@ -14,7 +14,7 @@ from recoverypbr.outcomes.cases import BASE_CONTRACT, case_warehouse
 from recoverypbr.outcomes.ledger import stored_ledger
 from recoverypbr.payments import PaymentLine, earlier_paid, parse_period, price_period
 from recoverypbr.payments.cohort import cohort_lines
-from recoverypbr.payments.limits import SHARE_ON_RESULTS, apply_limits
+from recoverypbr.payments.limits import SHARE_ON_RESULTS, EarlierKey, apply_limits
 from recoverypbr.payments.splits import split_line, split_lines
 
 ROOT = Path(__file__).parents[2]
@@ -37,12 +37,12 @@ def test_earlier_paid_gives_the_milestone_maximum_and_the_share_on_results() -> 
     paid = [line("payment_point", "WOR_SERVICE", 123650, dt.date(2013, 2, 1), f"{path}.unit_price")] * 3
     paid += [line("outcome", "WOR_SERVICE", 100, dt.date(2013, 4, 1))]
     earlier = earlier_paid(paid, contract)
-    assert earlier[(f"{path}.maximum", YEAR_ONE)] == 3 * 123650
-    assert earlier[(SHARE_ON_RESULTS, YEAR_ONE)] == 3 * 123650
-    assert earlier[(SHARE_ON_RESULTS, "2013-04-01..2014-03-31")] == 100
+    assert earlier[EarlierKey(f"{path}.maximum", YEAR_ONE, "WOR_SERVICE")] == 3 * 123650
+    assert earlier[EarlierKey(SHARE_ON_RESULTS, YEAR_ONE, "WOR_SERVICE")] == 3 * 123650
+    assert earlier[EarlierKey(SHARE_ON_RESULTS, "2013-04-01..2014-03-31", "WOR_SERVICE")] == 100
 
 
-def test_earlier_paid_keeps_floor_top_ups_out_of_caps() -> None:
+def test_earlier_paid_counts_floor_top_ups_in_caps_but_not_in_the_results_money() -> None:
     contract = contract_with(
         caps={"year": {"amount": "1000", "period": "year"}},
         floors={"quarter": {"amount": "300", "period": "quarter"}},
@@ -53,9 +53,10 @@ def test_earlier_paid_keeps_floor_top_ups_out_of_caps() -> None:
         line("floor", "P1", 20000, day, "floors.quarter.amount"),
     ]
     earlier = earlier_paid(paid, contract)
-    assert earlier[("caps.year", YEAR_ONE)] == 10000
-    assert earlier[(SHARE_ON_RESULTS, YEAR_ONE)] == 10000
-    assert earlier[("floors.quarter", "2012-Q2")] == 30000
+    # A cap counts every line in its scope (a floor's top-up is money paid); results money is not topped up.
+    assert earlier[EarlierKey("caps.year", YEAR_ONE, "P1")] == 30000
+    assert earlier[EarlierKey(SHARE_ON_RESULTS, YEAR_ONE, "P1")] == 10000
+    assert earlier[EarlierKey("floors.quarter", "2012-Q2", "P1")] == 30000
 
 
 def test_the_share_on_results_follows_the_dated_budget_and_share() -> None:
@@ -67,8 +68,8 @@ def test_the_share_on_results_follows_the_dated_budget_and_share() -> None:
     result = apply_limits(earned, contract, parse_period("2012-04-01..2014-03-31"))
     cuts = [(c.reference, c.amount_pence, c.payable_on) for c in result if c.kind == "cap"]
     assert cuts == [
-        ("share_on_results@2012-04-01", -40000, dt.date(2013, 3, 31)),
-        ("share_on_results@2013-04-01", -50000, dt.date(2014, 3, 31)),
+        ("share_on_results@2012-04-01", -40000, dt.date(2013, 3, 1)),
+        ("share_on_results@2013-04-01", -50000, dt.date(2013, 5, 1)),
     ]
 
 

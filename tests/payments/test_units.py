@@ -17,7 +17,7 @@ from recoverypbr.outcomes.cases import BASE_CONTRACT
 from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
 from recoverypbr.payments import PaymentLine, allocate, parse_period, pence, pounds
 from recoverypbr.payments.cohort_basis import paid_achievements
-from recoverypbr.payments.limits import apply_limits, limit_order
+from recoverypbr.payments.limits import EarlierKey, apply_limits, limit_order
 from recoverypbr.payments.periods import PeriodError, window, windows
 from recoverypbr.payments.pricing import outcome_lines, tariff_rows, unpriced_outcomes
 from recoverypbr.payments.splits import split_line
@@ -109,7 +109,7 @@ def test_a_yearly_floor_waits_for_the_statement_that_ends_its_year() -> None:
     assert apply_limits([line("P1", 100)], contract, parse_period("2013-Q2")) == [line("P1", 100)]
     closing = apply_limits([line("P1", 100, dt.date(2014, 2, 1))], contract, parse_period("2014-Q1"), {})
     assert closing[-1].amount_pence == 100000 - 100
-    earlier = {("floors.p1", "2013-04-01..2014-03-31"): 60000}
+    earlier = {EarlierKey("floors.p1", "2013-04-01..2014-03-31", "P1"): 60000}
     closing = apply_limits([line("P1", 100, dt.date(2014, 2, 1))], contract, parse_period("2014-Q1"), earlier)
     assert closing[-1].amount_pence == 100000 - 60000 - 100
 
@@ -118,7 +118,8 @@ def test_a_monthly_cap_in_a_quarterly_statement_cuts_each_month() -> None:
     contract = contract_with(caps={"p1": {"amount": 1, "period": "month", "provider": "P1"}})
     lines = [line("P1", 300, dt.date(2013, 4, 2)), line("P1", 50, dt.date(2013, 5, 2)), line("P1", 400, ROOT)]
     cuts = apply_limits(lines, contract, parse_period("2013-Q2"))[3:]
-    assert [(c.amount_pence, c.payable_on) for c in cuts] == [(-600, dt.date(2013, 4, 30))]
+    # April: 400p on the 1st (cut 300p), 300p on the 2nd (cut 300p): one line for the month, dated on its last cut.
+    assert [(c.amount_pence, c.payable_on) for c in cuts] == [(-600, dt.date(2013, 4, 2))]
 
 
 def test_a_top_up_nobody_earned_goes_to_the_prime() -> None:

@@ -20,10 +20,10 @@ import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract, Funnel, Milestone
 from recoverypbr.contract.types import value_on
-from recoverypbr.payments.limits import Earlier, cap, fallback_payee, maximum_scope
+from recoverypbr.payments.limits import Earlier, LimitRule, limit_lines, maximum_scope
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.money import pence
-from recoverypbr.payments.periods import Period, windows
+from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import payable_rows, reference
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -96,10 +96,6 @@ def milestone_lines(
 def _maximum(
     lines: list[PaymentLine], contract: Contract, period: Period, path: str, milestone: Milestone, earlier: Earlier
 ) -> list[PaymentLine]:
-    scope = maximum_scope(path, milestone.label, milestone.outcome)
     maximum = milestone.payment.maximum if milestone.payment else None
-    cuts: list[PaymentLine] = []
-    for w in windows("year", period, contract):
-        prior = earlier.get((f"{path}.maximum", w.label), 0)
-        cuts += cap(lines, scope, maximum or {}, w, period, prior, fallback_payee(contract), field="maximum")
-    return cuts
+    rule = LimitRule("cap", maximum_scope(path, milestone.label, milestone.outcome), "year", maximum or {}, field="")
+    return limit_lines(lines, [rule], contract, period, earlier)
