@@ -44,7 +44,7 @@ def test_there_is_a_broken_contract_for_every_rule() -> None:
     assert rules == {
         "attribution", "caps_floors", "codes", "cohort_basis", "complexity", "condition", "dated_values", "funnel",
         "gates", "illustrative", "lasars", "money", "positive", "reference", "reliable_change_share", "share_range",
-        "structure", "sum_to_one", "tariff_groups", "yaml", "years",
+        "structure", "sum_to_one", "tariff_groups", "window_values", "yaml", "years",
     }
 
 

@@ -191,6 +191,49 @@ def dated_values_in_force(c: Contract) -> Iterator[Problem]:
                           f"add a value dated {c.start}, or give one value for the whole contract", "dated_values")
 
 
+def _window_starts(c: Contract, kind: str) -> str:
+    """The days a window of `kind` may start on, in words."""
+    return {"month": "the first of a month", "quarter": "the first day of a calendar quarter (1 January, 1 April, "
+            "1 July or 1 October)", "year": "a contract year's start", "contract": "the contract's start"}[kind]
+
+
+def _starts_window(c: Contract, kind: str, day: date) -> bool:
+    if kind == "month":
+        return day.day == 1
+    if kind == "quarter":
+        return day.day == 1 and day.month in (1, 4, 7, 10)
+    return kind == "year" and any(y.start == day for y in c.years)
+
+
+def _windowed_values(c: Contract) -> Iterator[tuple[str, str, Dated]]:
+    """(path, window kind, dated value) of every value counted over a window: budget and share on results per
+    contract year, milestone maxima per contract year, caps and floors per their period."""
+    yield "budget", "year", c.budget
+    yield "share_on_results", "year", c.share_on_results
+    for fid, funnel in c.funnels.items():
+        for mid, milestone in funnel.milestones.items():
+            if milestone.payment is not None and milestone.payment.maximum is not None:
+                yield f"funnels.{fid}.milestones.{mid}.payment.maximum", "year", milestone.payment.maximum
+    for kind, limits in (("caps", c.caps), ("floors", c.floors)):
+        for lid, limit in limits.items():
+            yield f"{kind}.{lid}.amount", limit.period, limit.amount
+
+
+def values_change_at_window_starts(c: Contract) -> Iterator[Problem]:
+    """A value counted over a window (a cap, a floor, a maximum, the budget or the share on results) changes only
+    on the first day of one of its windows: a window has one value, so a change inside it would be ignored. Years
+    that are not contiguous are reported by `years_contiguous` alone."""
+    if not c.years or any(years_contiguous(c)):
+        return
+    for path, kind, dated in _windowed_values(c):
+        for since in sorted(dated):
+            if c.start < since <= c.end and not _starts_window(c, kind, since):
+                yield Problem(dated_path(path, since), f"the value dated {since} takes effect inside a {kind} "
+                              f"window, which has one value: it would not apply until the next {kind}",
+                              f"date it {_window_starts(c, kind)}, or give the {kind} its value from its start",
+                              "window_values")
+
+
 def shares_within_range(c: Contract) -> Iterator[Problem]:
     """Shares (share on results, splits, weights, rates) are from 0% to 100%."""
     for path, share in share_fields(c):
@@ -406,6 +449,7 @@ MONEY_RULES: tuple[Rule, ...] = (
     years_contiguous,
     effective_within_years,
     dated_values_in_force,
+    values_change_at_window_starts,
     shares_within_range,
     money_not_negative,
     shares_sum_to_one,
