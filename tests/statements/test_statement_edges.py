@@ -108,3 +108,27 @@ def test_a_clipped_first_period_is_named_by_its_calendar_label() -> None:
     first = statement_period(contract, "2012-Q2")
     assert (first.start, first.end) == (dt.date(2012, 5, 15), dt.date(2012, 6, 30))
     assert statement_period(contract, "2013-Q2").end == dt.date(2013, 5, 14)
+
+
+def test_the_year_to_date_counts_each_line_in_its_own_contract_year() -> None:
+    # Years start on 1 May, so the quarter 2013-Q2 (April to June 2013) straddles year one (to 2013-04-30) and year
+    # two. Completions (GBP 250 each) on 2013-02-10 (year one, 2013-Q1), 2013-04-15 (year one, in 2013-Q2) and
+    # 2013-05-20 (year two, in 2013-Q2). The 2013-Q2 statement ends in year two: its year to date is year two's
+    # money, the one completion of 20 May (GBP 250), not the quarter's GBP 500; the April line counts in year one.
+    contract = Contract.model_validate(BASE_CONTRACT | {
+        "effective_from": dt.date(2012, 5, 1),
+        "years": [{"start": dt.date(2012, 5, 1), "end": dt.date(2013, 4, 30)},
+                  {"start": dt.date(2013, 5, 1), "end": dt.date(2014, 4, 30)}],
+        "outcomes": {"completion": NO_REP["completion"]},
+    })
+    wh = case_warehouse({"episodes": [_episode(str(i), "P1", day) for i, day in enumerate(
+        (dt.date(2013, 2, 10), dt.date(2013, 4, 15), dt.date(2013, 5, 20)))]})
+    try:
+        q2 = next(s for s in make_statements(wh, contract, statement_period(contract, "2013-Q2"))
+                  if s.provider_id == "P1")
+        assert q2.total_pence == 50_000
+        ytd = q2.document()["year_to_date"]
+        assert (ytd["year"], ytd["start"], ytd["paid_to_date"]) == ("year 2", "2013-05-01", "250.00")
+        assert [(p["period"], p["total"]) for p in ytd["periods"]] == [("2013-Q2", "250.00")]
+    finally:
+        wh.close()

@@ -1,11 +1,13 @@
 """The year to date a statement shows: the contract year its period ends in, and what the provider has been paid
 for that year's periods so far.
 
-Each period counts its own lines (approved statements as approved, the statement being made as made, open earlier
-periods as currently priced), without adjustment lines. An adjustment line counts towards the year of the period it
-corrects (named in its `adjusts`), not the year of the statement it is in: a clawback in year two of a year-one
-payment does not make room in year two's results money. Adjustments in this year's statements to earlier years'
-periods are shown on their own.
+Each line counts in the contract year containing its payable date, the rule the caps and the share on results use:
+a period that straddles two contract years (quarters under years that start on 1 May) counts its lines of each year
+in that year. Each period overlapping the year lists its lines of the year (approved statements as approved, the
+statement being made as made, open earlier periods as currently priced), without adjustment lines. An adjustment
+line counts towards the year in which the period it corrects (named in its `adjusts`) ends, not the year of the
+statement it is in: a clawback in year two of a year-one payment does not make room in year two's results money.
+Adjustments in this year's statements to earlier years' periods are shown on their own.
 """
 
 from __future__ import annotations
@@ -47,10 +49,13 @@ def year_to_date(
         q = labels.get(label)
         return q is not None and year.start <= q.end <= year.end
 
+    def in_this_year(line: PaymentLine) -> bool:
+        return line.kind != "adjustment" and year.start <= line.payable_on <= year.end
+
     totals = [
-        (q.label, statements[q.label][0], sum(x.amount_pence for x in statements[q.label][1] if x.kind != "adjustment"))
+        (q.label, statements[q.label][0], sum(x.amount_pence for x in statements[q.label][1] if in_this_year(x)))
         for q in periods
-        if q.start <= period.start and in_year(q.label)
+        if q.start <= period.start and q.start <= year.end and year.start <= q.end
     ]
     adjustments = list(_adjustment_lines(statements[q.label][1] for q in periods if q.start <= period.start))
     this_year = sum(x.amount_pence for x in adjustments if in_year(adjusted_period(x)))
