@@ -147,3 +147,21 @@ def test_price_period_builds_the_ledger_when_none_is_stored() -> None:
     assert [(x.kind, x.amount_pence, x.payable_on) for x in q1.lines] == [
         ("attachment_fee", 2500, dt.date(2013, 1, 10))
     ]
+
+
+def test_the_double_cut_example_pays_30_pounds_by_the_year_and_by_the_quarter() -> None:
+    # Issue 9: P1 earns 10 x £10 on 2012-04-01; caps `a` £50 a quarter (overall) and `b` £30 a year (P1). The year
+    # as one period and the year's quarters one by one (each with earlier_paid) both pay £30.00: the golden case
+    # double_cut_year_and_quarter_caps.yaml shows the year's lines.
+    contract = contract_with(
+        budget="100", share_on_results="100%",
+        caps={"a": {"amount": "50", "period": "quarter"}, "b": {"amount": "30", "period": "year", "provider": "P1"}},
+    )
+    earned = [line("outcome", "P1", 1000, dt.date(2012, 4, 1), client_id=f"C{i}") for i in range(10)]
+    whole = apply_limits(earned, contract, parse_period(YEAR_ONE))
+    so_far: list[PaymentLine] = []
+    for label in ("2012-Q2", "2012-Q3", "2012-Q4", "2013-Q1"):
+        quarter = parse_period(label)
+        mine = [x for x in earned if quarter.contains(x.payable_on)]
+        so_far += apply_limits(mine, contract, quarter, earlier_paid(so_far, contract))
+    assert sum(x.amount_pence for x in whole) == sum(x.amount_pence for x in so_far) == 3000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,41 @@ def test_pay_needs_a_warehouse(area: tuple[Path, Path], tmp_path: Path) -> None:
     result = runner.invoke(app, ["pay", "--contract", str(contract), "--db", str(tmp_path / "none.duckdb"),
                                  "--period", "2013-Q2", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "no warehouse at" in _words(result.output)
+
+
+@pytest.mark.slow
+def test_issue_9_caps_of_different_windows_on_the_demo_area(tmp_path: Path) -> None:
+    # Issue 9's command-line example: the demo's area (5,000 clients, seed 1, with errors) paid under Marlshire with
+    # its caps and floors replaced by P01's £1,000 a quarter and £500 a month overall. Before the fix P01 was paid
+    # -92,800.00 for 2012-Q2 and P02 22,792.50. Checked independently of the pricing: no provider has a negative
+    # month (cuts are shown one line per provider per month), P01 has at most £1,000 in the quarter, and each month's lines of both providers sum to at most £500 (the
+    # quarter: at most £1,500). Every month earns far more than £500, so the quarter pays exactly £1,500.00; the
+    # split between the providers (759.53 and 740.47) is as the program printed it when the case was made.
+    from recoverypbr.synth import generate_area
+
+    extract = tmp_path / "area"
+    generate_area(5000, 1, extract, "csv", dirty=True)
+    db = str(tmp_path / "demo.duckdb")
+    _run("load", str(extract), "--db", db)
+    text = (Path(__file__).parents[2] / "contracts" / "marlshire.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["caps"] = {"p01_quarter": {"provider": "P01", "amount": 1000, "period": "quarter"},
+                    "overall_month": {"amount": 500, "period": "month"}}
+    data.pop("floors")
+    data["illustrative"] = {k: v for k, v in data.get("illustrative", {}).items() if k != "floors"}
+    contract = tmp_path / "double_cut.yaml"
+    contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    _run("pay", "--contract", str(contract), "--period", "2012-Q2", "--out", str(tmp_path / "st"), "--db", db)
+    docs = {p: json.loads((tmp_path / "st" / f"statement_{p}_2012-Q2.json").read_text()) for p in ("P01", "P02")}
+    assert {p: d["totals"]["total"] for p, d in docs.items()} == {"P01": "759.53", "P02": "740.47"}
+    by_provider_month: dict[tuple[str, str], int] = {}
+    by_month: dict[str, int] = {}
+    for p, d in docs.items():
+        for line in d["lines"]:
+            pence = int(Decimal(line["amount"]) * 100)
+            by_provider_month[(p, line["payable_on"][:7])] = by_provider_month.get((p, line["payable_on"][:7]), 0) + pence
+            by_month[line["payable_on"][:7]] = by_month.get(line["payable_on"][:7], 0) + pence
+    assert min(by_provider_month.values()) >= 0
+    assert sum(a for (p, _), a in by_provider_month.items() if p == "P01") <= 100_000
+    assert sorted(by_month) == ["2012-04", "2012-05", "2012-06"] and all(a <= 50_000 for a in by_month.values())
+    assert sum(by_month.values()) == 150_000
