@@ -140,9 +140,9 @@ def test_issue_9_caps_of_different_windows_on_the_demo_area(tmp_path: Path) -> N
     # Issue 9's command-line example: the demo's area (5,000 clients, seed 1, with errors) paid under Marlshire with
     # its caps and floors replaced by P01's £1,000 a quarter and £500 a month overall. Before the fix P01 was paid
     # -92,800.00 for 2012-Q2 and P02 22,792.50. Checked independently of the pricing: no provider has a negative
-    # month (cuts are shown one line per provider per month), P01 has at most £1,000 in the quarter, and each month's lines of both providers sum to at most £500 (the
-    # quarter: at most £1,500). Every month earns far more than £500, so the quarter pays exactly £1,500.00; the
-    # split between the providers (759.53 and 740.47) is as the program printed it when the case was made.
+    # month (cuts are shown one line per provider per month), P01 has at most £1,000 in the quarter, and each
+    # month's lines of both providers sum to at most £500. Every month earns far more than £500, so the quarter
+    # pays exactly £1,500.00; the split between the providers (759.53 and 740.47) is as the program printed it.
     from recoverypbr.synth import generate_area
 
     extract = tmp_path / "area"
@@ -165,8 +165,9 @@ def test_issue_9_caps_of_different_windows_on_the_demo_area(tmp_path: Path) -> N
     for p, d in docs.items():
         for line in d["lines"]:
             pence = int(Decimal(line["amount"]) * 100)
-            by_provider_month[(p, line["payable_on"][:7])] = by_provider_month.get((p, line["payable_on"][:7]), 0) + pence
-            by_month[line["payable_on"][:7]] = by_month.get(line["payable_on"][:7], 0) + pence
+            month = line["payable_on"][:7]
+            by_provider_month[(p, month)] = by_provider_month.get((p, month), 0) + pence
+            by_month[month] = by_month.get(month, 0) + pence
     assert min(by_provider_month.values()) >= 0
     assert sum(a for (p, _), a in by_provider_month.items() if p == "P01") <= 100_000
     assert sorted(by_month) == ["2012-04", "2012-05", "2012-06"] and all(a <= 50_000 for a in by_month.values())
