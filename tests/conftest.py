@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import DIRTY
+from hypothesis import settings
 
 from recoverypbr.warehouse.connection import Warehouse, open_warehouse
 
@@ -26,3 +28,12 @@ def dirty_copy(tmp_path: Path) -> Path:
     return target
 
 
+
+
+# Hypothesis: CI runs derandomized (the same examples every run, so a pass is not luck); elsewhere examples are
+# drawn afresh. Money properties set their own (larger) number of examples; counterexamples are pinned with
+# @example. HYPOTHESIS_PROFILE=thorough draws many more, for a session that changed payments/.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.register_profile("thorough", deadline=None, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
