@@ -165,3 +165,17 @@ def test_the_double_cut_example_pays_30_pounds_by_the_year_and_by_the_quarter() 
         mine = [x for x in earned if quarter.contains(x.payable_on)]
         so_far += apply_limits(mine, contract, quarter, earlier_paid(so_far, contract))
     assert sum(x.amount_pence for x in whole) == sum(x.amount_pence for x in so_far) == 3000
+
+
+def test_a_cohort_payment_under_competing_providers_is_shared_equally_but_never_with_the_lasars() -> None:
+    # Competing P1 and P2, and a LASARS named among the providers: the cohort's £1,000 is £500 each to P1 and P2;
+    # the LASARS assesses and is not paid on results.
+    providers = {"LAS": {"name": "Assessors", "role": "lasars"},
+                 "P1": {"name": "One", "role": "provider"}, "P2": {"name": "Two", "role": "provider"}}
+    outcome = {"type": "offending_cohort_reduction", "cohort_id": "X", "target_reduction": "10%", "amount": "1000"}
+    measure = {"cohort_id": "X", "period_start": dt.date(2012, 4, 1), "period_end": dt.date(2013, 3, 31),
+               "people": 10, "offences": 5, "current_rate": 0.5, "baseline_rate": 1.0, "change": -0.5,
+               "target_reduction": 0.1, "met": True}
+    contract = contract_with(providers=providers, attribution={"model": "competing"}, outcomes={"cj": outcome})
+    earned = cohort_lines({"cj": [measure]}, contract, parse_period(YEAR_ONE))
+    assert [(x.provider_id, x.amount_pence) for x in split_lines(earned, contract)] == [("P1", 50000), ("P2", 50000)]

@@ -132,3 +132,45 @@ def test_the_year_to_date_counts_each_line_in_its_own_contract_year() -> None:
         assert [(p["period"], p["total"]) for p in ytd["periods"]] == [("2013-Q2", "250.00")]
     finally:
         wh.close()
+
+
+FINGERPRINTED = {
+    "episodes": {"episode_id": "E1", "client_id": "C1", "provider_id": "P1", "start_date": dt.date(2012, 5, 1),
+                 "substances": "opiates"},
+    "top": {"top_id": "T1", "client_id": "C1", "episode_id": "E1", "top_date": dt.date(2012, 5, 1),
+            "stage": "start", "opiate_days": 20},
+    "events": {"client_id": "C1", "episode_id": "E1", "event_date": dt.date(2012, 6, 1),
+               "event_type": "goals_achieved"},
+    "presentations": {"client_id": "C1", "presented_on": dt.date(2012, 7, 1), "setting": "treatment"},
+    "offending_individual": {"client_id": "C1", "offence_date": dt.date(2012, 8, 1), "offences": 1},
+    "offending_cohort": {"cohort_id": "CJ", "period_start": dt.date(2012, 4, 1), "period_end": dt.date(2012, 6, 30),
+                         "people": 100, "offences": 120, "is_baseline": False},
+    "assessments": {"assessment_id": "1", "client_id": "C1", "assessed_on": dt.date(2012, 4, 20),
+                    "parent_or_carer": True},
+    "clients": {"client_id": "C1", "date_of_birth": dt.date(1990, 6, 1)},
+}
+#: One field per table changed to another valid value: each change must change the data digest.
+CHANGED = {
+    "episodes": {"substances": "alcohol"}, "top": {"opiate_days": 19}, "events": {"event_date": dt.date(2012, 6, 2)},
+    "presentations": {"presented_on": dt.date(2012, 7, 2)}, "offending_individual": {"offences": 2},
+    "offending_cohort": {"offences": 121}, "assessments": {"parent_or_carer": False},
+    "clients": {"date_of_birth": dt.date(1990, 6, 2)},
+}
+
+
+def test_the_data_digest_changes_when_one_row_of_any_input_table_changes() -> None:
+    from recoverypbr.outcomes.inputs import TABLE_NAMES
+
+    assert set(FINGERPRINTED) == set(CHANGED) == set(TABLE_NAMES), "every input table is covered"
+    as_of = dt.date(2013, 3, 31)
+
+    def digest(tables: dict[str, dict[str, Any]]) -> str:
+        wh = case_warehouse({name: [row] for name, row in tables.items()})
+        try:
+            return data_sha256(wh, as_of)
+        finally:
+            wh.close()
+
+    base = digest(FINGERPRINTED)
+    for name, change in CHANGED.items():
+        assert digest(FINGERPRINTED | {name: FINGERPRINTED[name] | change}) != base, name
