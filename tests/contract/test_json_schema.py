@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from recoverypbr.contract import contract_json_schema
 from recoverypbr.contract.cli import contract_app
 from recoverypbr.contract.load import read_yaml
+from recoverypbr.contract.model import Contract
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "contracts").glob("*.yaml"))
@@ -41,8 +42,12 @@ def _errors(file: Path) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(as_json(data))]
 
 
-def test_the_schema_is_a_valid_json_schema() -> None:
-    jsonschema.Draft202012Validator.check_schema(contract_json_schema())
+def test_the_schema_is_a_valid_json_schema_of_every_contract_field() -> None:
+    schema = contract_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)  # raises SchemaError if the schema itself is invalid
+    assert set(schema["properties"]) == set(Contract.model_fields)
+    required = {name for name, field in Contract.model_fields.items() if field.is_required()}
+    assert set(schema["required"]) == required and {"years", "budget", "providers"} <= required
 
 
 @pytest.mark.parametrize("file", EXAMPLES, ids=[f.stem for f in EXAMPLES])
