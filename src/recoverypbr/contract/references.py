@@ -23,7 +23,7 @@ from recoverypbr.contract.outcomes import (
     TopImprovement,
     TopThreshold,
 )
-from recoverypbr.contract.rules import Problem, Rule, known_list, suggest
+from recoverypbr.contract.rules import Check, Problem, known_list, suggest
 from recoverypbr.data import codes
 from recoverypbr.data.schema import ASSESSMENTS, TOP, Column
 
@@ -348,7 +348,7 @@ def _milestone(path: str, predicted: int, monthly: list[int] | None) -> Iterator
                       "`predicted`", "funnel")
 
 
-REFERENCE_RULES: tuple[Rule, ...] = (
+REFERENCE_RULES: tuple[Check, ...] = (
     provider_references,
     outcome_references,
     group_references,

@@ -443,9 +443,9 @@ def positive_counts(c: Contract) -> Iterator[Problem]:
                       "give 0 or more months in arrears", "positive")
 
 
-Rule = Callable[[Contract], Iterable[Problem]]
+Check = Callable[[Contract], Iterable[Problem]]
 
-MONEY_RULES: tuple[Rule, ...] = (
+MONEY_RULES: tuple[Check, ...] = (
     years_contiguous,
     effective_within_years,
     dated_values_in_force,

@@ -36,6 +36,7 @@ from recoverypbr.outcomes.frame import (
     NOT_ELIGIBLE,
     Decided,
     Decision,
+    OutcomeTest,
     TopTest,
     achieved_on,
     code,
@@ -65,10 +66,11 @@ class Context:
         return list(codes.COMPLETION_REASONS)
 
 
-Rule = Callable[[Inputs, Any, Context], TopTest | Decision]
+#: The function that gives an outcome type's test from the tables, the outcome's parameters and the context.
+OutcomeRule = Callable[[Inputs, Any, Context], OutcomeTest]
 
 #: Outcome `type` -> the rule that says how it is decided per episode.
-RULES: dict[str, Rule] = {
+RULES: dict[str, OutcomeRule] = {
     "reliable_change": lambda i, o, c: recovery.reliable_change(i, o, c.contract.start),
     "abstinence": lambda i, o, c: recovery.abstinence(i, o),
     "successful_completion": lambda i, o, c: recovery.successful_completion(i, o),

@@ -56,6 +56,36 @@ WHY: dict[str, dict[str, str]] = {
         ACHIEVED: "this TOP's quality-of-life rating reached the contract's threshold",
         NOT_ACHIEVED: "no review or exit TOP so far rates quality of life at the threshold",
     },
+    "top_threshold": {
+        ACHIEVED: "this TOP's items meet the contract's threshold",
+        NOT_ACHIEVED: "no TOP at the contract's stages so far meets the threshold",
+    },
+    "top_improvement": {
+        ACHIEVED: "the items moved by at least the contract's amount from the earlier stage's TOP to this TOP",
+        NOT_ACHIEVED: "no TOP at the contract's stages so far shows the items moving by the contract's amount",
+        NOT_ELIGIBLE: "the episode has no TOP at the stage the change is measured from",
+    },
+    "event_recorded": {
+        ACHIEVED: "one of the contract's events was recorded in the episode on this date",
+        NOT_ACHIEVED: "none of the contract's events is recorded in the episode so far",
+    },
+    "discharge_in": {
+        ACHIEVED: "the episode was discharged with one of the contract's discharge reasons",
+        NOT_ACHIEVED: "the episode has not been discharged with one of the contract's reasons (it is open, or ended "
+        "otherwise)",
+    },
+    "all_of": {
+        ACHIEVED: "every one of its outcomes was achieved; it is achieved on the last of their dates",
+        PENDING: "its outcomes are achieved or still maturing, none has failed",
+        NOT_ACHIEVED: "at least one of its outcomes is not achieved",
+        NOT_ELIGIBLE: "none of its outcomes can apply to the episode",
+    },
+    "any_of": {
+        ACHIEVED: "one of its outcomes was achieved; it is achieved on the first of their dates",
+        PENDING: "none is achieved yet and one is still maturing",
+        NOT_ACHIEVED: "none of its outcomes is achieved",
+        NOT_ELIGIBLE: "none of its outcomes can apply to the episode",
+    },
 }
 _WINDOW = {
     ACHIEVED: "the window passed with nothing recorded in it",
@@ -68,7 +98,7 @@ for _kind in ("no_offending_6m", "no_offending_12m", "no_event_in_window"):
 
 
 @dataclass
-class Decision:
+class Explanation:
     """One ledger row and its explanation."""
 
     row: dict[str, Any]
@@ -87,7 +117,7 @@ def _components(contract: Contract, outcome_id: str) -> list[str]:
     return [o for o in order if o in needed]
 
 
-def decisions(wh: Warehouse, contract: Contract, client_id: str, outcome_id: str, as_of: date) -> list[Decision]:
+def decisions(wh: Warehouse, contract: Contract, client_id: str, outcome_id: str, as_of: date) -> list[Explanation]:
     """The client's ledger rows for the outcome (one per episode), each with words and its evidence rows."""
     if outcome_id not in contract.outcomes:
         raise RecoveryPbrError(
@@ -103,7 +133,7 @@ def decisions(wh: Warehouse, contract: Contract, client_id: str, outcome_id: str
         )
     outcome = contract.outcomes[outcome_id]
     return [
-        Decision(row, words(row, outcome.label or outcome_id, outcome.type), evidence_rows(wh, row)) for row in rows
+        Explanation(row, words(row, outcome.label or outcome_id, outcome.type), evidence_rows(wh, row)) for row in rows
     ]
 
 

@@ -81,7 +81,7 @@ class Decision:
     combines: bool = False
 
 
-Rule = TopTest | Decision
+OutcomeTest = TopTest | Decision
 
 
 @dataclass(frozen=True)
