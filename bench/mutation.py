@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ LISTED = [
     ("src/recoverypbr/outcomes/recovery.py", "deteriorated.append((change >= threshold)",
      "deteriorated.append((change > threshold)", "reliable change's deterioration >= to >"),
     ("src/recoverypbr/payments/uplifts.py", "functools.reduce(operator.mul,",
-     "functools.reduce(lambda a, f: (a * f).quantize(Decimal('0.01')),", "an uplift rounded after each factor"),
+     "functools.reduce(lambda a, f: Decimal(pence(a * f)) / PENNIES,", "an uplift rounded (half up) after each factor"),
     ("src/recoverypbr/payments/splits.py", 'p.role != "lasars"]', 'p.role != "nobody"]',
      "the cohort equal split including the LASARS"),
     ("src/recoverypbr/payments/fingerprint.py", 'not in ("as_of", "checked")',
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="the draw's seed")
     parser.add_argument("--list", action="store_true", help="list every mutant and stop")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (each in its own copy)")
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")
     args = parser.parse_args()
     everything = every_mutant()
@@ -185,10 +187,15 @@ def main() -> None:
     if args.sample:
         chosen += random.Random(args.seed).sample(everything, min(args.sample, len(everything)))
     rows = []
-    for n, mutant in enumerate(chosen, 1):
-        outcome, seconds, failed = run(mutant, args.timeout)
-        rows.append((mutant, outcome, seconds, failed))
-        print(f"[{n}/{len(chosen)}] {outcome:8} {seconds:6.0f}s {mutant.path}:{mutant.line} {mutant.why}", flush=True)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run, mutant, args.timeout): mutant for mutant in chosen}
+        for n, future in enumerate(as_completed(futures), 1):
+            mutant = futures[future]
+            outcome, seconds, failed = future.result()
+            rows.append((mutant, outcome, seconds, failed))
+            print(f"[{n}/{len(chosen)}] {outcome:8} {seconds:6.0f}s {mutant.path}:{mutant.line} {mutant.why}",
+                  flush=True)
+    rows.sort(key=lambda r: (r[0].path, r[0].line, r[0].new))
     write_report(args.report, rows, len(everything), args)
 
 
