@@ -5,19 +5,21 @@ a new test or explained (an equivalent mutant) in docs/quality.md.
     .venv/bin/python bench/mutation.py --listed                  # the mutants issue 9 found surviving
     .venv/bin/python bench/mutation.py --sample 40 --seed 1      # 40 drawn from every mutant, reproducibly
     .venv/bin/python bench/mutation.py --list                    # every mutant, without running anything
+    .venv/bin/python bench/mutation.py --rerun bench/mutation-report.json   # the survivors of the last run, again
 
 Mutants are made from the syntax tree: comparisons turned (`<=` to `<`, `>=` to `>`, and back; `==` to `!=`),
 `+` to `-`, `and` to `or`, `min` to `max`, and `ROUND_HALF_UP` to `ROUND_HALF_EVEN`, plus the listed mutants (the
 seven of issue 9, as text substitutions). The work tree is never touched: each mutant is written into a copy of
 the project, run with that copy's `src` first on the path. Slow tests are left out (`-m "not slow"`); each run stops
-at its first failure. Writes a Markdown report (default bench/mutation-report.md). It is slow (minutes per
-survivor), so it runs outside CI; re-run it after changing either package.
+at its first failure. Writes a Markdown report (default bench/mutation-report.md) and the same as JSON beside it.
+It is slow (minutes per survivor), so it runs outside CI; re-run it after changing either package.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import random
 import shutil
@@ -175,6 +177,7 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="list every mutant and stop")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (each in its own copy)")
+    parser.add_argument("--rerun", type=Path, help="run again the survivors of an earlier run's JSON report")
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")
     args = parser.parse_args()
     everything = every_mutant()
@@ -186,6 +189,10 @@ def main() -> None:
     chosen = find_listed() if args.listed else []
     if args.sample:
         chosen += random.Random(args.seed).sample(everything, min(args.sample, len(everything)))
+    if args.rerun:
+        kept = json.loads(args.rerun.read_text(encoding="utf-8"))
+        chosen += [Mutant(**{k: m[k] for k in ("path", "line", "old", "new", "why")})
+                   for m in kept if m["result"] == "survived"]
     rows = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run, mutant, args.timeout): mutant for mutant in chosen}
@@ -215,6 +222,9 @@ def write_report(path: Path, rows: list[tuple[Mutant, str, float, str]], total: 
         lines.append(f"| `{m.path}:{m.line}` | {m.why}: `{m.old}` to `{m.new}` | {outcome} | {seconds:.0f} | "
                      f"{failed or ''} |")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = [{"path": m.path, "line": m.line, "old": m.old, "new": m.new, "why": m.why, "result": outcome,
+              "seconds": round(seconds), "first_failing_test": failed} for m, outcome, seconds, failed in rows]
+    path.with_suffix(".json").write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
     print(f"killed {killed} of {len(rows)}; report in {path}")
 
 

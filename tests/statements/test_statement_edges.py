@@ -174,3 +174,25 @@ def test_the_data_digest_changes_when_one_row_of_any_input_table_changes() -> No
     base = digest(FINGERPRINTED)
     for name, change in CHANGED.items():
         assert digest(FINGERPRINTED | {name: FINGERPRINTED[name] | change}) != base, name
+
+
+def test_adjustments_in_last_years_statements_are_not_shown_in_this_years_year_to_date() -> None:
+    # C1's no_rep (GBP 1,000) matures on 2013-05-15 and is paid in 2013-Q2, approved. A presentation on 2013-03-01
+    # loaded late reverses it in 2013-Q3, also in year one, approved with the rest of year one. Year two's first
+    # statement (2014-Q2) has nothing of its own: its year to date shows no adjustment to earlier years, because
+    # the -1,000.00 is in a year-one statement and counts there.
+    wh = case_warehouse({"episodes": [_episode("1", "P1", dt.date(2012, 5, 15))]})
+    try:
+        _approve(wh, TWO_YEARS, "2013-Q2")
+        _late_presentation(wh, "C1", dt.date(2013, 3, 1))
+        for label in ("2013-Q3", "2013-Q4", "2014-Q1"):
+            _approve(wh, TWO_YEARS, label)
+        p1 = next(s for s in make_statements(wh, TWO_YEARS, statement_period(TWO_YEARS, "2014-Q2"))
+                  if s.provider_id == "P1")
+        ytd = p1.document()["year_to_date"]
+        assert (ytd["year"], ytd["paid_to_date"], ytd["adjustments_to_earlier_years"]) == ("year 2", "0.00", "0.00")
+        q3 = next(s for s in make_statements(wh, TWO_YEARS, statement_period(TWO_YEARS, "2013-Q3"))
+                  if s.provider_id == "P1")
+        assert [(x.kind, x.amount_pence) for x in q3.lines] == [("adjustment", -100_000)]
+    finally:
+        wh.close()
