@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0, help="run this many mutants drawn from every mutant")
     parser.add_argument("--seed", type=int, default=1, help="the draw's seed")
     parser.add_argument("--list", action="store_true", help="list every mutant and stop")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
+    parser.add_argument("--timeout", type=int, default=420, help="seconds per mutant (a timeout counts as killed)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (each in its own copy)")
     parser.add_argument("--rerun", type=Path, help="run again the survivors of an earlier run's JSON report")
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")

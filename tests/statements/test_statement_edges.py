@@ -196,3 +196,24 @@ def test_adjustments_in_last_years_statements_are_not_shown_in_this_years_year_t
         assert [(x.kind, x.amount_pence) for x in q3.lines] == [("adjustment", -100_000)]
     finally:
         wh.close()
+
+
+def test_an_adjustment_to_a_one_day_first_period_counts_in_its_year() -> None:
+    # Years start on 30 April, paid monthly: the first period is the one day 2013-04-30 (April clipped), which ends
+    # on year one's first day and belongs to year one. C1's no_rep (GBP 1,000) matures that day and is approved; a
+    # late presentation reverses it in 2013-05. That -1,000.00 adjusts year one, so 2013-05's year to date shows
+    # it among this year's adjustments, not among earlier years'.
+    contract = Contract.model_validate(BASE_CONTRACT | {
+        "effective_from": dt.date(2013, 4, 30), "payment_schedule": {"frequency": "monthly"},
+        "years": [{"start": dt.date(2013, 4, 30), "end": dt.date(2014, 4, 29)}], "outcomes": NO_REP,
+    })
+    wh = case_warehouse({"episodes": [_episode("1", "P1", dt.date(2012, 4, 30))]})
+    try:
+        _approve(wh, contract, "2013-04")
+        _late_presentation(wh, "C1", dt.date(2013, 1, 10))
+        may = next(s for s in make_statements(wh, contract, statement_period(contract, "2013-05"))
+                   if s.provider_id == "P1")
+        ytd = may.document()["year_to_date"]
+        assert (ytd["adjustments_to_this_year"], ytd["adjustments_to_earlier_years"]) == ("-1000.00", "0.00")
+    finally:
+        wh.close()
