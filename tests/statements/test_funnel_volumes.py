@@ -18,6 +18,7 @@ import ibis
 import pyarrow as pa
 
 from recoverypbr.contract.load import load_contract
+from recoverypbr.contract.model import ContractYear
 from recoverypbr.outcomes.cases import case_warehouse
 from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
 from recoverypbr.payments.periods import parse_period
@@ -65,3 +66,20 @@ def test_predicted_against_actual_by_month() -> None:
     assert point == [("2012-04", 5, 0), ("2012-05", 10, 0), ("2012-06", 15, 0), ("2012-07", 20, 0),
                      ("2012-08", 22, 0), ("2012-09", 24, 1)]
     assert {r.milestone for r in rows} == set(contract.funnels["adult_drugs_tier_3"].milestones)
+
+
+def test_a_contract_year_longer_than_twelve_months_predicts_nothing_for_its_thirteenth_month() -> None:
+    # Year one runs 13 months (2012-04-01 to 2013-04-30). The funnel's predictions are for 12 months (the payment
+    # point's own profile has 12 values), so April 2013, the thirteenth month, predicts 0 and is still shown.
+    base = load_contract(ROOT / "contracts" / "worcestershire.yaml")
+    years = [ContractYear(start=dt.date(2012, 4, 1), end=dt.date(2013, 4, 30)),
+             ContractYear(start=dt.date(2013, 5, 1), end=dt.date(2014, 3, 31))]
+    contract = base.model_copy(update={"years": years})
+    wh = case_warehouse({"episodes": []})
+    try:
+        rows = funnel_rows(wh, _ledger([]), contract, parse_period("2013-04"))
+    finally:
+        wh.close()
+    point = [r for r in rows if r.milestone == "sustained_and_planned_discharge"]
+    assert [r.month for r in point][-2:] == ["2013-03", "2013-04"] and len(point) == 13
+    assert point[-1].predicted == 0 and point[-1].actual == 0

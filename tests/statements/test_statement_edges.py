@@ -217,3 +217,24 @@ def test_an_adjustment_to_a_one_day_first_period_counts_in_its_year() -> None:
         assert (ytd["adjustments_to_this_year"], ytd["adjustments_to_earlier_years"]) == ("-1000.00", "0.00")
     finally:
         wh.close()
+
+
+def test_each_approved_period_counts_only_the_adjustments_made_to_it() -> None:
+    # C1's no_rep (GBP 1,000) is paid in 2013-Q2 and C2's in 2013-Q3; both are approved. A late presentation reverses
+    # C1: 2013-Q4 adjusts 2013-Q2 by -1,000.00 and is approved. Another reverses C2: 2014-Q1 adjusts 2013-Q3 by
+    # -1,000.00, and nothing else: 2013-Q4's adjustment belongs to 2013-Q2 only, so it is not paid again for 2013-Q3.
+    wh = case_warehouse({"episodes": [_episode("1", "P1", dt.date(2012, 5, 15)),
+                                      _episode("2", "P1", dt.date(2012, 8, 15))]})
+    try:
+        _approve(wh, ONE_YEAR, "2013-Q2")
+        _approve(wh, ONE_YEAR, "2013-Q3")
+        _late_presentation(wh, "C1", dt.date(2013, 3, 1))
+        _approve(wh, ONE_YEAR, "2013-Q4")
+        _late_presentation(wh, "C2", dt.date(2013, 6, 1))
+        q1 = next(s for s in make_statements(wh, ONE_YEAR, statement_period(ONE_YEAR, "2014-Q1"))
+                  if s.provider_id == "P1")
+        assert [(x.kind, x.amount_pence, x.client_id, x.adjusts.split("/")[-1]) for x in q1.lines] == [
+            ("adjustment", -100_000, "C2", "2013-Q3#1")
+        ]
+    finally:
+        wh.close()
