@@ -112,9 +112,10 @@ def test_a_clipped_first_period_is_named_by_its_calendar_label() -> None:
 
 def test_the_year_to_date_counts_each_line_in_its_own_contract_year() -> None:
     # Years start on 1 May, so the quarter 2013-Q2 (April to June 2013) straddles year one (to 2013-04-30) and year
-    # two. Completions (GBP 250 each) on 2013-02-10 (year one, 2013-Q1), 2013-04-15 (year one, in 2013-Q2) and
-    # 2013-05-20 (year two, in 2013-Q2). The 2013-Q2 statement ends in year two: its year to date is year two's
-    # money, the one completion of 20 May (GBP 250), not the quarter's GBP 500; the April line counts in year one.
+    # two. Completions (GBP 250 each) on 2013-02-10 (year one, 2013-Q1), 2013-04-30 (year one's last day, in
+    # 2013-Q2) and 2013-05-01 (year two's first day, in 2013-Q2). The 2013-Q2 statement ends in year two: its year
+    # to date is year two's money, the completion of 1 May (GBP 250), not the quarter's GBP 500; the line of
+    # 30 April counts in year one.
     contract = Contract.model_validate(BASE_CONTRACT | {
         "effective_from": dt.date(2012, 5, 1),
         "years": [{"start": dt.date(2012, 5, 1), "end": dt.date(2013, 4, 30)},
@@ -122,7 +123,7 @@ def test_the_year_to_date_counts_each_line_in_its_own_contract_year() -> None:
         "outcomes": {"completion": NO_REP["completion"]},
     })
     wh = case_warehouse({"episodes": [_episode(str(i), "P1", day) for i, day in enumerate(
-        (dt.date(2013, 2, 10), dt.date(2013, 4, 15), dt.date(2013, 5, 20)))]})
+        (dt.date(2013, 2, 10), dt.date(2013, 4, 30), dt.date(2013, 5, 1)))]})
     try:
         q2 = next(s for s in make_statements(wh, contract, statement_period(contract, "2013-Q2"))
                   if s.provider_id == "P1")
