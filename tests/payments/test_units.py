@@ -215,3 +215,17 @@ def test_a_cohort_basis_outcome_is_not_priced_per_client_and_its_line_is_not_sha
     measure = dataclasses.replace(line("P1", 500), kind="cohort", outcome_id="reduced_offending")
     assert [(x.provider_id, x.amount_pence) for x in split_line(by_group, contract)] == [("P2", 500)]
     assert [(x.provider_id, x.amount_pence) for x in split_line(measure, contract)] == [("P1", 250), ("P2", 250)]
+
+
+def test_a_one_day_period_closes_the_floor_of_its_one_day_window() -> None:
+    # Years from 30 April, paid monthly: the first statement is the one day 2013-04-30 (April clipped to the
+    # contract). P1's floor of £1 a month is topped up on that day for that one-day month.
+    contract = contract_with(
+        effective_from=dt.date(2013, 4, 30),
+        years=[{"start": dt.date(2013, 4, 30), "end": dt.date(2014, 4, 29)}],
+        floors={"p1": {"amount": 1, "period": "month", "provider": "P1"}},
+    )
+    day = parse_period("2013-04-30..2013-04-30")
+    assert [(x.kind, x.amount_pence, x.payable_on) for x in apply_limits([], contract, day)] == [
+        ("floor", 100, dt.date(2013, 4, 30))
+    ]

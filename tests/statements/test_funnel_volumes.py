@@ -69,15 +69,16 @@ def test_predicted_against_actual_by_month() -> None:
 
 
 def test_a_contract_year_longer_than_twelve_months_predicts_nothing_for_its_thirteenth_month() -> None:
-    # Year one runs 13 months (2012-04-01 to 2013-04-30). The funnel's predictions are for 12 months (the payment
-    # point's own profile has 12 values), so April 2013, the thirteenth month, predicts 0 and is still shown.
+    # Year one runs 12 months and a day (2012-04-01 to 2013-04-01). The funnel's predictions are for 12 months (the
+    # payment point's own profile has 12 values), so April 2013, the thirteenth month (its one day), predicts 0 and
+    # is still shown, in the statement of that one day.
     base = load_contract(ROOT / "contracts" / "worcestershire.yaml")
-    years = [ContractYear(start=dt.date(2012, 4, 1), end=dt.date(2013, 4, 30)),
-             ContractYear(start=dt.date(2013, 5, 1), end=dt.date(2014, 3, 31))]
+    years = [ContractYear(start=dt.date(2012, 4, 1), end=dt.date(2013, 4, 1)),
+             ContractYear(start=dt.date(2013, 4, 2), end=dt.date(2014, 3, 31))]
     contract = base.model_copy(update={"years": years})
     wh = case_warehouse({"episodes": []})
     try:
-        rows = funnel_rows(wh, _ledger([]), contract, parse_period("2013-04"))
+        rows = funnel_rows(wh, _ledger([]), contract, parse_period("2013-04-01..2013-04-01"))
     finally:
         wh.close()
     point = [r for r in rows if r.milestone == "sustained_and_planned_discharge"]
