@@ -179,3 +179,15 @@ def test_a_cohort_payment_under_competing_providers_is_shared_equally_but_never_
     contract = contract_with(providers=providers, attribution={"model": "competing"}, outcomes={"cj": outcome})
     earned = cohort_lines({"cj": [measure]}, contract, parse_period(YEAR_ONE))
     assert [(x.provider_id, x.amount_pence) for x in split_lines(earned, contract)] == [("P1", 50000), ("P2", 50000)]
+
+
+def test_a_cohort_payment_names_the_dated_amount_in_force_on_its_first_day() -> None:
+    # The amount is dated 2012-04-01, the measured year's first day: the line's reference names that version.
+    outcome = {"type": "offending_cohort_reduction", "cohort_id": "X", "target_reduction": "10%",
+               "amount": {"2012-04-01": "1000", "2013-04-01": "2000"}}
+    measure = {"cohort_id": "X", "period_start": dt.date(2012, 4, 1), "period_end": dt.date(2013, 3, 31),
+               "people": 10, "offences": 5, "current_rate": 0.5, "baseline_rate": 1.0, "change": -0.5,
+               "target_reduction": 0.1, "met": True}
+    contract = contract_with(attribution={"model": "competing"}, outcomes={"cj": outcome})
+    earned = cohort_lines({"cj": [measure]}, contract, parse_period(YEAR_ONE))
+    assert [(x.reference, x.amount_pence) for x in earned] == [("outcomes.cj.amount@2012-04-01", 100000)]

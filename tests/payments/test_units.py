@@ -13,6 +13,7 @@ import pytest
 
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
+from recoverypbr.contract.rules import validate
 from recoverypbr.outcomes.cases import BASE_CONTRACT
 from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
 from recoverypbr.payments import PaymentLine, allocate, parse_period, pence, pounds
@@ -229,3 +230,20 @@ def test_a_one_day_period_closes_the_floor_of_its_one_day_window() -> None:
     assert [(x.kind, x.amount_pence, x.payable_on) for x in apply_limits([], contract, day)] == [
         ("floor", 100, dt.date(2013, 4, 30))
     ]
+
+
+def test_under_a_prime_without_a_split_a_subcontractors_line_is_paid_to_its_prime() -> None:
+    providers = {"PR": {"name": "Prime", "role": "prime"},
+                 "SUB": {"name": "Sub", "role": "subcontractor", "prime": "PR"}}
+    contract = contract_with(providers=providers, attribution={"model": "prime"})
+    parts = split_line(line("SUB", 12345), contract)
+    assert [(p.provider_id, p.amount_pence) for p in parts] == [("PR", 12345)]
+
+
+def test_a_split_is_used_under_the_co_dependent_model_and_refused_under_competing_providers() -> None:
+    split = {"P1": Decimal("0.6"), "P2": Decimal("0.4")}
+    shared = contract_with(attribution={"model": "co_dependent", "split": split})
+    assert [(p.provider_id, p.amount_pence) for p in split_line(line("P1", 1000), shared)] == [("P1", 600), ("P2", 400)]
+    competing = contract_with(attribution={"model": "competing", "split": split})
+    assert [(p.provider_id, p.amount_pence) for p in split_line(line("P2", 1000), competing)] == [("P2", 1000)]
+    assert any(p.path == "attribution.split" for p in validate(competing))

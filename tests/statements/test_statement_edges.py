@@ -239,3 +239,21 @@ def test_each_approved_period_counts_only_the_adjustments_made_to_it() -> None:
         ]
     finally:
         wh.close()
+
+
+def test_another_providers_approval_changes_neither_the_fingerprint_nor_the_notes() -> None:
+    # P1 and P2 each earn a completion in 2013-Q2 and 2013-Q3. Only P2's 2013-Q2 is approved. P1's 2013-Q3
+    # statement is the same before and after that approval (its fingerprint covers P1's own approvals), and its
+    # notes say only that P1's 2013-Q2 is open: P1 has no approved period to adjust.
+    days = {"1": ("P1", dt.date(2013, 5, 1)), "2": ("P2", dt.date(2013, 5, 2)), "3": ("P1", dt.date(2013, 8, 1)),
+            "4": ("P2", dt.date(2013, 8, 2))}
+    wh = case_warehouse({"episodes": [_episode(i, p, d) for i, (p, d) in days.items()]})
+    try:
+        q2, q3 = (statement_period(ONE_YEAR, label) for label in ("2013-Q2", "2013-Q3"))
+        before = next(s for s in make_statements(wh, ONE_YEAR, q3) if s.provider_id == "P1")
+        approve_statements(wh, make_statements(wh, ONE_YEAR, q2, providers=["P2"]), "Finance", dt.datetime(2014, 1, 1))
+        after = next(s for s in make_statements(wh, ONE_YEAR, q3) if s.provider_id == "P1")
+        assert after.fingerprint == before.fingerprint
+        assert after.notes == ("Earlier periods not yet approved for this provider: 2013-Q2.",)
+    finally:
+        wh.close()

@@ -228,7 +228,8 @@ def _kind_words(kind: str) -> str:
 
 
 def attribution_consistent(c: Contract) -> Iterator[Problem]:
-    """The attribution model has what it needs: one prime; a split for co-dependent providers; assignments."""
+    """The attribution model has what it needs: one prime; a split for co-dependent providers (and none for
+    competing or assigned ones, where it would be ignored); assignments."""
     a, roles = c.attribution, {pid: p.role for pid, p in c.providers.items()}
     primes = [pid for pid, role in roles.items() if role == "prime"]
     paid = [pid for pid, role in roles.items() if role in ("prime", "provider")]
@@ -240,6 +241,11 @@ def attribution_consistent(c: Contract) -> Iterator[Problem]:
         yield Problem("attribution.split", "co-dependent providers share outcomes by a stated split, and none "
                       "is given", "add `split: {provider: share, ...}` naming every co-dependent provider",
                       "attribution")
+    if a.model in ("competing", "assigned") and a.split:
+        yield Problem("attribution.split", f"a split shares every payment among a prime and its subcontractors or "
+                      f"among co-dependent providers; under `model: {a.model}` each provider is paid for its own "
+                      "clients, so the split would be ignored", "remove `split`, or give an outcome its own `split`, "
+                      "or use `model: co_dependent`", "attribution")
     if a.model == "competing" and len(paid) < 2:
         yield Problem("providers", "competing providers need two or more providers with role provider or prime",
                       "add the competing providers, or use `model: prime`", "attribution")
