@@ -124,7 +124,9 @@ def test_a_monthly_cap_in_a_quarterly_statement_cuts_each_month() -> None:
 
 
 def test_a_top_up_nobody_earned_goes_to_the_prime() -> None:
-    providers = {"LAS": {"name": "L", "role": "lasars"}, "PR": {"name": "P", "role": "prime"}}
+    # The prime, even when a subcontractor is written before it; never the LASARS.
+    providers = {"LAS": {"name": "L", "role": "lasars"}, "SUB": {"name": "S", "role": "subcontractor", "prime": "PR"},
+                 "PR": {"name": "P", "role": "prime"}}
     contract = contract_with(
         providers=providers, attribution={"model": "prime"}, floors={"all": {"amount": 5, "period": "quarter"}}
     )
