@@ -257,3 +257,20 @@ def test_another_providers_approval_changes_neither_the_fingerprint_nor_the_note
         assert after.notes == ("Earlier periods not yet approved for this provider: 2013-Q2.",)
     finally:
         wh.close()
+
+
+def test_a_period_partly_approved_on_later_data_can_still_be_made_on_earlier_data() -> None:
+    # P2's 2013-Q2 is approved on data as of 2013-09-30. Only earlier periods' approvals bind the as-of date (their
+    # re-pricing must not reverse what later data justified), so 2013-Q2 can still be made as of 2013-06-30: P2's
+    # statement is the approved one, as stored, and P1's a draft on the earlier data.
+    episodes = [_episode("1", "P1", dt.date(2013, 5, 1)), _episode("2", "P2", dt.date(2013, 5, 2))]
+    wh = case_warehouse({"episodes": episodes})
+    try:
+        q2 = statement_period(ONE_YEAR, "2013-Q2")
+        later = make_statements(wh, ONE_YEAR, q2, as_of=dt.date(2013, 9, 30), providers=["P2"])
+        approve_statements(wh, later, "Finance", dt.datetime(2014, 1, 1))
+        made = {s.provider_id: s for s in make_statements(wh, ONE_YEAR, q2, as_of=dt.date(2013, 6, 30))}
+        assert (made["P2"].status, made["P2"].as_of) == ("approved", dt.date(2013, 9, 30))
+        assert made["P1"].as_of == dt.date(2013, 6, 30) and made["P1"].total_pence == 25_000
+    finally:
+        wh.close()
