@@ -151,7 +151,9 @@ def words(row: dict[str, Any], label: str, kind: str) -> str:
         NOT_ACHIEVED: "not achieved",
         NOT_ELIGIBLE: "not eligible",
     }[status]
-    why = WHY.get(kind, {}).get(status) or _gate_words(row["evidence"]) or "see the evidence rows"
+    # A combination (all_of, any_of) or a gated outcome also names its components' statuses from the evidence.
+    parts = [WHY.get(kind, {}).get(status, ""), _gate_words(row["evidence"])]
+    why = ": ".join(p for p in parts if p) or "see the evidence rows"
     return (
         f"{label} for client {row['client_id']}, episode {row['episode_id']} (provider {row['provider_id']}, "
         f"complexity group {row['complexity_group']}), as of {row['as_of']}: {head}, because {why}."
