@@ -37,7 +37,7 @@ from typing import Literal
 
 from recoverypbr.contract.model import Contract, Limit
 from recoverypbr.contract.types import change_dates, percent, value_on
-from recoverypbr.payments.lines import PaymentLine
+from recoverypbr.payments.lines import PaymentLine, totals_by_provider
 from recoverypbr.payments.money import allocate, pence, pounds
 from recoverypbr.payments.periods import Period, WindowKind, window, windows
 from recoverypbr.payments.pricing import reference
@@ -272,6 +272,7 @@ class _Run:
     totals: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)
     cuts: dict[tuple[int, str, tuple[int, int, int]], _Cuts] = field(default_factory=dict)
     top_ups: list[tuple[int, PaymentLine]] = field(default_factory=list)
+    inside: dict[tuple[int, Period], list[Period]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fallback = fallback_payee(self.contract)
@@ -333,7 +334,7 @@ class _Run:
             return []
         since, limit = in_force
         mine = [line for line in today if rule.scope.test(line)]
-        earned = _by_provider(mine)
+        earned = totals_by_provider(mine)
         day_net = sum(earned.values())
         prior = sum(self.prior.get((rule.path, w.label), {}).values())
         base = sum(self._paid(i, w).values()) + day_net
@@ -382,9 +383,9 @@ class _Run:
         simulated: list[tuple[Scope, Period, int]] = []
         for j in self.nested.get(i, []):
             floor = self.rules[j]
-            for fw in windows(floor.window, w, self.contract):
+            for fw in self._inside(j, w):
                 in_force = floor.in_force(fw)
-                if in_force is None or fw.start < w.start or fw.end > w.end or fw.end < day:
+                if in_force is None or fw.end < day:
                     continue
                 paid = sum(self._paid(j, fw).values())
                 if fw.contains(day):
@@ -395,6 +396,13 @@ class _Run:
                             and sw.end <= fw.end)
                 simulated.append((floor.scope, fw, max(0, in_force[1] - paid)))
         return sum(t for _, _, t in simulated)
+
+    def _inside(self, j: int, w: Period) -> list[Period]:
+        """The windows of floor `j` that lie inside window `w` (computed once per run, not per bisection step)."""
+        if (j, w) not in self.inside:
+            found = windows(self.rules[j].window, w, self.contract)
+            self.inside[(j, w)] = [fw for fw in found if w.start <= fw.start and fw.end <= w.end]
+        return self.inside[(j, w)]
 
     def _floor(self, i: int, day: date, today: Sequence[PaymentLine]) -> list[PaymentLine]:
         rule = self.rules[i]
@@ -457,13 +465,6 @@ class _Run:
                             payable_on=c.last, outcome_id=rule.scope.outcome_id, corrects=corrects, whole_pence=whole))
             for p, a in sorted(parts.items())
         ]
-
-
-def _by_provider(lines: Iterable[PaymentLine]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for line in lines:
-        found[line.provider_id] = found.get(line.provider_id, 0) + line.amount_pence
-    return dict(sorted(found.items()))
 
 
 def _share(amount: int, weights: Mapping[str, int]) -> dict[str, int]:
