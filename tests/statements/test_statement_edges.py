@@ -42,27 +42,40 @@ def _approve(wh: Warehouse, contract: Contract, label: str) -> None:
     approve_statements(wh, make_statements(wh, contract, period), "Finance", dt.datetime(2014, 1, 1))
 
 
-def test_a_provider_the_contract_does_not_name_is_adjusted_and_can_be_approved() -> None:
-    # P3 is paid GBP 1,000 in 2013-Q2 (no_rep maturing 2013-05-15) and approved; a late presentation reverses it.
-    # P4 first earns in 2013-Q3 (a completion on 2013-08-01, GBP 250). Neither is named in the contract.
+def test_a_provider_the_contract_does_not_name_is_not_paid_and_its_activity_is_listed() -> None:
+    # P3's no_rep matures on 2013-05-15 (2013-Q2, GBP 1,000 if it were named); P1 is named and earns GBP 1,000.
     wh = case_warehouse({"episodes": [_episode("3", "P3", dt.date(2012, 5, 15)),
-                                      _episode("4", "P4", dt.date(2013, 8, 1))]})
+                                      _episode("1", "P1", dt.date(2012, 5, 15))]})
     try:
         q2 = {s.provider_id: s for s in make_statements(wh, ONE_YEAR, statement_period(ONE_YEAR, "2013-Q2"))}
-        assert sorted(q2) == ["P1", "P2", "P3"] and q2["P3"].total_pence == 100_000
-        q3_period = statement_period(ONE_YEAR, "2013-Q3")
-        unapproved = {s.provider_id: s.fingerprint for s in make_statements(wh, ONE_YEAR, q3_period)}
+        assert sorted(q2) == ["P1", "P2", "P3"]
+        assert q2["P3"].lines == () and q2["P3"].total_pence == 0
+        assert q2["P1"].total_pence == 100_000
+        [row] = q2["P3"].unpriced
+        assert (row["client_id"], row["outcome_id"]) == ("C3", "no_rep")
+        assert row["why"] == "outside the contract: provider P3 is not named in the contract; not paid"
+        assert any("P3 is not named in the contract: nothing is paid to it" in n for n in q2["P3"].notes)
+        # Every statement counts the activity outside the contract, and only P3's names its client.
+        for pid in ("P1", "P2"):
+            assert q2[pid].unpriced == ()
+            assert any("outside the contract in this period, not paid: 1 payment due" in n for n in q2[pid].notes)
         _approve(wh, ONE_YEAR, "2013-Q2")
-        # Approving 2013-Q2 changes what 2013-Q3 adjusts against, so its fingerprint, even with the same data.
-        approved = {s.provider_id: s.fingerprint for s in make_statements(wh, ONE_YEAR, q3_period)}
-        assert all(unapproved[p] != approved[p] for p in ("P1", "P2"))
-        _late_presentation(wh, "C3", dt.date(2013, 5, 1))
-        q3 = {s.provider_id: s for s in make_statements(wh, ONE_YEAR, statement_period(ONE_YEAR, "2013-Q3"))}
-        assert sorted(q3) == ["P1", "P2", "P3", "P4"]
-        assert [(x.kind, x.amount_pence) for x in q3["P3"].lines] == [("adjustment", -100_000)]
-        assert [(x.kind, x.amount_pence) for x in q3["P4"].lines] == [("outcome", 25_000)]
-        assert q3["P4"].open_earlier == ()
-        _approve(wh, ONE_YEAR, "2013-Q3")
+    finally:
+        wh.close()
+
+
+def test_unnamed_providers_can_be_paid_through_the_prime() -> None:
+    prime = Contract.model_validate(BASE_CONTRACT | {
+        "effective_from": dt.date(2013, 4, 1), "years": [{"start": dt.date(2013, 4, 1), "end": dt.date(2014, 3, 31)}],
+        "outcomes": NO_REP, "providers": {"P1": {"name": "Prime", "role": "prime"}},
+        "attribution": {"model": "prime", "unnamed_providers": "through_prime"},
+    })
+    wh = case_warehouse({"episodes": [_episode("3", "P3", dt.date(2012, 5, 15))]})
+    try:
+        q2 = {s.provider_id: s for s in make_statements(wh, prime, statement_period(prime, "2013-Q2"))}
+        assert sorted(q2) == ["P1"]
+        assert [(x.client_id, x.amount_pence) for x in q2["P1"].lines] == [("C3", 100_000)]
+        assert not any("outside the contract" in n for n in q2["P1"].notes)
     finally:
         wh.close()
 

@@ -94,6 +94,15 @@ def outcome_references(c: Contract) -> Iterator[Problem]:
                 yield from _check_names(f"{kind}.{lid}.outcome", "outcome", [limit.outcome], known, fix)
 
 
+def fund_references(c: Contract) -> Iterator[Problem]:
+    """Every fund an outcome's `funded_by` names is declared under `funds:`."""
+    for oid, outcome in c.outcomes.items():
+        if not outcome.funded_by:
+            continue
+        yield from _check_names(f"outcomes.{oid}.funded_by", "fund", [outcome.funded_by], c.funds,
+                                "declare the fund under `funds:` with its label and yearly amount, and name its id")
+
+
 def group_references(c: Contract) -> Iterator[Problem]:
     """Every complexity group named by a band or a decision rule exists."""
     if not c.complexity:
@@ -246,6 +255,10 @@ def attribution_consistent(c: Contract) -> Iterator[Problem]:
                       f"among co-dependent providers; under `model: {a.model}` each provider is paid for its own "
                       "clients, so the split would be ignored", "remove `split`, or give an outcome its own `split`, "
                       "or use `model: co_dependent`", "attribution")
+    if a.unnamed_providers == "through_prime" and a.model != "prime":
+        yield Problem("attribution.unnamed_providers", f"only a prime pays providers the contract does not name; under "
+                      f"`model: {a.model}` nobody would receive their payments", "remove `unnamed_providers`, or use "
+                      "`model: prime`", "attribution")
     if a.model == "competing" and len(paid) < 2:
         yield Problem("providers", "competing providers need two or more providers with role provider or prime",
                       "add the competing providers, or use `model: prime`", "attribution")
@@ -357,6 +370,7 @@ def _milestone(path: str, predicted: int, monthly: list[int] | None) -> Iterator
 REFERENCE_RULES: tuple[Check, ...] = (
     provider_references,
     outcome_references,
+    fund_references,
     group_references,
     event_type_references,
     code_lists,

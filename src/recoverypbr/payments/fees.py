@@ -24,6 +24,7 @@ import pyarrow as pa
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.outcomes.ledger import attributed_provider, episode_groups
+from recoverypbr.payments.coverage import outside_why
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import ByGroup, versions
@@ -73,11 +74,13 @@ def amounts_table(tables: Mapping[str, tuple[str, ByGroup]], contract: Contract)
 
 
 def with_group_and_provider(rows: ir.Table, inputs: Inputs, contract: Contract) -> ir.Table:
-    """The rows (with `episode_id`) with the episode's `complexity_group` and attributed `provider_id`."""
+    """The rows (episodes: with `episode_id` and `service_line`) with the episode's `complexity_group`, attributed
+    provider `a_provider` and `outside` (why the episode is outside the contract, null when covered)."""
     groups = episode_groups(inputs, contract)
     providers = attributed_provider(inputs, contract).rename(a_provider="provider_id")
     rows = rows.left_join(groups, rows.episode_id == groups.g_episode)
-    return rows.left_join(providers, rows.episode_id == providers.p_episode)
+    rows = rows.left_join(providers, rows.episode_id == providers.p_episode)
+    return rows.mutate(outside=outside_why(rows.a_provider, rows.service_line, contract))
 
 
 def _fee_tables(contract: Contract) -> dict[str, tuple[str, ByGroup]]:
@@ -119,7 +122,7 @@ def attachment_fees(inputs: Inputs, contract: Contract, period: Period) -> ir.Ta
     if not _fee_tables(contract):
         return _nothing()
     rows, amounts, found = _fees_due(inputs, contract, period)
-    paid = rows.join(amounts, found)
+    paid = rows.filter(rows.outside.isnull()).join(amounts, found)
     return earned(paid, paid.stock_or_flow, paid.payable_on, "episode:" + paid.episode_id)
 
 
@@ -141,10 +144,11 @@ def earned(
     )
 
 
-def unpaid(rows: ir.Table, what: str, evidence: ir.StringValue) -> ir.Table:
-    """Rows (episodes due a payment that found no amount) in `UNPAID_COLUMNS`, with `why` naming `what`."""
+def unpaid(rows: ir.Table, what: str, evidence: ir.StringValue, why: ir.StringValue | None = None) -> ir.Table:
+    """Rows (episodes due a payment that found no amount) in `UNPAID_COLUMNS`, with `why` naming `what` (or the
+    `why` given: the episode is outside the contract)."""
     group = rows.complexity_group
-    why = ibis.ifelse(
+    why = why if why is not None else ibis.ifelse(
         group.isnull(),
         f"no complexity group (no assessment before the episode's start): no {what}",
         "no " + what + " for complexity group " + group.fill_null("") + " on " + rows.payable_on.strftime("%Y-%m-%d"),
@@ -167,8 +171,11 @@ def unpaid_attachment_fees(inputs: Inputs, contract: Contract, period: Period) -
     if not _fee_tables(contract):
         return nothing_unpaid()
     rows, amounts, found = _fees_due(inputs, contract, period)
-    missing = rows.anti_join(amounts, found)
-    return unpaid(missing, "attachment fee", "episode:" + missing.episode_id)
+    missing = rows.filter(rows.outside.isnull()).anti_join(amounts, found)
+    outside = rows.filter(rows.outside.notnull())
+    return ibis.union(unpaid(missing, "attachment fee", "episode:" + missing.episode_id),
+                      unpaid(outside, "attachment fee", "episode:" + outside.episode_id, outside.outside),
+                      distinct=False)
 
 
 def nothing_unpaid() -> ir.Table:

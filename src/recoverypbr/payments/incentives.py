@@ -80,7 +80,7 @@ def _moves_due(
 def incentive_payments(inputs: Inputs, contract: Contract, period: Period, iid: str) -> ir.Table:
     """The incentive's payments in the period, one row per move, in `EARNED_COLUMNS`."""
     rows, amounts, found = _moves_due(inputs, contract, period, iid)
-    paid = rows.join(amounts, found)
+    paid = rows.filter(rows.outside.isnull()).join(amounts, found)
     evidence = "episode:" + paid.m_from + ";episode:" + paid.episode_id
     return earned(paid, ibis.null("string"), paid.start_date, evidence)
 
@@ -91,9 +91,12 @@ def unpaid_incentives(inputs: Inputs, contract: Contract, period: Period) -> ir.
     parts = []
     for iid in contract.incentives:
         rows, amounts, found = _moves_due(inputs, contract, period, iid)
-        missing = rows.anti_join(amounts, found)
+        missing = rows.filter(rows.outside.isnull()).anti_join(amounts, found)
         evidence = "episode:" + missing.m_from + ";episode:" + missing.episode_id
         parts.append(unpaid(missing, f"incentives.{iid} amount", evidence))
+        outside = rows.filter(rows.outside.notnull())
+        evidence = "episode:" + outside.m_from + ";episode:" + outside.episode_id
+        parts.append(unpaid(outside, f"incentives.{iid} amount", evidence, outside.outside))
     return ibis.union(*parts, distinct=False) if parts else nothing_unpaid()
 
 

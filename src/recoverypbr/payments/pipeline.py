@@ -23,14 +23,15 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, stored_ledger
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
-from recoverypbr.payments.cohort_basis import cohort_basis_lines
+from recoverypbr.payments.cohort_basis import cohort_basis_lines, cohort_basis_outcomes
+from recoverypbr.payments.coverage import with_coverage
 from recoverypbr.payments.fees import attachment_fee_lines, unpaid_attachment_fees
 from recoverypbr.payments.funnels import milestone_lines
 from recoverypbr.payments.incentives import incentive_lines, unpaid_incentives
 from recoverypbr.payments.limits import Earlier, apply_limits
 from recoverypbr.payments.lines import PaymentLine, total, totals_by_provider
 from recoverypbr.payments.periods import Period
-from recoverypbr.payments.pricing import outcome_lines, unpriced_outcomes
+from recoverypbr.payments.pricing import individually_paid, outcome_lines, payable_rows, unpriced_outcomes
 from recoverypbr.payments.splits import split_lines
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -76,17 +77,32 @@ def pay_period(
     if inputs is not None and episodes is None:
         episodes = inputs.episodes
     assessments = inputs.assessments if inputs is not None else None
-    earned = outcome_lines(wh, ledger, contract, period, episodes, assessments)
-    earned += milestone_lines(wh, ledger, contract, period, episodes, earlier)
+    covered = with_coverage(ledger, contract, episodes)
+    inside = covered.filter(covered.outside.isnull()).drop("outside")
+    earned = outcome_lines(wh, inside, contract, period, episodes, assessments)
+    earned += milestone_lines(wh, inside, contract, period, episodes, earlier)
     earned += cohort_lines(cohort or {}, contract, period)
-    by_cohort = cohort_basis_lines(wh, ledger, contract, period, episodes)
+    by_cohort = cohort_basis_lines(wh, inside, contract, period, episodes)
     earned += by_cohort.lines
-    unpriced = wh.to_arrow(unpriced_outcomes(ledger, contract, period, episodes)).to_pylist() + by_cohort.unpriced
+    unpriced = wh.to_arrow(unpriced_outcomes(inside, contract, period, episodes)).to_pylist() + by_cohort.unpriced
+    unpriced += outside_outcomes(wh, covered, contract, period)
     if inputs is not None:
         earned += attachment_fee_lines(wh, inputs, contract, period)
         earned += incentive_lines(wh, inputs, contract, period)
         unpriced += unpaid_episodes(wh, inputs, contract, period)
     return Payments(period, apply_limits(split_lines(earned, contract), contract, period, earlier), unpriced)
+
+
+def outside_outcomes(wh: Warehouse, covered: ir.Table, contract: Contract, period: Period) -> list[dict[str, Any]]:
+    """Achieved rows payable in the period, of an outcome the contract pays, whose episode is outside the contract
+    (`coverage.with_coverage`'s `outside`), with `why`: not paid, listed."""
+    paid = set(individually_paid(contract)) | set(cohort_basis_outcomes(contract))
+    paid |= {m.outcome for f in contract.funnels.values() for m in f.milestones.values() if m.payment is not None}
+    rows = payable_rows(covered, contract)
+    rows = rows.filter(rows.outside.notnull() & rows.outcome_id.isin(sorted(paid) or [""])
+                       & rows.payable_on.between(period.start, period.end))
+    found = wh.to_arrow(rows.mutate(why=rows.outside).drop("outside")).to_pylist()
+    return sorted(found, key=lambda r: (r["provider_id"] or "", r["client_id"], r["episode_id"], r["outcome_id"]))
 
 
 def unpaid_episodes(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[dict[str, Any]]:

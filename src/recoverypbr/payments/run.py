@@ -28,6 +28,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, stored_ledger
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
+from recoverypbr.payments.coverage import is_outside
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
 from recoverypbr.payments.limits import earlier_paid
 from recoverypbr.payments.lines import PaymentLine
@@ -97,13 +98,31 @@ def price_up_to(
 
 def payees(contract: Contract, priced: Priced, approved: Mapping[tuple[str, str], Approved]) -> dict[str, list[str]]:
     """Period label -> the providers with a statement in it: the contract's paid providers, anyone with lines in the
-    period, and anyone with a statement approved in it or before (their approved periods may need adjusting)."""
+    period, anyone with a statement approved in it or before (their approved periods may need adjusting), and any
+    provider the contract does not name with activity in the period (its statement pays nothing and lists why)."""
     named = {pid for pid, p in contract.providers.items() if p.role != "lasars"}
     found = {}
     for q in priced.periods:
         earlier = {pid for (pid, _), a in approved.items() if a.period_start <= q.start}
-        found[q.label] = sorted(named | earlier | {line.provider_id for line in priced.payments[q.label].lines})
+        payments = priced.payments[q.label]
+        outside = {r["provider_id"] for r in payments.unpriced if is_outside(r.get("why")) and r.get("provider_id")}
+        found[q.label] = sorted(named | earlier | outside | {line.provider_id for line in payments.lines})
     return found
+
+
+def outside_note(contract: Contract, provider: str, unpriced: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Notes on activity outside the contract in the period: counted over every provider (no client named), and
+    for a provider the contract does not name, that nothing is paid to it."""
+    notes = []
+    if provider not in contract.providers:
+        notes.append(f"{provider} is not named in the contract: nothing is paid to it. Its activity in the period "
+                     "is listed below with why, for the commissioner.")
+    outside = [r for r in unpriced if is_outside(r.get("why"))]
+    if outside:
+        notes.append(f"Activity outside the contract in this period, not paid: {len(outside)} payment"
+                     f"{'s' if len(outside) != 1 else ''} due for episodes of providers or service lines the "
+                     "contract does not name (each is listed, with why, on its provider's statement).")
+    return notes
 
 
 def _check_as_of(period: Period, as_of: date, approved: Mapping[tuple[str, str], Approved]) -> None:
@@ -187,6 +206,7 @@ class _Making:
                              "period.")
         else:
             lines += _adjustments(self.wh, provider, period, priced, dict(approved), self.ledger)
+        notes += outside_note(self.contract, provider, payments.unpriced)
         as_of = priced.as_of
         approvals = ",".join(sorted(f"{a.statement_id}={a.fingerprint}" for a in mine))
         return Statement(

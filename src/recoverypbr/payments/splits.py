@@ -24,6 +24,8 @@ from decimal import Decimal
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.contract.types import percent
+from recoverypbr.payments.coverage import unnamed_paid
+from recoverypbr.payments.limits import fallback_payee
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import allocate
 
@@ -54,10 +56,13 @@ def incentive_of(line: PaymentLine) -> str:
 
 
 def payee(provider_id: str, contract: Contract) -> str:
-    """Under the prime model a subcontractor is paid through its prime; otherwise the provider itself."""
+    """Under the prime model a subcontractor is paid through its prime, and so is a provider the contract does not
+    name when `attribution.unnamed_providers` is `through_prime`; otherwise the provider itself."""
     provider = contract.providers.get(provider_id)
     if contract.attribution.model == "prime" and provider is not None and provider.prime:
         return provider.prime
+    if provider is None and unnamed_paid(contract) and provider_id:
+        return fallback_payee(contract)
     return provider_id
 
 
