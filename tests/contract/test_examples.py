@@ -28,13 +28,17 @@ FEATURES = {
         "One prime provider",
         "reduced offending 40%",
         "fall by at least 25% against its baseline",
-        "In year 1 that is free from drug(s) of dependence £108,000, reduced offending £96,000",
+        "In year 1 that is at most free from drug(s) of dependence £108,000, reduced offending £96,000",
+        "can earn at most £80,000 a year, so the reduced offending domain's £96,000 is never all paid",
         "multiplied by 1.25 when parent or carer is yes (whole-family approach)",
         "The LASARS sits in the commissioner (Bracknell Forest DAAT)",
     ],
     "enfield": [
         "15 outcomes are paid: 6 national and 9 local",
-        "Funded by the PCT (additional funding)",
+        "Paid from the fund 'pct' (additional funding from the PCT for the local outcomes), outside the share on "
+        "results",
+        "Fund 'pct' (additional funding from the PCT for the local outcomes): at most £60,000 a year, paying 9 "
+        "outcomes outside the budget",
         "Payments for Reduction in average offending compared to baseline (cohort) are shared: "
         "Enfield Integrated Offender Management 60% and Enfield Recovery Service 40%",
     ],

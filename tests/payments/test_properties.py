@@ -103,7 +103,7 @@ def _in_scope(result: list[PaymentLine], contract: Contract, path: str) -> list[
     for p, lim in limit_order(contract):
         if p != path:
             continue
-        scope = scope_of(path, lim)
+        scope = scope_of(path, lim, contract)
         for w in windows(lim.period, PERIOD, contract):
             mine = [line for line in result if scope.test(line) and w.contains(line.payable_on)]
             top_ups = sum(line.amount_pence for line in mine if line.kind == "floor")
@@ -275,7 +275,7 @@ def test_quarter_by_quarter_with_earlier_paid_pays_what_the_year_pays(
     year = apply_limits(earned, contract, YEAR_ONE)
     assert total(so_far) == total(year)
     for path, lim in limit_order(contract):
-        scope = scope_of(path, lim)
+        scope = scope_of(path, lim, contract)
         mine = [line for line in so_far if scope.test(line)]
         assert total(mine) <= max(total(line for line in earned if scope.test(line)), 0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from recoverypbr.contract.model import Condition, Contract, Incentive, Limit, Milestone
 from recoverypbr.contract.outcomes import (
@@ -111,12 +111,43 @@ def _money(c: Contract) -> Section:
     first = c.at_risk(c.start) if c.years else None
     if c.weights:
         split = ", ".join(f"{DOMAIN_NAMES[d]} {percent(s)}" for d, s in c.weights.items())
-        lines.append(f"Outcome money by domain: {split}.")
+        lines.append(f"Outcome money by domain: {split}. Each domain's outcomes earn at most its share of the "
+                     "year's results money (a cap per contract year).")
     if c.weights and first is not None:
-        amounts = ", ".join(f"{DOMAIN_NAMES[d]} {pounds((first * s).quantize(Decimal('0.01')))}"
-                            for d, s in c.weights.items())
-        lines.append(f"In {c.year_label(0)} that is {amounts}.")
+        amounts = ", ".join(f"{DOMAIN_NAMES[d]} {pounds(money)}" for d, money in domain_money(c, c.start).items())
+        lines.append(f"In {c.year_label(0)} that is at most {amounts}.")
+        lines += _unreachable_domains(c, c.start)
+    for fid, fund in c.funds.items():
+        paid = [outcome_label(oid, o) for oid, o in c.outcomes.items() if o.funded_by == fid]
+        lines.append(f"Fund '{fid}' ({fund.label}): at most {dated_money(fund.amount)} a year, paying "
+                     f"{len(paid)} outcome{'s' if len(paid) != 1 else ''} outside the budget: not part of the share "
+                     "on results, the domain weights, or the caps and floors that do not name them.")
     return "Money at risk", lines
+
+
+def domain_money(c: Contract, on: date) -> dict[str, Decimal]:
+    """Domain -> the most its outcomes earn in the contract year starting `on`: weight x budget x share on results,
+    to the penny (the cap `pay` applies)."""
+    at_risk = c.at_risk(on)
+    if at_risk is None:
+        return {}
+    return {d: (at_risk * share).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for d, share in c.weights.items()}
+
+
+def _unreachable_domains(c: Contract, on: date) -> list[str]:
+    """A note for each weighted domain whose outcomes are all fixed yearly amounts adding to less than its cap."""
+    found = []
+    for domain, money in domain_money(c, on).items():
+        mine = [(oid, o) for oid, o in c.outcomes.items() if o.domain == domain and _paid(o) and not o.funded_by]
+        if not mine or not all(isinstance(o, OffendingCohortReduction) for _, o in mine):
+            continue
+        most = sum((_in_force(o.amount, on) or Decimal(0)) * (4 if o.period == "quarter" else 1)
+                   for _, o in mine if isinstance(o, OffendingCohortReduction))
+        if most < money:
+            names = listing([outcome_label(oid, o) for oid, o in mine])
+            found.append(f"{names} can earn at most {pounds(most)} a year, so the {DOMAIN_NAMES[domain]} domain's "
+                         f"{pounds(money)} is never all paid.")
+    return found
 
 
 def _in_force(dated: Mapping[date, Decimal], on: date) -> Decimal | None:
@@ -215,6 +246,9 @@ def _lasars(c: Contract) -> Section:
         lines.append(f"Assessments are audited by {by}{sample}."
                      + (" The auditor also agrees payments before they are made." if las.audit.agrees_payments
                         else ""))
+        lines.append("(Recorded for the reader only: recoverypbr does not yet draw the audit sample"
+                     + (" or hold statements for the auditor's agreement; finance approves them as usual"
+                        if las.audit.agrees_payments else "") + ".)")
     return "Assessment (LASARS)", lines
 
 
@@ -293,7 +327,9 @@ def _outcome_line(c: Contract, oid: str, o: Outcome) -> str:
         gate = c.outcomes.get(o.gate)
         parts.append(f"Paid only once '{outcome_label(o.gate, gate) if gate else o.gate}' is achieved.")
     if o.funded_by:
-        parts.append(f"Funded by {o.funded_by}.")
+        fund = c.funds.get(o.funded_by)
+        parts.append(f"Paid from the fund '{o.funded_by}'" + (f" ({fund.label})" if fund else "")
+                     + ", outside the share on results.")
     return " ".join(parts)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "Contract",
     "ContractYear",
     "DecisionRule",
+    "Fund",
     "Funnel",
     "Incentive",
     "Lasars",
@@ -141,6 +142,9 @@ class Attribution(_Model):
     """Provider id -> share of each payment (prime and subcontractors, or co-dependent providers); sums to 100%."""
     assignments: dict[str, Assignment] = {}
     """Client group id -> assignment, in order: the first that matches an episode decides its provider."""
+    unnamed_providers: Literal["not_paid", "through_prime"] = "not_paid"
+    """Episodes of providers the contract does not name: not_paid (listed on the statements with why) or, under
+    the prime model only, through_prime (the prime is paid for them, as for a named subcontractor)."""
 
 
 class Condition(_Model):
@@ -312,6 +316,18 @@ class Limit(_Model):
     """Why, in plain words."""
 
 
+class Fund(_Model):
+    """Money from outside the contract's budget that pays some outcomes (Enfield: the PCT's additional funding).
+
+    The outcomes that name it in `funded_by` are paid from this pot: at most `amount` in a contract year, outside
+    the share on results, the domain weights and the caps and floors that do not name them."""
+
+    label: str
+    """Who provides the money and why, in plain words (e.g. "additional funding from the PCT")."""
+    amount: DatedMoney
+    """The most paid from the fund in a contract year, in pounds (dated when it changes)."""
+
+
 class PaymentSchedule(_Model):
     """When providers are paid."""
 
@@ -348,7 +364,10 @@ class Contract(_Model):
     share_on_results: DatedShare
     """Share of each year's budget paid on results, 0-100% (e.g. {2012-04-01: 25%, 2013-04-01: 30%})."""
     weights: dict[Domain, Share] = {}
-    """Domain -> share of the money paid on outcomes (sums to 100%)."""
+    """Domain -> share of each contract year's results money (budget x share on results) that the domain's outcomes
+    may earn at most (sums to 100%): each domain's share is a cap per contract year (docs/payments.md)."""
+    funds: dict[str, Fund] = {}
+    """Fund id -> money from outside the budget that pays the outcomes naming it in `funded_by`."""
     lasars: Lasars
     """Who assesses clients and assigns their complexity group."""
     providers: dict[str, Provider]

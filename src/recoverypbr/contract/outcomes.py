@@ -37,7 +37,7 @@ class OutcomeBase(_Model):
     split: dict[str, Share] = {}
     """Provider id -> share of this outcome's payments, overriding the contract's attribution; sums to 100%."""
     funded_by: str = ""
-    """Who funds the payments when not the main budget (Enfield: "the PCT")."""
+    """The id of the fund (`funds:`) that pays this outcome when not the contract's budget (Enfield: the PCT)."""
 
     @property
     def matures_after_months(self) -> int:

@@ -122,6 +122,8 @@ def money_fields(c: Contract) -> Iterator[tuple[str, Dated]]:
     for kind, limits in (("caps", c.caps), ("floors", c.floors)):
         for lid, limit in limits.items():
             yield f"{kind}.{lid}.amount", limit.amount
+    for fid, fund in c.funds.items():
+        yield f"funds.{fid}.amount", fund.amount
 
 
 def share_fields(c: Contract) -> Iterator[tuple[str, Decimal]]:
@@ -217,6 +219,8 @@ def _windowed_values(c: Contract) -> Iterator[tuple[str, str, Dated]]:
     for kind, limits in (("caps", c.caps), ("floors", c.floors)):
         for lid, limit in limits.items():
             yield f"{kind}.{lid}.amount", limit.period, limit.amount
+    for fid, fund in c.funds.items():
+        yield f"funds.{fid}.amount", "year", fund.amount
 
 
 def values_change_at_window_starts(c: Contract) -> Iterator[Problem]:

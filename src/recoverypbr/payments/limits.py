@@ -1,9 +1,12 @@
 """Caps and floors, applied day by day: each cut or top-up is its own line, naming the limit and what it corrects.
 
-Order (docs/payments.md): every cap first, then the share of the budget paid on results (an implicit overall cap
-per contract year: budget x share on results, `share_on_results@<date>`), then every floor; within caps and within
-floors, the narrowest scope first (provider and outcome, then outcome, then provider, then overall), then the
-shortest window (month, quarter, contract year, whole contract), then the limit id.
+Order (docs/payments.md): the caps naming an outcome, each fund's cap (`funds.<id>.amount`: the outcomes it pays),
+each domain's cap (`weights.<domain>`: its share of budget x share on results), the other caps, then the share of
+the budget paid on results (an implicit overall cap per contract year: budget x share on results,
+`share_on_results@<date>`), then every floor; within caps and within floors, the narrowest scope first (provider
+and outcome, then outcome, then provider, then overall), then the shortest window (month, quarter, contract year,
+whole contract), then the limit id. Outcomes paid from a fund count only in their fund's cap and in limits naming
+them, never in the contract's own money.
 
 The limits are applied **one day at a time**, in the order of the lines' payable dates: on each day every cap in
 order, then every floor whose window ends that day. A limit counts every line in its scope and window dated before
@@ -36,7 +39,7 @@ from decimal import Decimal
 from typing import Literal
 
 from recoverypbr.contract.model import Contract, Limit
-from recoverypbr.contract.types import change_dates, percent, value_on
+from recoverypbr.contract.types import DOMAIN_NAMES, change_dates, percent, value_on
 from recoverypbr.payments.lines import PaymentLine, totals_by_provider
 from recoverypbr.payments.money import allocate, pence, pounds
 from recoverypbr.payments.periods import Period, WindowKind, window, windows
@@ -45,6 +48,8 @@ from recoverypbr.payments.pricing import reference
 _WINDOW_RANK = {"month": 0, "quarter": 1, "year": 2, "contract": 3}
 #: The path of the implicit cap of the budget paid on results, in `earlier` and in its lines' reference.
 SHARE_ON_RESULTS = "share_on_results"
+#: The section of the contract whose limits are the funds' yearly amounts.
+FUNDS = "funds"
 
 
 @dataclass(frozen=True, order=True)
@@ -81,22 +86,80 @@ class Scope:
         )
 
 
-def scope_of(path: str, limit: Limit) -> Scope:
-    """The lines of the limit's provider and/or outcome (all lines for an overall limit)."""
+def funded(contract: Contract) -> dict[str, str]:
+    """Outcome id -> the id of the fund that pays it, for the outcomes paid from a fund (`funded_by`)."""
+    return {oid: o.funded_by for oid, o in contract.outcomes.items() if o.funded_by}
+
+
+def fund_of(line: PaymentLine, contract: Contract) -> str:
+    """The fund a line is paid from ('' for the contract's own money): its outcome's, or the fund it limits."""
+    fund = funded(contract).get(line.outcome_id or "", "")
+    if not fund and line.reference.startswith(f"{FUNDS}."):
+        fund = line.reference[len(FUNDS) + 1 :].split(".", 1)[0].split("@", 1)[0]
+    return fund
+
+
+def scope_of(path: str, limit: Limit, contract: Contract) -> Scope:
+    """The lines of the limit's provider and/or outcome (all lines for an overall limit). A limit that names no
+    outcome counts the contract's own money only, not the outcomes paid from a fund."""
     named = (limit.provider and f"provider {limit.provider}", limit.outcome and f"outcome {limit.outcome}")
     words = " ".join(p for p in named if p) or "overall"
 
     def test(line: PaymentLine) -> bool:
         return (limit.provider is None or line.provider_id == limit.provider) and (
-            limit.outcome is None or line.outcome_id == limit.outcome
+            line.outcome_id == limit.outcome if limit.outcome is not None else not fund_of(line, contract)
         )
 
     return Scope(path, words, test, limit.provider, limit.outcome)
 
 
-def results_scope() -> Scope:
-    """Results money: earned lines (and adjustments to them) with the explicit caps' cuts, not floors' top-ups."""
-    return Scope(SHARE_ON_RESULTS, "results money", lambda line: line.kind != "floor", kind="results")
+def results_scope(contract: Contract) -> Scope:
+    """Results money: earned lines (and adjustments to them) with the caps' cuts, not floors' top-ups nor the
+    outcomes paid from a fund."""
+    return Scope(SHARE_ON_RESULTS, "results money", lambda line: line.kind != "floor" and not fund_of(line, contract),
+                 kind="results")
+
+
+def domain_rules(contract: Contract) -> list[LimitRule]:
+    """Each weighted domain's cap per contract year: weight x budget x share on results, on the results money of
+    the domain's outcomes (and the cuts of caps on them)."""
+    found = []
+    paid_from_funds = funded(contract)
+    for domain, weight in contract.weights.items():
+        path = f"weights.{domain}"
+        outcomes = {oid for oid, o in contract.outcomes.items() if getattr(o, "domain", None) == domain}
+
+        def test(line: PaymentLine, outcomes: set[str] = outcomes, path: str = path) -> bool:
+            if line.kind == "floor" or line.outcome_id in paid_from_funds:
+                return False
+            return line.outcome_id in outcomes or line.reference.startswith(path)
+
+        def worded(limit: int, w: Period, domain: str = domain, weight: Decimal = weight) -> str:
+            pot = value_on(at_risk_values(contract), w.start)
+            of = f" of the results money {pounds(pence(pot))}" if pot is not None else " of the results money"
+            return f"the {DOMAIN_NAMES[domain]} domain's {percent(weight)}{of} = {pounds(limit)}"
+
+        values = {since: at_risk * weight for since, at_risk in at_risk_values(contract).items()}
+        scope = Scope(path, f"domain {DOMAIN_NAMES[domain]}", test, kind="results")
+        found.append(LimitRule("cap", scope, "year", values, field="", worded=worded))
+    return found
+
+
+def fund_rules(contract: Contract) -> list[LimitRule]:
+    """Each fund's cap per contract year on the outcomes it pays (and its own cuts)."""
+    found = []
+    for fid, fund in contract.funds.items():
+        path = f"{FUNDS}.{fid}"
+
+        def test(line: PaymentLine, fid: str = fid) -> bool:
+            return line.kind != "floor" and fund_of(line, contract) == fid
+
+        def worded(limit: int, w: Period, label: str = fund.label) -> str:
+            return f"the fund's {pounds(limit)} a year ({label})"
+
+        scope = Scope(path, f"fund {fid}", test, kind="results")
+        found.append(LimitRule("cap", scope, "year", fund.amount, worded=worded))
+    return found
 
 
 def maximum_scope(path: str, label: str, outcome_id: str) -> Scope:
@@ -179,16 +242,19 @@ def share_rule(contract: Contract) -> LimitRule:
             return f"the results money of {pounds(limit)}"
         return f"budget {pounds(pence(budget))} x share on results {percent(share)} = {pounds(limit)}"
 
-    return LimitRule("cap", results_scope(), "year", at_risk_values(contract), field="", worded=worded)
+    return LimitRule("cap", results_scope(contract), "year", at_risk_values(contract), field="", worded=worded)
 
 
 def contract_rules(contract: Contract) -> list[LimitRule]:
-    """The contract's caps, the share on results and its floors, in the order they are applied."""
-    ordered = [(p, LimitRule("cap" if p.startswith("caps.") else "floor", scope_of(p, lim), lim.period, lim.amount))
+    """The contract's caps, the share on results and its floors, in the order they are applied: caps naming an
+    outcome, then the funds' and the domains' caps, then the other caps, the share on results and the floors."""
+    ordered = [(p, lim, LimitRule("cap" if p.startswith("caps.") else "floor", scope_of(p, lim, contract),
+                                  lim.period, lim.amount))
                for p, lim in limit_order(contract)]
-    caps = [rule for p, rule in ordered if p.startswith("caps.")]
-    floors = [rule for p, rule in ordered if p.startswith("floors.")]
-    return [*caps, share_rule(contract), *floors]
+    narrow = [rule for p, lim, rule in ordered if p.startswith("caps.") and lim.outcome]
+    caps = [rule for p, lim, rule in ordered if p.startswith("caps.") and not lim.outcome]
+    floors = [rule for p, _, rule in ordered if p.startswith("floors.")]
+    return [*narrow, *fund_rules(contract), *domain_rules(contract), *caps, share_rule(contract), *floors]
 
 
 def maximum_rules(contract: Contract) -> list[LimitRule]:

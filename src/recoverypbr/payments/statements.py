@@ -66,6 +66,9 @@ class YearToDate:
     """Adjustment lines so far (in approved statements and this one) that correct this year's periods."""
     adjustments_earlier_years: int = 0
     """Adjustment lines in this year's statements that correct earlier years' periods (charged to those years)."""
+    funds: tuple[tuple[str, str, int | None, int], ...] = ()
+    """(fund id, label, the fund's money for the year in pence, what the provider has been paid from it in the
+    year so far) for each fund of the contract; `periods` counts the contract's own money only."""
 
     @property
     def paid_pence(self) -> int:
@@ -186,7 +189,8 @@ def _ytd_document(ytd: YearToDate) -> dict[str, Any]:
         "adjustments_to_this_year": _money(ytd.adjustments_this_year),
         "paid_to_date": _money(ytd.paid_pence),
         "adjustments_to_earlier_years": _money(ytd.adjustments_earlier_years),
-    }
+    } | ({"funds": [{"fund": f, "label": label, "pot": _money(pot), "paid_to_date": _money(paid)}
+                    for f, label, pot, paid in ytd.funds]} if ytd.funds else {})
 
 
 def line_row(line_no: int, line: PaymentLine) -> dict[str, Any]:

@@ -3,7 +3,8 @@ for that year's periods so far.
 
 Each line counts in the contract year containing its payable date, the rule the caps and the share on results use:
 a period that straddles two contract years (quarters under years that start on 1 May) counts its lines of each year
-in that year. Each period overlapping the year lists its lines of the year (approved statements as approved, the
+in that year. The periods' totals count the contract's own money; what each fund (`funds:`) paid is shown on its
+own. Each period overlapping the year lists its lines of the year (approved statements as approved, the
 statement being made as made, open earlier periods as currently priced), without adjustment lines. An adjustment
 line counts towards the year in which the period it corrects (named in its `adjusts`) ends, not the year of the
 statement it is in: a clawback in year two of a year-one payment does not make room in year two's results money.
@@ -13,9 +14,11 @@ Adjustments in this year's statements to earlier years' periods are shown on the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 
 from recoverypbr.contract.model import Contract, ContractYear
 from recoverypbr.contract.types import value_on
+from recoverypbr.payments.limits import fund_of
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
@@ -49,14 +52,20 @@ def year_to_date(
         q = labels.get(label)
         return q is not None and year.start <= q.end <= year.end
 
-    def in_this_year(line: PaymentLine) -> bool:
-        return line.kind != "adjustment" and year.start <= line.payable_on <= year.end
+    def in_this_year(line: PaymentLine, fund: str = "") -> bool:
+        return (line.kind != "adjustment" and year.start <= line.payable_on <= year.end
+                and fund_of(line, contract) == fund)
 
+    so_far = [q for q in periods if q.start <= period.start and q.start <= year.end and year.start <= q.end]
     totals = [
         (q.label, statements[q.label][0], sum(x.amount_pence for x in statements[q.label][1] if in_this_year(x)))
-        for q in periods
-        if q.start <= period.start and q.start <= year.end and year.start <= q.end
+        for q in so_far
     ]
+    funds = tuple(
+        (fid, fund.label, _pence_or_none(value_on(fund.amount, year.start)),
+         sum(x.amount_pence for q in so_far for x in statements[q.label][1] if in_this_year(x, fid)))
+        for fid, fund in contract.funds.items()
+    )
     adjustments = list(_adjustment_lines(statements[q.label][1] for q in periods if q.start <= period.start))
     this_year = sum(x.amount_pence for x in adjustments if in_year(adjusted_period(x)))
     in_this_years_statements = [
@@ -77,7 +86,12 @@ def year_to_date(
         periods=tuple(totals),
         adjustments_this_year=this_year,
         adjustments_earlier_years=earlier_years,
+        funds=funds,
     )
+
+
+def _pence_or_none(value: Decimal | None) -> int | None:
+    return None if value is None else pence(value)
 
 
 def _adjustment_lines(groups: Iterable[Sequence[PaymentLine]]) -> Iterable[PaymentLine]:

@@ -70,6 +70,11 @@ def sections(document: dict[str, Any]) -> list[Section]:
         if ytd["results_pot"] is not None:
             rows.append((f"Results money for the year (all providers): {ytd['share_on_results']} of the budget",
                          ytd["results_pot"]))
+        for fund in ytd.get("funds", []):
+            rows.append((f"Paid to this provider this year from the fund '{fund['fund']}' ({fund['label']})",
+                         fund["paid_to_date"]))
+            rows.append((f"The fund '{fund['fund']}' for the year (all providers), outside the results money",
+                         fund["pot"]))
         found.append(Section(f"Year to date: {ytd['year']} ({ytd['start']} to {ytd['end']})",
                              ("What", "Amount (GBP)"), rows, money=(1,)))
     if document["funnel"]:
