@@ -24,7 +24,7 @@ import pyarrow as pa
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.outcomes.ledger import attributed_provider, episode_groups
-from recoverypbr.payments.coverage import outside_why
+from recoverypbr.payments.coverage import listed_under, outside_why
 from recoverypbr.payments.lines import PaymentLine, earned_order
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import ByGroup, versions
@@ -80,7 +80,8 @@ def with_group_and_provider(rows: ir.Table, inputs: Inputs, contract: Contract) 
     providers = attributed_provider(inputs, contract).rename(a_provider="provider_id")
     rows = rows.left_join(groups, rows.episode_id == groups.g_episode)
     rows = rows.left_join(providers, rows.episode_id == providers.p_episode)
-    return rows.mutate(outside=outside_why(rows.a_provider, rows.service_line, contract))
+    return rows.mutate(outside=outside_why(rows.a_provider, rows.service_line, contract, rows.provider_id),
+                       outside_provider=listed_under(rows.a_provider, rows.provider_id, contract))
 
 
 def _fee_tables(contract: Contract) -> dict[str, tuple[str, ByGroup]]:
@@ -148,13 +149,14 @@ def unpaid(rows: ir.Table, what: str, evidence: ir.StringValue, why: ir.StringVa
     """Rows (episodes due a payment that found no amount) in `UNPAID_COLUMNS`, with `why` naming `what` (or the
     `why` given: the episode is outside the contract)."""
     group = rows.complexity_group
+    provider = rows.outside_provider if why is not None else rows.a_provider
     why = why if why is not None else ibis.ifelse(
         group.isnull(),
         f"no complexity group (no assessment before the episode's start): no {what}",
         "no " + what + " for complexity group " + group.fill_null("") + " on " + rows.payable_on.strftime("%Y-%m-%d"),
     )
     return rows.select(
-        provider_id=rows.a_provider,
+        provider_id=provider,
         client_id=rows.client_id,
         episode_id=rows.episode_id,
         complexity_group=group,

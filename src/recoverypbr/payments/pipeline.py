@@ -78,7 +78,7 @@ def pay_period(
         episodes = inputs.episodes
     assessments = inputs.assessments if inputs is not None else None
     covered = with_coverage(ledger, contract, episodes)
-    inside = covered.filter(covered.outside.isnull()).drop("outside")
+    inside = covered.filter(covered.outside.isnull()).drop("outside", "outside_provider")
     earned = outcome_lines(wh, inside, contract, period, episodes, assessments)
     earned += milestone_lines(wh, inside, contract, period, episodes, earlier)
     earned += cohort_lines(cohort or {}, contract, period)
@@ -101,7 +101,8 @@ def outside_outcomes(wh: Warehouse, covered: ir.Table, contract: Contract, perio
     rows = payable_rows(covered, contract)
     rows = rows.filter(rows.outside.notnull() & rows.outcome_id.isin(sorted(paid) or [""])
                        & rows.payable_on.between(period.start, period.end))
-    found = wh.to_arrow(rows.mutate(why=rows.outside).drop("outside")).to_pylist()
+    rows = rows.mutate(provider_id=rows.outside_provider, why=rows.outside).drop("outside", "outside_provider")
+    found = wh.to_arrow(rows).to_pylist()
     return sorted(found, key=lambda r: (r["provider_id"] or "", r["client_id"], r["episode_id"], r["outcome_id"]))
 
 
