@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,10 +14,12 @@ from recoverypbr import __version__
 from recoverypbr._console import console, debug_mode, progress_bar, user_errors
 from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.contract.load import load_contract
+from recoverypbr.contract.model import Contract
 from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
 from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_outcomes
 from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, summary_csv
+from recoverypbr.payments.periods import Period
 from recoverypbr.payments.run import schedule, statement_period
 from recoverypbr.reports import write_statement
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
@@ -161,18 +164,26 @@ def loads(db: DbOption = DEFAULT_DB) -> None:
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the area's files into.")],
-    clients: Annotated[int, typer.Option(help="Number of clients.")] = 5000,
+    clients: Annotated[int | None, typer.Option(
+        help="Number of clients (default 5000; with --contract, near the contract's predicted volumes).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")] = 1,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx.")] = "csv",
     dirty: Annotated[bool, typer.Option("--dirty", help="Add a small share of realistic errors.")] = False,
+    contract: Annotated[Path | None, typer.Option(
+        help="Shape the area for this contract: its providers, service lines, local events and cohorts.")] = None,
 ) -> None:
     """Write a calibrated synthetic area: every canonical table over several years."""
     from recoverypbr.synth import generate_area
+    from recoverypbr.synth.shape import clients_for
 
-    with user_errors(), progress_bar("Generating") as progress:
-        summary = generate_area(clients, seed, out, fmt, dirty=dirty,  # type: ignore[arg-type]
-                                progress=lambda done, total: progress("clients", done, total))
-    table = Table(title=f"Synthetic area: {summary.clients:,} clients, seed {seed}, {fmt} in {out}")
+    with user_errors():
+        model = load_contract(contract) if contract is not None else None
+        count = clients if clients is not None else clients_for(model) if model is not None else 5000
+        with progress_bar("Generating") as progress:
+            summary = generate_area(count, seed, out, fmt, dirty=dirty,  # type: ignore[arg-type]
+                                    progress=lambda done, total: progress("clients", done, total), contract=model)
+    shaped = f", shaped for {model.area}" if model is not None else ""
+    table = Table(title=f"Synthetic area{shaped}: {summary.clients:,} clients, seed {seed}, {fmt} in {out}")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in summary.rows.items():
@@ -195,7 +206,8 @@ def _providers_table(rows: list[dict[str, Any]]) -> Table:
 
 #: The contract the demo evaluates: a pilot design from the repository's examples.
 DEMO_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "marlshire.yaml"
-DEMO_PERIOD = "2013-Q1"
+#: The day whose statement period the demo pays by default (the last day of 2013-Q1).
+DEMO_DAY = date(2013, 3, 31)
 
 
 @app.command()
@@ -206,7 +218,9 @@ def demo(
     clients: Annotated[int, typer.Option(help="Clients in the demo area.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     contract: Annotated[Path, typer.Option(help="Contract the demo evaluates and pays.")] = DEMO_CONTRACT,
-    period: Annotated[str, typer.Option(help="Statement period the demo pays.")] = DEMO_PERIOD,
+    period: Annotated[str | None, typer.Option(
+        help="Statement period the demo pays (default: the contract's period holding 31 March 2013, e.g. 2013-Q1)."
+    )] = None,
 ) -> None:
     """Make a synthetic area (with some errors), load it, evaluate its outcomes and write one period's statements."""
     from recoverypbr.synth import generate_area
@@ -217,13 +231,13 @@ def demo(
         model = load_contract(contract)
         with progress_bar("Generating the demo area") as progress:
             generate_area(clients, seed, extract, "csv", dirty=True,
-                          progress=lambda done, total: progress("clients", done, total))
+                          progress=lambda done, total: progress("clients", done, total), contract=model)
         with open_warehouse(workdir / "recoverypbr.duckdb") as wh:
             with progress_bar("Loading") as progress:
                 result = load_extract(wh, extract, progress=progress)
             _print_overview(wh, result, clients, workdir)
             show_outcomes(wh, model, EXTRACT_DATE)
-            chosen = statement_period(model, period)
+            chosen = statement_period(model, period) if period else _demo_period(model)
             made = statements(wh, model, chosen, chosen.end, None)
         folder = workdir / "statements"
         for statement in made:
@@ -237,6 +251,12 @@ def demo(
                   f"--db {db}[/] explains a decision; [bold]recoverypbr approve --contract {contract} --period "
                   f"{first.label} --by NAME --db {db}[/] approves the first period's statements (periods are "
                   "approved in order).", highlight=False)
+
+
+def _demo_period(model: Contract) -> Period:
+    """The contract's statement period holding the demo's day (31 March 2013), else its first."""
+    periods = schedule(model)
+    return next((q for q in periods if q.contains(DEMO_DAY)), periods[0])
 
 
 def _print_overview(wh: Warehouse, result: LoadResult, clients: int, workdir: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
+import pytest
 from helpers import DIRTY
 from typer.testing import CliRunner
 
@@ -75,6 +77,23 @@ def test_synth_then_demo(tmp_path: Path) -> None:
                                    "--by", "Finance officer", "--db", str(tmp_path / "demo" / "recoverypbr.duckdb")])
     assert approved.exit_code == 0, approved.output
     assert "Approved Marlshire (synthetic)/2012-04-01/P01/2012-Q2" in " ".join(approved.output.split())
+
+
+@pytest.mark.slow
+def test_demo_pays_another_example_on_an_area_shaped_for_it(tmp_path: Path) -> None:
+    # Worcestershire pays monthly: without --period the demo pays 2013-03, the month holding 31 March 2013.
+    contract = Path(__file__).parents[2] / "contracts" / "worcestershire.yaml"
+    shown = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--clients", "600",
+                                "--contract", str(contract)])
+    assert shown.exit_code == 0, shown.output
+    assert "Worcestershire payments for 2013-03" in " ".join(shown.output.split())
+    written = {p.name for p in (tmp_path / "demo" / "statements").iterdir()}
+    assert "statement_WOR_SERVICE_2013-03.json" in written
+    wor = json.loads((tmp_path / "demo" / "statements" / "statement_WOR_SERVICE_2013-03.json").read_text())
+    assert wor["totals"]["lines"] > 0 and {line["provider_id"] for line in wor["lines"]} == {"WOR_SERVICE"}
+    made = runner.invoke(app, ["synth", "--contract", str(contract), "--out", str(tmp_path / "sized"),
+                               "--clients", "50"])
+    assert "shaped for Worcestershire: 50 clients" in " ".join(made.output.split())
 
 
 def test_synth_refuses_bad_arguments(tmp_path: Path) -> None:

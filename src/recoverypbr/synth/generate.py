@@ -9,18 +9,21 @@ from typing import Literal, get_args
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from recoverypbr.contract.model import Contract
 from recoverypbr.errors import DataError
 from recoverypbr.synth import area
 from recoverypbr.synth import dirty as dirty_mode
 from recoverypbr.synth import params as p
 from recoverypbr.synth import tables as t
 from recoverypbr.synth.chunk import IdCounters, generate_chunk
+from recoverypbr.synth.shape import AreaShape, shape_for
 from recoverypbr.synth.write import XLSX_MAX_ROWS, AreaWriter, open_writer
 
 Format = Literal["csv", "parquet", "xlsx"]
 #: Streams outside the client chunks (the chunk number part of their seed).
-_AREA_STREAM, _DIRTY_STREAM = 1_000_000, 2_000_000
+_AREA_STREAM, _DIRTY_STREAM, _SHAPE_STREAM = 1_000_000, 2_000_000, 3_000_000
 #: The TOP and events tables have about 3.6 rows per client; 3 is a safe floor for refusing early. A table
 #: that still grows too large is refused by the workbook writer before anything is written.
 _XLSX_ROWS_PER_CLIENT = 3
@@ -39,25 +42,27 @@ class SynthSummary:
 
 
 def generate_area(clients: int, seed: int, out: Path, fmt: Format = "parquet", dirty: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> SynthSummary:
+                  progress: Callable[[int, int], None] | None = None,
+                  contract: Contract | None = None) -> SynthSummary:
     """Write a synthetic area of `clients` clients into the folder `out`, one file (or sheet) per table.
 
     The same arguments always give byte-identical files. With `dirty`, about 1-2% of each table's rows
-    carry realistic errors (and some valid old forms), counted in `dirty_rows`.
+    carry realistic errors (and some valid old forms), counted in `dirty_rows`. With `contract`, the area is
+    shaped for it (`synth.shape`): its providers, service lines, assessors, local events and offending cohorts.
     """
     _check(clients, seed, fmt)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     schemas = {name: t.schema(name, dirty_mode.text_columns(name) if dirty else ()) for name in t.TABLE_NAMES}
     writer = open_writer(out, fmt, schemas)
-    state = _State(seed, dirty, writer)
+    state = _State(seed, dirty, writer, shape_for(contract) if contract is not None else None)
     try:
         state.emit("providers", area.providers())
         state.emit("offending_cohort", area.offending_cohort(np.random.default_rng([seed, _AREA_STREAM]), clients))
         used = IdCounters()
         for chunk, first in enumerate(range(0, clients, p.CHUNK_CLIENTS)):
             size = min(p.CHUNK_CLIENTS, clients - first)
-            for name, table in generate_chunk(seed, chunk, first, size, used).items():
+            for name, table in state.shaped(generate_chunk(seed, chunk, first, size, used), chunk).items():
                 state.emit(name, table, chunk)
             if progress is not None:
                 progress(first + size, clients)
@@ -71,12 +76,28 @@ def generate_area(clients: int, seed: int, out: Path, fmt: Format = "parquet", d
 class _State:
     """Running totals while tables are written, and the dirty step when asked for."""
 
-    def __init__(self, seed: int, dirty: bool, writer: AreaWriter) -> None:
-        self.seed, self.dirty, self.writer = seed, dirty, writer
+    def __init__(self, seed: int, dirty: bool, writer: AreaWriter, shape: AreaShape | None = None) -> None:
+        self.seed, self.dirty, self.writer, self.shape = seed, dirty, writer, shape
         self.rows = dict.fromkeys(t.TABLE_NAMES, 0)
         self.dirty_rows = 0
 
+    def shaped(self, tables: dict[str, pa.Table], chunk: int) -> dict[str, pa.Table]:
+        """A chunk's tables shaped for the contract, with its local events (as they are without a contract)."""
+        if self.shape is None:
+            return tables
+        rng = np.random.default_rng([self.seed, _SHAPE_STREAM, chunk + 1])
+        found = {name: self.shape.apply(name, table, rng) for name, table in tables.items()}
+        extra = self.shape.local_event_rows(found["episodes"], rng)
+        if extra.num_rows:
+            events = pa.concat_tables([found["events"], extra])
+            order = pc.sort_indices(events, [("client_id", "ascending"), ("event_date", "ascending"),
+                                             ("event_type", "ascending")])
+            found["events"] = events.take(order)
+        return found
+
     def emit(self, name: str, table: pa.Table, chunk: int = -1) -> None:
+        if self.shape is not None and chunk < 0:
+            table = self.shape.apply(name, table, np.random.default_rng([self.seed, _SHAPE_STREAM, 0]))
         if self.dirty:
             rng = np.random.default_rng([self.seed, _DIRTY_STREAM, chunk + 1, t.TABLE_NAMES.index(name)])
             table, count = dirty_mode.inject(rng, name, table)
