@@ -304,6 +304,8 @@ def _episodes(inputs: Inputs, contract: Contract) -> ir.Table:
 
 def episode_groups(inputs: Inputs, contract: Contract) -> ir.Table:
     """`g_episode`, `complexity_group` by the contract's grouping (`all` when the contract has none)."""
+    if inputs.groups is not None:
+        return inputs.groups
     complexity = contract.complexity
     e = inputs.episodes
     if complexity is None or not (complexity.points or complexity.rules):
@@ -317,6 +319,8 @@ def attributed_provider(inputs: Inputs, contract: Contract) -> ir.Table:
 
     The provider of the episode in which the outcome was achieved; under `attribution.model: assigned`, the
     first assignment whose service lines (and ages, when given) match the episode, else the episode's provider."""
+    if inputs.payees is not None:
+        return inputs.payees
     e = inputs.episodes
     provider: ir.StringValue = e.provider_id
     attribution = contract.attribution

@@ -85,6 +85,11 @@ class Inputs:
     offending_cohort: ir.Table
     assessments: ir.Table
     clients: ir.Table
+    groups: ir.Table | None = None
+    """When set, `engine.episode_groups` of these inputs for the contract being priced, computed once (pricing
+    many periods stores it rather than grouping the episodes again for every query)."""
+    payees: ir.Table | None = None
+    """When set, `engine.attributed_provider` of these inputs for the contract being priced, computed once."""
 
 
 def as_of_episodes(episodes: ir.Table, as_of: date) -> ir.Table:

@@ -18,7 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from recoverypbr.contract.model import Contract, Funnel, Milestone
+from recoverypbr.contract.model import Contract, Milestone
 from recoverypbr.contract.types import value_on
 from recoverypbr.payments.limits import Earlier, LimitRule, limit_lines, maximum_scope
 from recoverypbr.payments.lines import PaymentLine, earned_order
@@ -28,24 +28,34 @@ from recoverypbr.payments.pricing import payable_rows, reference
 from recoverypbr.warehouse.connection import Warehouse
 
 
-def reached(
-    ledger: ir.Table,
-    contract: Contract,
-    funnel: Funnel,
-    milestone: Milestone,
-    period: Period,
-    episodes: ir.Table | None = None,
-) -> ir.Table:
-    """One row per client reaching the milestone with a payable date in the period (its first such row)."""
+def reached(ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None) -> ir.Table:
+    """One row per client reaching each paid milestone with a payable date in the period (its first such row), for
+    every payment point of every funnel at once (one query): `r_funnel`, `r_milestone` and the ledger columns."""
+    points = [(fid, mid, m.outcome, f.service_line or "") for fid, f in contract.funnels.items()
+              for mid, m in f.milestones.items() if m.payment is not None]
+    table = ibis.memtable(
+        {"r_funnel": [x[0] for x in points], "r_milestone": [x[1] for x in points],
+         "r_outcome": [x[2] for x in points], "r_line": [x[3] for x in points]},
+        schema={"r_funnel": "string", "r_milestone": "string", "r_outcome": "string", "r_line": "string"},
+    )
     rows = payable_rows(ledger, contract)
-    rows = rows.filter((rows.outcome_id == milestone.outcome) & rows.payable_on.between(period.start, period.end))
-    if episodes is not None and funnel.service_line:
-        e = episodes.filter(episodes.service_line == funnel.service_line).select(f_episode="episode_id")
-        rows = rows.semi_join(e, rows.episode_id == e.f_episode)
-    first = ibis.row_number().over(group_by=rows.client_id, order_by=[rows.payable_on, rows.episode_id])
-    rows = rows.mutate(n=first)
-    rows = rows.filter(rows.n == 0)
-    return rows.select(
+    rows = rows.filter(rows.outcome_id.isin(sorted({x[2] for x in points}) or [""])
+                       & rows.payable_on.between(period.start, period.end))
+    if episodes is not None:
+        e = episodes.select(f_episode="episode_id", f_line="service_line")
+        rows = rows.left_join(e, rows.episode_id == e.f_episode).drop("f_episode")
+    else:
+        rows = rows.mutate(f_line=ibis.null("string"))
+    j = rows.join(table, rows.outcome_id == table.r_outcome)
+    if episodes is not None:
+        j = j.filter((j.r_line == "") | (j.f_line == j.r_line).fill_null(False))
+    first = ibis.row_number().over(group_by=[j.r_funnel, j.r_milestone, j.client_id],
+                                   order_by=[j.payable_on, j.episode_id])
+    j = j.mutate(n=first)
+    j = j.filter(j.n == 0)
+    return j.select(
+        "r_funnel",
+        "r_milestone",
         "provider_id",
         "client_id",
         "episode_id",
@@ -53,7 +63,7 @@ def reached(
         "complexity_group",
         "achieved_on",
         "payable_on",
-        evidence=rows.evidence.fill_null(""),
+        evidence=j.evidence.fill_null(""),
     )
 
 
@@ -80,12 +90,17 @@ def milestone_lines(
     """Payment point lines of every paid milestone in the period, each followed by its maximum's cap lines."""
     earlier = earlier or {}
     result: list[PaymentLine] = []
+    if not any(m.payment for f in contract.funnels.values() for m in f.milestones.values()):
+        return result
+    by_point: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in wh.to_arrow(reached(ledger, contract, period, episodes)).to_pylist():
+        by_point.setdefault((row.pop("r_funnel"), row.pop("r_milestone")), []).append(row)
     for fid, funnel in contract.funnels.items():
         for mid, milestone in funnel.milestones.items():
             if milestone.payment is None:
                 continue
             path = f"funnels.{fid}.milestones.{mid}.payment"
-            rows = wh.to_arrow(reached(ledger, contract, funnel, milestone, period, episodes)).to_pylist()
+            rows = by_point.get((fid, mid), [])
             lines = sorted(filter(None, (_line(r, path, milestone) for r in rows)), key=earned_order)
             result += lines
             if milestone.payment.maximum:
