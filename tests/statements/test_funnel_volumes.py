@@ -7,6 +7,10 @@ By hand, for a statement of 2012-Q3 (the contract year starts 2012-04-01, so Apr
 - actual: distinct clients whose milestone outcome was achieved that month in the funnel's service line: two
   recovery plans in May (C1 twice in two episodes counts once; C2), one in June; a client in another service line
   (C9) does not count; one payment point in September (C1); a pending row (C3) does not count.
+- the year to date against each prediction (April to September): recovery plan 6 x 152 = 912 predicted, 3 actual;
+  1364 = 12 x 113 + 8, so 6 x 114 = 684; 1023 = 12 x 85 + 3, so 3 x 86 + 3 x 85 = 513; 329 = 12 x 27 + 5, so
+  5 x 28 + 27 = 167; the payment point 5 + 10 + 15 + 20 + 22 + 24 = 96 predicted, 1 actual, at £1,236.50 up to
+  £327,672.50 (the other milestones are not paid, so no price).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from recoverypbr.contract.model import ContractYear
 from recoverypbr.outcomes.cases import case_warehouse
 from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
 from recoverypbr.payments.periods import parse_period
-from recoverypbr.payments.volumes import funnel_rows
+from recoverypbr.payments.statements import Statement
+from recoverypbr.payments.volumes import funnel_rows, milestone_years
 
 ROOT = Path(__file__).parents[2]
 DATES = ("contract_version", "as_of", "achieved_on", "matures_on")
@@ -56,9 +61,11 @@ def test_predicted_against_actual_by_month() -> None:
         ("sustained_and_planned_discharge", "C3", "E3", "pending_maturation", None),
     ])
     try:
-        rows = funnel_rows(wh, ledger, contract, parse_period("2012-Q3"))
+        period = parse_period("2012-Q3")
+        rows = funnel_rows(wh, ledger, contract, period)
     finally:
         wh.close()
+    rows = [r for r in rows if r.funnel == "adult_drugs_tier_3"]
     plan = [(r.month, r.predicted, r.actual) for r in rows if r.milestone == "recovery_plan"]
     assert plan == [("2012-04", 152, 0), ("2012-05", 152, 2), ("2012-06", 152, 1), ("2012-07", 152, 0),
                     ("2012-08", 152, 0), ("2012-09", 152, 0)]
@@ -66,6 +73,17 @@ def test_predicted_against_actual_by_month() -> None:
     assert point == [("2012-04", 5, 0), ("2012-05", 10, 0), ("2012-06", 15, 0), ("2012-07", 20, 0),
                      ("2012-08", 22, 0), ("2012-09", 24, 1)]
     assert {r.milestone for r in rows} == set(contract.funnels["adult_drugs_tier_3"].milestones)
+    # The statement's year to date against each milestone's prediction, with the payment point's price and maximum.
+    statement = Statement(
+        statement_id="s", contract_area=contract.area, contract_title=contract.title,
+        contract_version=contract.effective_from, provider_id="WOR_SERVICE", provider_name="", period=period,
+        as_of=period.end, fingerprint="", contract_sha256="", data_sha256="", program_version="", lines=(),
+        funnel=tuple(rows), milestones=tuple(milestone_years(contract, period)),
+    )
+    year = [r for r in statement.document()["funnel_year"] if r["funnel"] == "adult_drugs_tier_3"]
+    assert [(r["predicted_year"], r["predicted_to_date"], r["actual_to_date"], r["unit_price"], r["maximum"])
+            for r in year] == [(1819, 912, 3, None, None), (1364, 684, 0, None, None), (1023, 513, 0, None, None),
+                               (329, 167, 0, None, None), (265, 96, 1, "1236.50", "327672.50")]
 
 
 def test_a_contract_year_longer_than_twelve_months_predicts_nothing_for_its_thirteenth_month() -> None:
@@ -81,6 +99,6 @@ def test_a_contract_year_longer_than_twelve_months_predicts_nothing_for_its_thir
         rows = funnel_rows(wh, _ledger([]), contract, parse_period("2013-04-01..2013-04-01"))
     finally:
         wh.close()
-    point = [r for r in rows if r.milestone == "sustained_and_planned_discharge"]
+    point = [r for r in rows if (r.funnel, r.milestone) == ("adult_drugs_tier_3", "sustained_and_planned_discharge")]
     assert [r.month for r in point][-2:] == ["2013-03", "2013-04"] and len(point) == 13
     assert point[-1].predicted == 0 and point[-1].actual == 0

@@ -4,11 +4,14 @@ fingerprint does and does not depend on."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.cases import BASE_CONTRACT, arrow_rows, case_warehouse
+from recoverypbr.payments.domains import change_share
 from recoverypbr.payments.fingerprint import data_sha256
+from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.run import approve_statements, make_statements, statement_period
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -287,3 +290,30 @@ def test_a_period_partly_approved_on_later_data_can_still_be_made_on_earlier_dat
         assert made["P1"].as_of == dt.date(2013, 6, 30) and made["P1"].total_pence == 25_000
     finally:
         wh.close()
+
+
+def test_reliable_changes_share_of_its_domains_money_is_reported_on_what_was_earned() -> None:
+    # By hand: reliable change earns 3 x £100 = £300; abstinence £400 and a completion £500 (the same domain) bring
+    # the domain to £1,200: reliable change took 25% (over the 20% allowed). Hepatitis B (£60, health and wellbeing),
+    # a cap cut and a fee are not counted.
+    contract = Contract.model_validate(BASE_CONTRACT | {"outcomes": {
+        "reliable_change": {"type": "reliable_change", "tariffs": {"all": "100"}},
+        "abstinence": {"type": "abstinence", "tariffs": {"all": "400"}},
+        "completion": {"type": "successful_completion", "tariffs": {"all": "500"}},
+        "hepatitis_b": {"type": "hepatitis_b_course", "tariffs": {"all": "60"}},
+    }})
+    day = dt.date(2012, 5, 1)
+
+    def line(kind: str, outcome: str | None, pence: int) -> PaymentLine:
+        return PaymentLine(kind=kind, provider_id="P1", reference="x", amount_pence=pence, payable_on=day,
+                           outcome_id=outcome)
+
+    lines = [*(line("outcome", "reliable_change", 10_000) for _ in range(3)), line("outcome", "abstinence", 40_000),
+             line("outcome", "completion", 50_000), line("outcome", "hepatitis_b", 6_000),
+             line("cap", "abstinence", -5_000), line("attachment_fee", None, 5_000)]
+    found = change_share(lines, contract)
+    assert found is not None and (found.reliable_change_pence, found.domain_pence) == (30_000, 120_000)
+    assert found.share == Decimal("0.25") and found.over
+    without = Contract.model_validate(BASE_CONTRACT | {"outcomes": {
+        "abstinence": {"type": "abstinence", "tariffs": {"all": "400"}}}})
+    assert change_share(lines, without) is None

@@ -108,13 +108,13 @@ def _money(c: Contract) -> Section:
         if budget is not None and share is not None and at_risk is not None:
             lines.append(f"{c.year_label(i).capitalize()} ({day(year.start)} to {day(year.end)}): budget "
                          f"{pounds(budget)}, {percent(share)} paid on results, so {pounds(at_risk)} is at risk.")
-    first = c.at_risk(c.start) if c.years else None
+    first = year_figures(c, 0) if c.years else {}
     if c.weights:
         split = ", ".join(f"{DOMAIN_NAMES[d]} {percent(s)}" for d, s in c.weights.items())
         lines.append(f"Outcome money by domain: {split}. Each domain's outcomes earn at most its share of the "
                      "year's results money (a cap per contract year).")
-    if c.weights and first is not None:
-        amounts = ", ".join(f"{DOMAIN_NAMES[d]} {pounds(money)}" for d, money in domain_money(c, c.start).items())
+    if c.weights and "results_money" in first:
+        amounts = ", ".join(f"{DOMAIN_NAMES[d]} {pounds(first[f'weights.{d}'])}" for d in c.weights)
         lines.append(f"In {c.year_label(0)} that is at most {amounts}.")
         lines += _unreachable_domains(c, c.start)
     for fid, fund in c.funds.items():
@@ -123,6 +123,36 @@ def _money(c: Contract) -> Section:
                      f"{len(paid)} outcome{'s' if len(paid) != 1 else ''} outside the budget: not part of the share "
                      "on results, the domain weights, or the caps and floors that do not name them.")
     return "Money at risk", lines
+
+
+def year_figures(c: Contract, index: int) -> dict[str, Decimal]:
+    """The money figures `contract explain` states for contract year `index`, by name: `budget`, `results_money`
+    (budget x share on results), `weights.<domain>` (each domain's most), `funds.<id>` (each fund's most) and
+    `funnels.<f>.<m>.unit_price` / `.maximum` (each payment point's). `pay` applies the same values: a test
+    compares them with the statements of every example."""
+    start = c.years[index].start
+    found: dict[str, Decimal] = {}
+    budget, at_risk = _in_force(c.budget, start), c.at_risk(start)
+    if budget is not None:
+        found["budget"] = budget
+    if at_risk is not None:
+        found["results_money"] = at_risk.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    found |= {f"weights.{d}": money for d, money in domain_money(c, start).items()}
+    for fid, fund in c.funds.items():
+        amount = _in_force(fund.amount, start)
+        if amount is not None:
+            found[f"funds.{fid}"] = amount
+    for fid, funnel in c.funnels.items():
+        for mid, m in funnel.milestones.items():
+            if m.payment is None:
+                continue
+            price = _in_force(m.payment.unit_price, start)
+            most = _in_force(m.payment.maximum, start) if m.payment.maximum else None
+            if price is not None:
+                found[f"funnels.{fid}.{mid}.unit_price"] = price
+            if most is not None:
+                found[f"funnels.{fid}.{mid}.maximum"] = most
+    return found
 
 
 def domain_money(c: Contract, on: date) -> dict[str, Decimal]:

@@ -75,14 +75,16 @@ class ContractYear(_Model):
 
 
 class Audit(_Model):
-    """How assessments made by a provider-located LASARS are checked."""
+    """How assessments made by a provider-located LASARS are checked. Recorded for the reader: recoverypbr does not
+    yet draw the sample or hold payments for the auditor (`contract explain` says so)."""
 
     by: Literal["commissioner", "independent"]
     """Who audits: the commissioner (the DAAT) or an independent auditor."""
     sample: Share | None = None
     """Share of assessments sampled for audit (e.g. 10%)."""
     agrees_payments: bool = False
-    """The auditor also agrees every payment before it is made (Wigan: "payments agreed by the DAAT")."""
+    """The auditor also agrees every payment before it is made (Wigan: "payments agreed by the DAAT"); recorded
+    only: statements are approved by finance as usual."""
 
 
 class Lasars(_Model):

@@ -17,6 +17,7 @@ Periods are approved in order, per provider: approving P while an earlier period
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,17 +26,26 @@ from typing import Any
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, stored_ledger
+from recoverypbr.contract.types import percent
+from recoverypbr.outcomes.ledger import (
+    attributed_provider,
+    build_ledger,
+    cohort_measures,
+    episode_groups,
+    stored_ledger,
+)
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
 from recoverypbr.payments.coverage import is_outside
+from recoverypbr.payments.domains import change_share
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
 from recoverypbr.payments.limits import earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
 from recoverypbr.payments.pipeline import Payments, pay_period, payment_inputs, period_ledger
+from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
-from recoverypbr.payments.volumes import funnel_rows, ledger_decisions
+from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
 from recoverypbr.payments.year import year_to_date
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -80,8 +90,20 @@ def price_up_to(
     """Price each schedule period from the contract's start to `period`, in order, with the data as of `as_of`
     (read once: the ledger, the pricing inputs and the cohort measures are the same for every period)."""
     periods = [p for p in schedule(contract) if p.start <= period.start]
-    ledger = period_ledger(wh, contract, as_of)
+    ledger = wh.materialize("_pricing_ledger", contract_rows(period_ledger(wh, contract, as_of), contract))
     inputs = payment_inputs(wh, as_of)
+    # Every period reads the same rows: stored once as temporary tables, each period's queries compile small.
+    inputs = dataclasses.replace(
+        inputs,
+        episodes=wh.materialize("_pricing_episodes", inputs.episodes),
+        assessments=wh.materialize("_pricing_assessments", inputs.assessments),
+        clients=wh.materialize("_pricing_clients", inputs.clients),
+    )
+    inputs = dataclasses.replace(
+        inputs,
+        groups=wh.materialize("_pricing_groups", episode_groups(inputs, contract)),
+        payees=wh.materialize("_pricing_payees", attributed_provider(inputs, contract)),
+    )
     cohort = cohort_measures(wh, contract, as_of)
     found: dict[str, Payments] = {}
     so_far: list[PaymentLine] = []
@@ -207,6 +229,13 @@ class _Making:
         else:
             lines += _adjustments(self.wh, provider, period, priced, dict(approved), self.ledger)
         notes += outside_note(self.contract, provider, payments.unpriced)
+        shares = [(whose, change_share(mine, self.contract)) for whose, mine in
+                  (("this provider", provider_lines(payments.lines, provider)), ("all providers", payments.lines))]
+        shown = tuple((whose, x.reliable_change_pence, x.domain_pence) for whose, x in shares if x is not None)
+        notes += [f"Reliable change earned {percent(x.share)} of the free from drug(s) of dependence domain's money "
+                  f"for {whose} in this period, more than the 20% the national rule allows on tariffs: review the "
+                  "tariffs (contract check tests them; this is what was earned)."
+                  for whose, x in shares if x is not None and x.over and x.share is not None]
         as_of = priced.as_of
         approvals = ",".join(sorted(f"{a.statement_id}={a.fingerprint}" for a in mine))
         return Statement(
@@ -225,7 +254,9 @@ class _Making:
             lines=tuple(lines),
             year_to_date=year_to_date(self.contract, period, priced.periods, self._by_period(provider, lines)),
             funnel=tuple(funnel_rows(self.wh, self.ledger, self.contract, period)),
+            milestones=tuple(milestone_years(self.contract, period)),
             unpriced=tuple(_unpriced(payments.unpriced, provider)),
+            reliable_change=shown,
             notes=tuple(notes),
             open_earlier=tuple(open_before),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from recoverypbr.payments.lines import KIND_ORDER, LINE_COLUMNS, PaymentLine, total
@@ -89,6 +90,18 @@ class FunnelRow:
 
 
 @dataclass(frozen=True)
+class MilestoneYear:
+    """One milestone's prediction for the contract year and, for a payment point, its price and maximum."""
+
+    funnel: str
+    milestone: str
+    label: str
+    predicted: int
+    unit_price_pence: int | None = None
+    maximum_pence: int | None = None
+
+
+@dataclass(frozen=True)
 class Statement:
     """A provider's statement for a period: header, lines, year to date, predicted volumes, unpriced rows."""
 
@@ -107,7 +120,12 @@ class Statement:
     lines: tuple[PaymentLine, ...]
     year_to_date: YearToDate | None = None
     funnel: tuple[FunnelRow, ...] = ()
+    milestones: tuple[MilestoneYear, ...] = ()
+    """Each funnel milestone's year: the year to date against its prediction is summed from `funnel`."""
     unpriced: tuple[Mapping[str, Any], ...] = ()
+    reliable_change: tuple[tuple[str, int, int], ...] = ()
+    """(whose: this provider or all providers, pence reliable change earned, pence its domain earned) in the period,
+    for a contract paying reliable change (`payments.domains`)."""
     notes: tuple[str, ...] = ()
     status: str = "draft"
     open_earlier: tuple[str, ...] = ()
@@ -131,6 +149,18 @@ class Statement:
     def line_rows(self) -> list[dict[str, Any]]:
         """The lines as rows of `LINE_HEADER`, amounts in pounds as text with two decimals."""
         return [line_row(i, line) for i, line in enumerate(self.lines, start=1)]
+
+    def _funnel_year(self) -> list[dict[str, Any]]:
+        """Each milestone's year to date (months of the year up to this period) against its prediction."""
+        found = []
+        for m in self.milestones:
+            rows = [r for r in self.funnel if (r.funnel, r.milestone) == (m.funnel, m.milestone)]
+            found.append({
+                "funnel": m.funnel, "milestone": m.milestone, "label": m.label, "predicted_year": m.predicted,
+                "predicted_to_date": sum(r.predicted for r in rows), "actual_to_date": sum(r.actual for r in rows),
+                "unit_price": _money(m.unit_price_pence), "maximum": _money(m.maximum_pence),
+            })
+        return found
 
     def document(self) -> dict[str, Any]:
         """The statement as JSON-ready data, keys in a fixed order (the CSV, XLSX and PDF are made from it)."""
@@ -165,6 +195,12 @@ class Statement:
                 {"funnel": r.funnel, "milestone": r.milestone, "label": r.label, "month": r.month,
                  "predicted": r.predicted, "actual": r.actual}
                 for r in self.funnel
+            ],
+            "funnel_year": self._funnel_year(),
+            "reliable_change_share": [
+                {"whose": whose, "reliable_change": _money(change), "domain": _money(domain),
+                 "share": "" if domain <= 0 else f"{(Decimal(change) * 100 / domain).quantize(Decimal('0.1'))}%"}
+                for whose, change, domain in self.reliable_change
             ],
             "unpriced": [dict(row) for row in self.unpriced],
             "notes": list(self.notes),

@@ -15,9 +15,10 @@ from datetime import date
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract, Funnel
-from recoverypbr.payments.money import allocate
+from recoverypbr.contract.types import value_on
+from recoverypbr.payments.money import allocate, pence
 from recoverypbr.payments.periods import Period
-from recoverypbr.payments.statements import FunnelRow
+from recoverypbr.payments.statements import FunnelRow, MilestoneYear
 from recoverypbr.warehouse.connection import Warehouse
 
 
@@ -52,6 +53,22 @@ def funnel_rows(wh: Warehouse, ledger: ir.Table, contract: Contract, period: Per
                     )
                 )
     return rows
+
+
+def milestone_years(contract: Contract, period: Period) -> list[MilestoneYear]:
+    """Each funnel milestone of the contract year the period ends in: its prediction, and for a payment point the
+    unit price and maximum in force on the year's first day."""
+    year = next((y for y in contract.years if y.start <= period.end <= y.end), None)
+    if year is None:
+        return []
+    found = []
+    for funnel_id, funnel in contract.funnels.items():
+        for milestone_id, m in funnel.milestones.items():
+            price = value_on(m.payment.unit_price, year.start) if m.payment else None
+            most = value_on(m.payment.maximum, year.start) if m.payment and m.payment.maximum else None
+            found.append(MilestoneYear(funnel_id, milestone_id, m.label, m.predicted,
+                                       None if price is None else pence(price), None if most is None else pence(most)))
+    return found
 
 
 def _actual(wh: Warehouse, ledger: ir.Table, funnel: Funnel, start: date, end: date) -> dict[tuple[str, int, int], int]:

@@ -77,6 +77,17 @@ def sections(document: dict[str, Any]) -> list[Section]:
                          fund["pot"]))
         found.append(Section(f"Year to date: {ytd['year']} ({ytd['start']} to {ytd['end']})",
                              ("What", "Amount (GBP)"), rows, money=(1,)))
+    if document.get("reliable_change_share"):
+        rows = [(r["whose"], r["reliable_change"], r["domain"], r["share"]) for r in document["reliable_change_share"]]
+        found.append(Section("Reliable change's share of the free from drug(s) of dependence money earned this "
+                             "period (the national rule: at most 20%)",
+                             ("Whose", "Reliable change (GBP)", "The domain (GBP)", "Share"), rows, money=(1, 2)))
+    if document.get("funnel_year"):
+        rows = [(r["funnel"], r["label"], r["predicted_year"], r["predicted_to_date"], r["actual_to_date"],
+                 r["unit_price"] or "", r["maximum"] or "") for r in document["funnel_year"]]
+        found.append(Section("Funnels: the year to date against each milestone's prediction (all providers)",
+                             ("Funnel", "Milestone", "Predicted this year", "Predicted to date", "Actual to date",
+                              "Price per payment point (GBP)", "Maximum this year (GBP)"), rows, money=(5, 6)))
     if document["funnel"]:
         rows = [(r["funnel"], r["label"], r["month"], r["predicted"], r["actual"], r["actual"] - r["predicted"])
                 for r in document["funnel"]]
