@@ -128,13 +128,19 @@ def quarantine(
             return
         total = wh.count(rows)
         shown = wh.to_arrow(rows.limit(limit)).to_pylist()
-    _print_quarantine(shown, total, chosen)
+        stored = total if chosen is None else wh.count(q.quarantine_rows(wh, load_id=None, table=table))
+    _print_quarantine(shown, total, chosen, stored)
 
 
-def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | None) -> None:
+def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | None, stored: int = 0) -> None:
     scope = f"load {load_id}" if load_id is not None else "all loads"
     if not total:
-        console.print(f"The quarantine is empty ({scope}).")
+        if stored:
+            console.print(f"Load {load_id} kept no rows aside, but {stored:,} rows kept aside by earlier loads are "
+                          "still stored (a load that changes nothing repeats no entry): list them with "
+                          "[bold]--all[/] or [bold]--load N[/] (see [bold]recoverypbr loads[/]).")
+        else:
+            console.print(f"The quarantine is empty ({scope}).")
         return
     table = Table(title=f"Quarantine, {scope}: {total:,} entries")
     for name in ("table", "file", "row", "column", "value", "reason"):

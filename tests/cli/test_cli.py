@@ -34,6 +34,11 @@ def test_load_then_quarantine_then_export(tmp_path: Path) -> None:
     assert {"table_name", "file", "row_number", "column_name", "value", "reason"} <= set(rows[0])
     again = runner.invoke(app, ["load", str(DIRTY), "--db", db])
     assert "Nothing changed" in again.output
+    # The second load kept nothing aside; the first load's 50 entries are still stored, and the listing says so
+    # (issue 11, item 9: it said "The quarantine is empty (load 2)").
+    latest = " ".join(runner.invoke(app, ["quarantine", "--db", db]).output.split())
+    assert "Load 2 kept no rows aside, but 50 rows kept aside by earlier loads are still stored" in latest
+    assert "quarantine is empty" not in latest
     history = runner.invoke(app, ["loads", "--db", db])
     assert history.exit_code == 0
     assert "Loads" in history.output
@@ -100,3 +105,11 @@ def test_synth_refuses_bad_arguments(tmp_path: Path) -> None:
     result = runner.invoke(app, ["synth", "--clients", "0", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert "Hint:" in result.output
+
+
+def test_the_readme_approves_one_provider_with_its_fingerprint() -> None:
+    # Issue 11, item 10: the README suggested `--fingerprint` alone, which is refused when a period has two
+    # providers; one fingerprint names one provider's statement.
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "--provider P01 --fingerprint" in readme
+    assert "--fingerprint with what pay printed, to approve" not in readme
