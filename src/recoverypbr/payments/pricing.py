@@ -37,7 +37,8 @@ from recoverypbr.payments.uplifts import uplifted, with_flags
 from recoverypbr.warehouse.connection import Warehouse
 
 ACHIEVED = "achieved"
-NO_TARIFF = "no tariff for its complexity group in force on achieved_on: not paid"
+NO_GROUP = ("no complexity group: the client had no assessment on or before the episode's start, so no tariff "
+            "applies; not paid")
 #: A table of amounts by complexity group (or `all`), each dated: tariffs, fees, incentive amounts.
 ByGroup = Mapping[str, Mapping[date, Decimal]]
 PRICED_COLUMNS = (
@@ -190,7 +191,10 @@ def unpriced_outcomes(
     )
     keys = (rows.client_id == priced.u_client) & (rows.episode_id == priced.u_episode)
     unpriced = rows.anti_join(priced, keys & (rows.outcome_id == priced.u_outcome))
-    return unpriced.mutate(why=ibis.literal(NO_TARIFF))
+    group = unpriced.complexity_group
+    no_tariff = ("no tariff for complexity group '" + group.fill_null("") + "' in force on "
+                 + unpriced.achieved_on.strftime("%Y-%m-%d") + "; not paid")
+    return unpriced.mutate(why=ibis.ifelse(group.isnull(), ibis.literal(NO_GROUP), no_tariff))
 
 
 def outcome_lines(
