@@ -2,7 +2,7 @@
 shapes, and gates (conjunctions) over other outcomes.
 
 Each class is one `type:` of `outcomes.<id>` in a contract. Parameters default to the "operational default" of
-shared/domain.md; a contract changes them where its design differs (Wigan measures re-presentation over 6 months).
+docs/outcomes.md; a contract changes them where its design differs (Wigan measures re-presentation over 6 months).
 How an outcome is evaluated lives in `recoverypbr.outcomes` (later issues); this module only says what it is.
 """
 

@@ -1,4 +1,4 @@
-"""Code lists of the canonical tables (shared/data-spec.md) and the older values mapped onto them."""
+"""Code lists of the canonical tables (docs/data.md) and the older values mapped onto them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The canonical input tables: columns, kinds, code lists, NDTMS aliases, keys and cross-row rules.
 
-This module is the single description of shared/data-spec.md that ingest, validation, the warehouse
+This module is the single description of the input tables (docs/data.md) that ingest, validation, the warehouse
 schema and the synthetic generator all read.
 """
 

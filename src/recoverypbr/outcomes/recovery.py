@@ -1,6 +1,6 @@
 """Free from drug(s) of dependence: reliable change, abstinence, successful completion, no re-presentation.
 
-Definitions are quoted from shared/domain.md (the national outcomes table); docs/outcomes.md states the edge rules.
+Definitions follow the national outcomes table in docs/outcomes.md, which also states the edge rules.
 """
 
 from __future__ import annotations

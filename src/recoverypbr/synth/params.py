@@ -1,6 +1,6 @@
 """Every number the synthetic area is built from, each with the published figure it reproduces.
 
-Figures quoted as "published" come from shared/domain.md, "Published figures for calibrating synthetic data".
+Figures quoted as "published" are the national figures in docs/synthetic-data.md (how they are reproduced).
 Everything marked "illustrative" has no published figure: it is chosen to look believable, not to match data.
 This module is pure Python (no NumPy) so that importing `recoverypbr.synth` stays light.
 """
