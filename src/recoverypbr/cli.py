@@ -87,13 +87,20 @@ def _rules_table(rows: list[tuple[str, str, int]], title: str) -> Table:
 def _print_load(result: LoadResult) -> None:
     console.print(_load_table(result))
     for t in result.tables:
+        if t.notes:
+            console.print(f"{Path(t.file).name}: {'; '.join(t.notes)}.", highlight=False)
         if t.ignored_columns:
             console.print(f"[yellow]{Path(t.file).name}: ignored unknown column(s):[/] {', '.join(t.ignored_columns)}")
+        for warning in t.warnings:
+            console.print(f"[bold yellow]Warning:[/] {warning}.", highlight=False)
     if result.ignored_files:
         console.print(f"[yellow]Ignored files (not a known table):[/] {', '.join(result.ignored_files)}")
     if result.quarantine_by_rule:
         console.print(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
         console.print("See them with [bold]recoverypbr quarantine[/]; a row breaking two rules counts under each.")
+        if any(rule == "knock_on" for _, rule, _ in result.quarantine_by_rule):
+            console.print("[bold]knock_on[/] rows broke no rule of their own: a row they name (their client or "
+                          "episode) was kept aside. Fix the rows above them and load again.")
     if result.rows_changed == 0:
         console.print("Nothing changed: every valid row was already in the warehouse.")
 
@@ -115,20 +122,29 @@ def quarantine(
     load_id: Annotated[int | None, typer.Option("--load", help="Only this load (default: the latest).")] = None,
     all_loads: Annotated[bool, typer.Option("--all", help="Every load, not only the latest.")] = False,
     table: Annotated[str | None, typer.Option(help="Only this table.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="Only this provider's clients' rows: what to send the provider to fix."),
+    ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write every matching row to this CSV file.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show on screen.")] = 50,
 ) -> None:
-    """List the rows loads kept aside: file, row, column, value and reason."""
+    """List the rows loads kept aside: provider, file, row, column, value and reason."""
     with user_errors(), open_warehouse(db, read_only=True) as wh:
+        if provider is not None:
+            q.check_provider(wh, provider)
         chosen = None if all_loads else (load_id or q.latest_load_id(wh))
-        rows = q.quarantine_rows(wh, load_id=chosen, table=table)
+        rows = q.quarantine_rows(wh, load_id=chosen, table=table, provider=provider)
         if csv is not None:
             n = q.export_csv(rows, wh, csv)
-            console.print(f"Wrote {n:,} quarantine rows to {csv}")
+            whose = f" of provider {provider}'s clients" if provider else " (every provider's: see provider_id)"
+            console.print(f"Wrote {n:,} quarantine rows{whose} to {csv}", highlight=False)
             return
         total = wh.count(rows)
         shown = wh.to_arrow(rows.limit(limit)).to_pylist()
-        stored = total if chosen is None else wh.count(q.quarantine_rows(wh, load_id=None, table=table))
+        stored = total if chosen is None else wh.count(
+            q.quarantine_rows(wh, load_id=None, table=table, provider=provider)
+        )
     _print_quarantine(shown, total, chosen, stored)
 
 
@@ -143,11 +159,11 @@ def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | No
             console.print(f"The quarantine is empty ({scope}).")
         return
     table = Table(title=f"Quarantine, {scope}: {total:,} entries")
-    for name in ("table", "file", "row", "column", "value", "reason"):
+    for name in ("provider", "table", "file", "row", "column", "value", "reason"):
         table.add_column(name, overflow="fold")
     for r in shown:
-        table.add_row(r["table_name"], Path(r["file"]).name, str(r["row_number"]), r["column_name"],
-                      r["value"] if r["value"] is not None else "", r["reason"])
+        table.add_row(r["provider_id"] or "(none)", r["table_name"], Path(r["file"]).name, str(r["row_number"]),
+                      r["column_name"], r["value"] if r["value"] is not None else "", r["reason"])
     console.print(table)
     if total > len(shown):
         console.print(f"Showing {len(shown):,} of {total:,}; use --limit or --csv FILE for all.")

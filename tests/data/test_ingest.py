@@ -55,7 +55,10 @@ def test_reasons_name_the_value_and_the_fix(wh: Warehouse) -> None:
     assert "completed_drug_free" in reasons["episodes", 11, "discharge_reason"][1]
     assert reasons["clients", 8, "client_id"][1] == "an identical copy of row 7 (that row is kept)"
     assert "14 days' grace" in reasons["top", 5, "top_date"][1]
-    assert reasons["episodes", 7, "client_id"][1].startswith("client_id C2 not found in clients")
+    # Issue 11 (6): a row whose parent was kept aside says so, with the parent's row and reason.
+    assert reasons["episodes", 7, "client_id"][1] == (
+        "kept aside because its client C2 was kept aside (row 3 of clients.csv: not a valid ISO date (YYYY-MM-DD))"
+    )
     files = {f for (f,) in wh.execute("SELECT DISTINCT file FROM quarantine WHERE table_name = 'top'")}
     assert files == {str(DIRTY / "top.csv")}
 

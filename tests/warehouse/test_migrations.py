@@ -57,8 +57,14 @@ def test_an_older_warehouse_is_migrated_forward_keeping_its_data(
     db = tmp_path / "old.duckdb"
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
     with open_warehouse(db) as wh:
-        load_extract(wh, DIRTY)
         assert current_version(wh) == 1
+        # Rows as a version-1 program stored them (the loader of today writes columns version 1 lacks).
+        wh.execute("INSERT INTO clients (client_id, load_id, source_row) VALUES ('C1', 1, 2)")
+        wh.execute("INSERT INTO episodes (episode_id, client_id, provider_id, start_date, load_id, source_row)"
+                   " VALUES ('E1', 'C1', 'P1', DATE '2013-01-10', 1, 2)")
+        wh.execute("INSERT INTO quarantine VALUES (1, 'clients', 'clients.csv', 'ab', 3, 'date_of_birth',"
+                   " '1975-02-30', 'format', 'not a valid ISO date (YYYY-MM-DD)', 'C2')")
+        wh.execute("INSERT INTO load_files VALUES (1, 'clients', 'clients.csv', 'ab', 3, 1, 0, 0, 1)")
     monkeypatch.undo()
     with pytest.raises(WarehouseError, match="open it once for writing"):
         open_warehouse(db, read_only=True)
@@ -67,5 +73,9 @@ def test_an_older_warehouse_is_migrated_forward_keeping_its_data(
         assert [v for (v,) in wh.execute("SELECT version FROM schema_version ORDER BY version")] == list(
             range(1, SCHEMA_VERSION + 1)
         )
-        assert wh.execute("SELECT count(*) FROM episodes") == [(3,)]
+        assert wh.execute("SELECT count(*) FROM episodes") == [(1,)]
+        # Version 6: entries stored before it have no owner columns filled; files no notes.
+        assert wh.execute("SELECT record_key, provider_id FROM quarantine") == [("C2", None)]
+        assert wh.execute("SELECT notes FROM load_files") == [("",)]
+        load_extract(wh, DIRTY)  # and the migrated warehouse loads
         assert "complexity_groups" in wh.ibis.list_tables()

@@ -219,8 +219,10 @@ def summarise(wh: Warehouse, contract: Contract) -> AssessResult:
 
 def write_disagreements(result: AssessResult, path: Path) -> int:
     """Write the disagreements to a CSV file; the number of rows written."""
+    from recoverypbr.reports.cells import safe_row  # reports import payments, which import this module
+
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=DISAGREEMENT_COLUMNS)
         writer.writeheader()
-        writer.writerows(result.disagreements)
+        writer.writerows(safe_row(row) for row in result.disagreements)
     return len(result.disagreements)

@@ -36,6 +36,8 @@ class TableLoad:
     rows_unchanged: int
     rows_quarantined: int
     ignored_columns: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # how the file was read (encoding, separator)
+    warnings: tuple[str, ...] = ()  # what deserves a look (a table much smaller than at its previous load)
 
     @property
     def rows_loaded(self) -> int:
@@ -69,6 +71,13 @@ class LoadResult:
         return sum(t.rows_quarantined for t in self.tables)
 
 
+def root_causes_first(rows: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """(table, rule, rows) with the rows' own causes first in table order, and `knock_on` (kept aside only
+    because a row they name was) last, so the one real cause is not buried under its consequences."""
+    order = {t.name: i for i, t in enumerate(TABLES)}
+    return sorted(rows, key=lambda r: (r[1] == "knock_on", order.get(r[0], len(order)), r[1]))
+
+
 def _stage_name(table: Table, suffix: str) -> str:
     return f"_stage_{table.name}_{suffix}"
 
@@ -79,7 +88,7 @@ def _problems(wh: Warehouse, parsed: ir.Table, table: Table) -> list[ir.Table]:
     problems = v.column_problems(parsed, table) + v.date_order_problems(parsed, table)
     problems += v.duplicate_problems(parsed, table)
     known = {ref: wh.table(ref) for ref in {c.references[0] for c in table.references if c.references}}
-    problems += v.reference_problems(parsed, table, known)
+    problems += v.reference_problems(parsed, table, known, wh.table("quarantine"))
     if table.name == "episodes":
         problems += v.episode_problems(parsed, table)
     if table.name == "clients":
@@ -101,9 +110,14 @@ def _validate(wh: Warehouse, source: SourceFile) -> tuple[ir.Table, ir.Table]:
     else:
         stage = wh.register_arrow(name, source.read())
     parsed = wh.materialize(_stage_name(table, "parsed"), v.parse(stage, table))
-    problems = v.with_file_text(ibis.union(*_problems(wh, parsed, table), distinct=True), stage, table)
-    problems = wh.materialize(_stage_name(table, "problems"), problems)
+    found = _problems(wh, parsed, table)
+    if source.bad_lines:
+        found.append(wh.register_arrow(_stage_name(table, "bad_lines"), v.bad_line_problems(source.bad_lines)))
+    problems = v.with_file_text(ibis.union(*found, distinct=True), stage, table)
+    problems = wh.materialize(_stage_name(table, "problems"), v.with_owners(problems, stage, table))
     wh.unregister(_stage_name(table, "raw"))  # the file's rows are no longer needed
+    if source.bad_lines:
+        wh.unregister(_stage_name(table, "bad_lines"))
     bad_rows = wh.materialize(_stage_name(table, "bad_rows"), problems.select(ROW).distinct())
     good = parsed.anti_join(bad_rows, parsed[ROW] == bad_rows[ROW])
     keep = [*(k for k in table.key if k not in table.column_names), *table.column_names, ROW]
@@ -142,10 +156,13 @@ def _quarantine(wh: Warehouse, source: SourceFile, problems: ir.Table, load_id: 
         sha256=ibis.literal(source.sha256),
         row_number=problems[ROW],
         column_name=problems.column_name,
-        value=problems.value,
+        value=v.shortened(problems.value),
         rule=problems.rule,
         reason=problems.reason,
-        record_key=problems.record_key,
+        record_key=v.shortened(problems.record_key),
+        client_id=v.shortened(problems.client_id),
+        episode_id=v.shortened(problems.episode_id),
+        provider_id=v.shortened(problems.provider_id),
     )
     seen = wh.table("quarantine")
     same = ("sha256", "table_name", "row_number", "column_name", "reason")
@@ -162,17 +179,18 @@ def _load_file(wh: Warehouse, source: SourceFile, load_id: int) -> tuple[TableLo
     _quarantine(wh, source, problems, load_id)
     n_new, n_updated = _upsert(wh, source.table, good, load_id)
     n_good, n_bad = wh.count(good), wh.count(problems.select(ROW).distinct())
-    n_read = wh.count(wh.table(_stage_name(source.table, "parsed")))
+    n_read = wh.count(wh.table(_stage_name(source.table, "parsed"))) + len(source.bad_lines)
     by_rule = wh.to_arrow(problems.group_by("rule").aggregate(rows=problems[ROW].nunique()).order_by("rule"))
     _drop_stage(wh, source.table)  # frees the file's rows as soon as they are stored
     table_load = TableLoad(
         source.table.name, source.file, n_read, n_new, n_updated, n_good - n_new - n_updated, n_bad,
-        tuple(source.ignored_columns),
+        tuple(source.ignored_columns), source.notes, shrinking(wh, source.table.name, source.file, n_read),
     )
     wh.execute(
-        "INSERT INTO load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO load_files (load_id, table_name, file, sha256, rows_read, rows_new, rows_updated,"
+        " rows_unchanged, rows_quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [load_id, table_load.table, table_load.file, source.sha256, n_read, n_new, n_updated,
-         table_load.rows_unchanged, n_bad],
+         table_load.rows_unchanged, n_bad, "\n".join((*table_load.notes, *table_load.warnings))],
     )
     return table_load, [(source.table.name, r["rule"], r["rows"]) for r in by_rule.to_pylist()]
 
@@ -195,7 +213,7 @@ def load_extract(
             loads.append(table_load)
             summary += by_rule
             log.info("loaded table %s: %d rows read", source.table.name, table_load.rows_read)
-        result = LoadResult(load_id, extract.source, loads, extract.ignored_files, sorted(summary))
+        result = LoadResult(load_id, extract.source, loads, extract.ignored_files, root_causes_first(summary))
         finished = (now or datetime.now(UTC)).replace(tzinfo=None)
         wh.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -213,6 +231,33 @@ def load_extract(
     if progress:
         progress("done", len(sources), len(sources))
     return result
+
+
+def _file_name(file: str) -> str:
+    """A file's name without its folder (a workbook sheet keeps its "#sheet")."""
+    return file.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+#: A table whose file holds fewer than this share of the rows its previous load read is worth a warning: an
+#: extract cut short at a row boundary loads without any row error.
+SHRINK_WARNING = 0.8
+
+
+def shrinking(wh: Warehouse, table: str, file: str, rows_read: int) -> tuple[str, ...]:
+    """A warning when this table's file holds much less than the file of the same name at its previous load
+    (the same source: one provider's extract, sent again)."""
+    name = _file_name(file)
+    before = wh.execute(
+        "SELECT rows_read, load_id, file FROM load_files WHERE table_name = ? ORDER BY load_id DESC", [table]
+    )
+    same = next(((int(n), int(load)) for n, load, f in before if _file_name(str(f)) == name), None)
+    if same is None or not same[0] or rows_read >= SHRINK_WARNING * same[0]:
+        return ()
+    previous, load_id = same
+    return (
+        f"{table} shrank sharply: {rows_read:,} rows read against {previous:,} at load {load_id} "
+        f"({rows_read / previous:.0%}); is the extract complete? Rows already stored are kept",
+    )
 
 
 def _drop_stage(wh: Warehouse, table: Table) -> None:

@@ -7,10 +7,12 @@ Parquet record number counting from 1).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +38,13 @@ class SourceFile:
     table: Table
     file: str  # as shown to the user: the path, with "#sheet" for a workbook sheet
     sha256: str
-    reader: Callable[[], pa.Table]
+    reader: Callable[[], tuple[pa.Table, list[BadLine]]]
     headers: list[str]  # canonical names, in the file's order
     ignored_columns: list[str] = field(default_factory=list)
     file_headers: list[str] = field(default_factory=list)  # as written in the file
     parquet: Path | None = None  # a Parquet file the warehouse can scan itself, without reading it here
+    notes: tuple[str, ...] = ()  # how the file was read, when it is not plain comma-separated UTF-8
+    bad_lines: list[BadLine] = field(default_factory=list)  # lines that could not be split; filled by read()
 
     def column_sources(self) -> dict[str, str | None]:
         """For each canonical column, the file's header that holds it (None: absent from the file)."""
@@ -49,7 +53,7 @@ class SourceFile:
 
     def read(self) -> pa.Table:
         """The rows, with `_row` and every canonical column (absent optional ones as nulls), in order."""
-        data = self.reader()
+        data, self.bad_lines = self.reader()
         keep = [i for i, name in enumerate(self.headers) if name]
         data = data.select([0, *(i + 1 for i in keep)]).rename_columns([ROW, *(self.headers[i] for i in keep)])
         for col in self.table.columns:
@@ -130,34 +134,156 @@ def _normalise_types(data: pa.Table) -> pa.Table:
     return data
 
 
-def csv_headers(path: Path) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        header = handle.readline()
+#: Windows-1252 leaves these five bytes undefined: a file holding one is neither UTF-8 nor Windows-1252.
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is written: its encoding and field separator, found by reading it."""
+
+    encoding: str  # "utf-8" (a byte-order mark is allowed) or "cp1252"
+    delimiter: str
+    notes: tuple[str, ...] = ()  # said in the load summary: a Windows encoding, a separator other than comma
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that does not hold the header's number of fields (cut short, or a stray separator or quote)."""
+
+    row: int
+    fields: int
+    expected: int
+    text: str
+
+
+def _first_bad_utf8_line(path: Path) -> int | None:
+    """The line number (from 1) of the first byte sequence that is not UTF-8, or None when the file is UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return lines + block.count(b"\n", 0, exc.start)
+            lines += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return lines
+    return None
+
+
+def _encoding(path: Path) -> tuple[str, tuple[str, ...]]:
+    bad_line = _first_bad_utf8_line(path)
+    if bad_line is None:
+        return "utf-8", ()
+    with path.open("rb") as handle:
+        lines = 1
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            undefined = _CP1252_UNDEFINED.search(block)
+            if undefined:
+                line = lines + block.count(b"\n", 0, undefined.start())
+                raise DataError(
+                    f"line {line} holds byte "
+                    f"0x{block[undefined.start()]:02x}, which is neither UTF-8 nor Windows-1252 (cp1252) text "
+                    f"(the first non-UTF-8 byte is on line {bad_line}); nothing was loaded",
+                    file=str(path),
+                    hint="export the file again as UTF-8 CSV (in Excel: Save As, CSV UTF-8)",
+                )
+            lines += block.count(b"\n")
+    return "cp1252", (f"read as Windows-1252 (cp1252) text: not UTF-8 from line {bad_line}",)
+
+
+def _delimiter(header: str) -> str:
+    """The separator that splits the header into the most fields (comma when none splits it)."""
+    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
+    best = max(counts.values())
+    return next(d for d in _DELIMITERS if counts[d] == best)
+
+
+def _header_line(path: Path, encoding: str) -> str:
+    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as handle:
+        return handle.readline().rstrip("\r\n")
+
+
+def csv_dialect(path: Path) -> tuple[list[str], CsvDialect]:
+    """The header's fields and how the file is written; refuse an empty file or one that is not text."""
+    encoding, notes = _encoding(path)
+    header = _header_line(path, encoding)
     if not header.strip():
         raise DataError(
             "the file is empty or has no header row", file=str(path), hint="export it again with headers"
         )
-    return next(csv.reader([header]))
+    delimiter = _delimiter(header)
+    if delimiter != ",":
+        notes = (*notes, f"{_DELIMITERS[delimiter]}-separated")
+    return next(csv.reader([header], delimiter=delimiter)), CsvDialect(encoding, delimiter, notes)
 
 
-def read_csv(path: Path) -> pa.Table:
-    """Every column as text, with `_row` first (the header is row 1)."""
-    names = csv_headers(path)
-    try:
-        data = pacsv.read_csv(
+def csv_headers(path: Path) -> list[str]:
+    return csv_dialect(path)[0]
+
+
+def bad_line_reason(line: BadLine) -> str:
+    if line.fields < line.expected:
+        return (
+            f"line {line.row} has {line.fields} of the header's {line.expected} fields: the line is cut short "
+            "(is the file complete?) or a field holds an unquoted line break"
+        )
+    return (
+        f"line {line.row} has {line.fields} fields where the header has {line.expected}: a value holds an "
+        "unquoted separator or quote"
+    )
+
+
+def _row_numbers(rows: int, bad: list[BadLine]) -> np.ndarray:
+    """Line numbers of the rows read: counting from 2 (the header is line 1), skipping the bad lines."""
+    lines = np.arange(2, 2 + rows + len(bad), dtype=np.int64)
+    return np.setdiff1d(lines, np.array([b.row for b in bad], dtype=np.int64), assume_unique=True)[:rows]
+
+
+def read_csv(path: Path, dialect: CsvDialect | None = None) -> tuple[pa.Table, list[BadLine]]:
+    """Every column as text, with `_row` first (the header is row 1), and the lines that could not be split."""
+    if dialect is None:
+        names, dialect = csv_dialect(path)
+    else:
+        names = next(csv.reader([_header_line(path, dialect.encoding)], delimiter=dialect.delimiter))
+    bad: list[BadLine] = []
+
+    def keep_aside(row: pacsv.InvalidRow) -> str:
+        bad.append(BadLine(int(row.number or 0), row.actual_columns, row.expected_columns, row.text))
+        return "skip"
+
+    def read(threads: bool) -> pa.Table:
+        return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf8"),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, encoding=dialect.encoding, use_threads=threads
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=dialect.delimiter, invalid_row_handler=None if threads else keep_aside
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True
             ),
         )
+
+    try:
+        try:
+            data = read(threads=True)
+        except pa.ArrowInvalid:
+            # Only a file with bad lines pays for the single-threaded read that knows their line numbers.
+            data = read(threads=False)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise DataError(
             f"cannot be read as CSV: {exc}",
             file=str(path),
-            hint="save it as UTF-8 CSV with one header row and the same number of fields on every line",
+            hint="save it as CSV with one header row and the same number of fields on every line",
         ) from exc
-    return _with_rows(data, 2)
+    return data.add_column(0, ROW, pa.array(_row_numbers(data.num_rows, bad))), bad
 
 
 def parquet_headers(path: Path) -> list[str]:
@@ -167,14 +293,14 @@ def parquet_headers(path: Path) -> list[str]:
         raise DataError(f"cannot be read as Parquet: {exc}", file=str(path), hint="write the file again") from exc
 
 
-def read_parquet(path: Path) -> pa.Table:
+def read_parquet(path: Path) -> tuple[pa.Table, list[BadLine]]:
     try:
         data = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(
             f"cannot be read as Parquet: {exc}", file=str(path), hint="write the file again"
         ) from exc
-    return _with_rows(_normalise_types(data), 1)
+    return _with_rows(_normalise_types(data), 1), []
 
 
 def _cell_text(value: object) -> str | None:
@@ -234,13 +360,19 @@ def _drop_trailing_blank_rows(data: pa.Table) -> pa.Table:
 
 
 def _source(
-    stem: str, headers: list[str], reader: Callable[[], pa.Table], sha: str, file: str, parquet: Path | None = None
+    stem: str,
+    headers: list[str],
+    reader: Callable[[], tuple[pa.Table, list[BadLine]]],
+    sha: str,
+    file: str,
+    parquet: Path | None = None,
+    notes: tuple[str, ...] = (),
 ) -> SourceFile | None:
     spec = _table_for(stem, headers)
     if spec is None:
         return None
     names, ignored = _map_headers(headers, spec, file)
-    return SourceFile(spec, file, sha, reader, names, ignored, list(headers), parquet)
+    return SourceFile(spec, file, sha, reader, names, ignored, list(headers), parquet, notes)
 
 
 def read_extract(path: Path) -> Extract:
@@ -264,10 +396,14 @@ def read_extract(path: Path) -> Extract:
         if kind == "xlsx":
             files.extend(_read_workbook(item).files)
             continue
-        headers = csv_headers(item) if kind == "csv" else parquet_headers(item)
-        reader = (lambda p=item: read_csv(p)) if kind == "csv" else (lambda p=item: read_parquet(p))
-        parquet = item if kind == "parquet" else None
-        source = _source(item.stem, headers, reader, file_sha256(item), str(item), parquet)
+        if kind == "csv":
+            headers, dialect = csv_dialect(item)
+            reader = functools.partial(read_csv, item, dialect)
+            notes, parquet = dialect.notes, None
+        else:
+            headers, reader = parquet_headers(item), functools.partial(read_parquet, item)
+            notes, parquet = (), item
+        source = _source(item.stem, headers, reader, file_sha256(item), str(item), parquet, notes)
         if source is None:
             ignored.append(item.name)
         else:
@@ -276,8 +412,8 @@ def read_extract(path: Path) -> Extract:
     return Extract(str(path), files, ignored)
 
 
-def _given(data: pa.Table) -> pa.Table:
-    return data
+def _given(data: pa.Table) -> tuple[pa.Table, list[BadLine]]:
+    return data, []
 
 
 def _read_workbook(path: Path) -> Extract:

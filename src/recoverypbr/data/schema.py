@@ -31,6 +31,7 @@ class Column:
     minimum: int | None = None
     maximum: int | None = None
     references: tuple[str, str] | None = None  # (table, column)
+    max_length: int | None = None  # for free text: the longest value kept (default: validate.TEXT_MAX_LENGTH)
 
     @property
     def sql_type(self) -> str:
@@ -224,7 +225,7 @@ EVENTS = Table(
         Column("episode_id", "id", references=("episodes", "episode_id")),
         Column("event_date", "date", required=True),
         Column("event_type", "code", required=True),
-        Column("detail", "text"),
+        Column("detail", "text", max_length=1000),
     ),
     key=("client_id", "event_date", "event_type"),
     description="Recorded milestones and interventions.",
@@ -282,7 +283,7 @@ FEEDBACK = Table(
         _client_ref(required=False),
         Column("question", "text", required=True),
         Column("score", "int", required=True, minimum=1, maximum=5),
-        Column("comment", "text"),
+        Column("comment", "text", max_length=2000),
     ),
     # Anonymous responses have no id: a response is its content plus its occurrence among identical rows.
     key=("response_key",),

@@ -7,11 +7,14 @@ its parsed one. The `*_problems` functions return one row per broken rule:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from recoverypbr.data import codes
-from recoverypbr.data.read import ROW
+from recoverypbr.data.read import ROW, BadLine, bad_line_reason
 from recoverypbr.data.schema import TOP_GRACE_DAYS, Column, Table
 
 GIVEN = "__given"
@@ -20,6 +23,15 @@ PROBLEM_COLUMNS = (ROW, "column_name", "value", "rule", "reason", "record_key")
 _INT = r"^[+-]?[0-9]+(\.0+)?$"
 _DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: Ids are pseudonymous codes: a letter or digit first (so no spreadsheet formula can start one), then letters,
+#: digits and a little punctuation, up to ID_MAX_LENGTH characters.
+ID_MAX_LENGTH = 64
+_ID = rf"^[A-Za-z0-9][A-Za-z0-9 _.:/#-]{{0,{ID_MAX_LENGTH - 1}}}$"
+ID_RULE = (
+    f"not a valid id: up to {ID_MAX_LENGTH} letters, digits, spaces and - _ . : / #, starting with a letter or digit"
+)
+#: Free text (names, local authority, event details) longer than this is kept aside, not stored.
+TEXT_MAX_LENGTH = 255
 
 
 def given_name(column: str) -> str:
@@ -160,6 +172,11 @@ def _column_reason(t: ir.Table, column: Column) -> tuple[ir.Value, ir.Value]:
     if column.required:
         cases.append((~present, "missing", f"{column.name} is required but empty"))
     cases.append((present & value.isnull(), "format", _format_message(column)))
+    if column.kind == "id":
+        cases.append((value.notnull() & ~value.re_search(_ID), "format", ID_RULE))
+    if column.kind == "text":
+        longest = column.max_length or TEXT_MAX_LENGTH
+        cases.append((value.length() > longest, "too_long", f"longer than {longest} characters"))
     if column.minimum is not None and column.maximum is not None:
         outside = value.notnull() & ((value < column.minimum) | (value > column.maximum))
         cases.append(
@@ -252,23 +269,47 @@ def duplicate_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
     ]
 
 
-def reference_problems(t: ir.Table, spec: Table, known: dict[str, ir.Table]) -> list[ir.Table]:
-    """Every id that names a row of another table must find it (in this load's valid rows or the warehouse)."""
+def reference_problems(
+    t: ir.Table, spec: Table, known: dict[str, ir.Table], kept_aside: ir.Table | None = None
+) -> list[ir.Table]:
+    """Every id that names a row of another table must find it (in this load's valid rows or the warehouse).
+
+    When the row it names was kept aside (`kept_aside`: the quarantine's entries), the reason says so and gives
+    that row's own reason, under the rule `knock_on`, so the root cause is not buried under its consequences."""
     problems = []
     for column in spec.references:
         assert column.references is not None
         ref_table, ref_col = column.references
         keys = known[ref_table]
         missing = t.filter(t[column.name].notnull()).anti_join(keys, t[column.name] == keys[ref_col])
-        reason = (
+        if kept_aside is not None:
+            parents = _kept_aside_rows(kept_aside, ref_table)
+            missing = missing.left_join(parents, missing[column.name] == parents.__key).drop("__key")
+        else:
+            missing = missing.mutate(__parent=ibis.null("string"))
+        noun = ref_table.removesuffix("s")
+        knock_on = (
+            ibis.literal(f"kept aside because its {noun} ") + missing[column.name] + " was kept aside ("
+            + missing.__parent + ")"
+        )
+        not_found = (
             ibis.literal(f"{column.name} ")
             + missing[column.name]
             + f" not found in {ref_table} (neither valid in this extract nor already loaded)"
         )
-        problems.append(
-            _problem(missing, spec, column.name, "reference", reason, raw(missing, column.name))
-        )
+        rule = ibis.ifelse(missing.__parent.notnull(), "knock_on", "reference")
+        reason = ibis.ifelse(missing.__parent.notnull(), knock_on, not_found)
+        problems.append(_problem(missing, spec, column.name, rule, reason, raw(missing, column.name)))
     return problems
+
+
+def _kept_aside_rows(kept_aside: ir.Table, table: str) -> ir.Table:
+    """Per key of `table` kept aside: where and why, from its latest load ("row 12 of clients.csv: reason")."""
+    q = kept_aside.filter((kept_aside.table_name == table) & kept_aside.record_key.notnull())
+    latest = ibis.window(group_by=q.record_key, order_by=[ibis.desc(q.load_id), q.row_number, q.column_name])
+    q = q.mutate(__n=ibis.row_number().over(latest)).filter(lambda x: x.__n == 0)
+    file = q.file.re_extract(r"([^/\\]+)$", 1)
+    return q.select(__key=q.record_key, __parent="row " + q.row_number.cast("string") + " of " + file + ": " + q.reason)
 
 
 def episode_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
@@ -346,3 +387,40 @@ def with_file_text(problems: ir.Table, stage: ir.Table, spec: Table) -> ir.Table
     return joined.select(*(joined[c] for c in PROBLEM_COLUMNS if c != "value"), value=value).select(
         *PROBLEM_COLUMNS
     )
+
+
+#: Values longer than this are stored in the quarantine shortened, with their length (a 1 MB field is not kept).
+SHOWN_LENGTH = 200
+_OWNER_COLUMNS = ("client_id", "episode_id", "provider_id")
+
+
+def shortened(value: ir.StringValue) -> ir.StringValue:
+    """The value, or its first SHOWN_LENGTH characters and its length when longer."""
+    long = value.length() > SHOWN_LENGTH
+    cut = value.substr(0, SHOWN_LENGTH) + "… (" + value.length().cast("string") + " characters)"
+    return ibis.ifelse(long, cut, value)
+
+
+def bad_line_problems(lines: Sequence[BadLine]) -> pa.Table:
+    """One problem per line that could not be split into the header's fields."""
+    return pa.table(
+        {
+            ROW: pa.array([line.row for line in lines], pa.int64()),
+            "column_name": pa.array(["(whole line)"] * len(lines), pa.string()),
+            "value": pa.array([line.text for line in lines], pa.string()),
+            "rule": pa.array(["line_shape"] * len(lines), pa.string()),
+            "reason": pa.array([bad_line_reason(line) for line in lines], pa.string()),
+            "record_key": pa.array([None] * len(lines), pa.string()),
+        }
+    )
+
+
+def with_owners(problems: ir.Table, stage: ir.Table, spec: Table) -> ir.Table:
+    """Each problem with the client, episode and provider its row names (as the file wrote them), so that the
+    quarantine can be shown to one provider without the others' rows."""
+    owners = {
+        c: (_text(stage[c]) if c in spec.column_names else ibis.null("string")) for c in _OWNER_COLUMNS
+    }
+    rows = stage.select(__owner_row=stage[ROW], **{f"__{c}": e for c, e in owners.items()})
+    joined = problems.left_join(rows, problems[ROW] == rows.__owner_row)
+    return joined.select(*PROBLEM_COLUMNS, **{c: joined[f"__{c}"] for c in _OWNER_COLUMNS})

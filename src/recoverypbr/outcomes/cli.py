@@ -86,10 +86,12 @@ def outcomes_command(
 
 def _write(fmt: str, rows: pa.Table, cohorts: dict[str, list[dict[str, Any]]], sink: BinaryIO) -> None:
     """The ledger as CSV (written by Arrow) or JSON (with the cohort measures)."""
+    from recoverypbr.reports.cells import safe_table  # reports import payments, which import the outcomes
+
     if fmt == "json":
         _json(rows, cohorts, sink)
     else:
-        pa_csv.write_csv(rows, sink)
+        pa_csv.write_csv(safe_table(rows), sink)
 
 
 def _build(wh: Warehouse, contract: Contract, as_of: date) -> LedgerSummary:

@@ -123,12 +123,22 @@ def _outcome_runs(wh: Warehouse) -> None:
     wh.execute("CREATE VIEW outcome_ledger AS SELECT * FROM outcome_ledger_rows")
 
 
+def _load_notes_and_owners(wh: Warehouse) -> None:
+    # How each file was read (encoding, separator) and its warnings (a table shrinking sharply); and, per entry
+    # kept aside, the client, episode and provider its row names, so a provider is sent only its own rows.
+    wh.execute("ALTER TABLE load_files ADD COLUMN notes VARCHAR DEFAULT ''")
+    for column in ("client_id", "episode_id", "provider_id"):
+        wh.execute(f"ALTER TABLE quarantine ADD COLUMN {column} VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
     Migration(3, "outcome ledger: one row per contract, as-of date, outcome, client and episode", _outcome_ledger),
     Migration(4, "approved statements and their lines, never rewritten", _statements),
     Migration(5, "outcome ledger stored one row per episode per run, shown per outcome by a view", _outcome_runs),
+    Migration(6, "how each file was read and its warnings; the client, episode and provider of each quarantine "
+              "entry", _load_notes_and_owners),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
