@@ -96,7 +96,7 @@ def test_explain_says_why_with_the_evidence_rows(db: Path, contract: Path) -> No
     )
     assert result.exit_code == 0, result.output
     assert "not achieved" in result.output and "re-presented inside the window" in result.output
-    assert "presentation:C1@2013-03-15" in result.output and "source=prison" in result.output
+    assert "presentation:C1@2013-03-15" in result.output and "setting=criminal_justice" in result.output
 
 
 def test_explain_unknown_outcome_names_the_known_ones(db: Path, contract: Path) -> None:

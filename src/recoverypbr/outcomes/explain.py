@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, NOT_ELIGIBLE, PENDING
+from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import evaluate, evaluation_order, stored_ledger
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -30,7 +31,7 @@ WHY: dict[str, dict[str, str]] = {
     },
     "successful_completion": {
         ACHIEVED: "the episode was discharged with a completion reason",
-        NOT_ACHIEVED: "the episode has not been discharged with a completion reason (it is open, or ended otherwise)",
+        NOT_ACHIEVED: "the episode was discharged without a completion reason",
     },
     "no_representation_12m": {
         ACHIEVED: "after the successful completion the window passed with no new episode and no presentation",
@@ -71,8 +72,7 @@ WHY: dict[str, dict[str, str]] = {
     },
     "discharge_in": {
         ACHIEVED: "the episode was discharged with one of the contract's discharge reasons",
-        NOT_ACHIEVED: "the episode has not been discharged with one of the contract's reasons (it is open, or ended "
-        "otherwise)",
+        NOT_ACHIEVED: "the episode was discharged without one of the contract's discharge reasons",
     },
     "all_of": {
         ACHIEVED: "every one of its outcomes was achieved; it is achieved on the last of their dates",
@@ -95,6 +95,18 @@ _WINDOW = {
 }
 for _kind in ("no_offending_6m", "no_offending_12m", "no_event_in_window"):
     WHY[_kind] = _WINDOW
+#: Outcome type -> status -> why, instead of `WHY`, when the episode was still open on the as-of date (not
+#: discharged, or discharged only later, which was not yet known): for the types decided by the discharge.
+WHEN_OPEN: dict[str, dict[str, str]] = {
+    "successful_completion": {NOT_ACHIEVED: "the episode was still open on {as_of}"},
+    "discharge_in": {NOT_ACHIEVED: "the episode was still open on {as_of}"},
+    "no_representation_12m": {
+        NOT_ELIGIBLE: "the episode was still open on {as_of}, so it had not yet ended in a successful completion"
+    },
+    "no_event_in_window": {
+        NOT_ELIGIBLE: "the episode was still open on {as_of}, so there was no discharge to count the window from"
+    },
+}
 
 
 @dataclass
@@ -132,9 +144,21 @@ def decisions(wh: Warehouse, contract: Contract, client_id: str, outcome_id: str
             hint="check the client id and the --as-of date",
         )
     outcome = contract.outcomes[outcome_id]
-    return [
-        Explanation(row, words(row, outcome.label or outcome_id, outcome.type), evidence_rows(wh, row)) for row in rows
-    ]
+    known = warehouse_inputs(wh, as_of)  # the rows as the engine saw them on the as-of date
+    found = []
+    for row in rows:
+        episode = _known_episode(wh, known, row["episode_id"])
+        still_open = episode is not None and episode["discharge_date"] is None
+        said = words(row, outcome.label or outcome_id, outcome.type, still_open)
+        found.append(Explanation(row, said, evidence_rows(wh, known, row)))
+    return found
+
+
+def _known_episode(wh: Warehouse, known: Inputs, episode_id: str) -> dict[str, Any] | None:
+    """The episode's row as known on the as-of date (a later discharge hidden), or None."""
+    e = known.episodes
+    rows = wh.to_arrow(e.filter(e.episode_id == episode_id)).to_pylist()
+    return rows[0] if rows else None
 
 
 def _rows(wh: Warehouse, ledger: ir.Table, client_id: str, outcome_id: str) -> list[dict[str, Any]]:
@@ -142,8 +166,8 @@ def _rows(wh: Warehouse, ledger: ir.Table, client_id: str, outcome_id: str) -> l
     return list(wh.to_arrow(chosen.order_by("episode_id")).to_pylist())
 
 
-def words(row: dict[str, Any], label: str, kind: str) -> str:
-    """The decision in one paragraph."""
+def words(row: dict[str, Any], label: str, kind: str, still_open: bool = False) -> str:
+    """The decision in one paragraph; `still_open` when the episode had no discharge known on the as-of date."""
     status = row["status"]
     head = {
         ACHIEVED: f"achieved on {row['achieved_on']}",
@@ -152,7 +176,9 @@ def words(row: dict[str, Any], label: str, kind: str) -> str:
         NOT_ELIGIBLE: "not eligible",
     }[status]
     # A combination (all_of, any_of) or a gated outcome also names its components' statuses from the evidence.
-    parts = [WHY.get(kind, {}).get(status, ""), _gate_words(row["evidence"])]
+    why = WHEN_OPEN.get(kind, {}).get(status) if still_open else None
+    why = (why or WHY.get(kind, {}).get(status, "")).format(as_of=row["as_of"])
+    parts = [why, _gate_words(row["evidence"])]
     why = ": ".join(p for p in parts if p) or "see the evidence rows"
     return (
         f"{label} for client {row['client_id']}, episode {row['episode_id']} (provider {row['provider_id']}, "
@@ -165,34 +191,37 @@ def _gate_words(evidence: str) -> str:
     return "; ".join(parts)
 
 
-def evidence_rows(wh: Warehouse, row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(evidence id, the warehouse row it names) for each id of the row's evidence, in order."""
+def evidence_rows(wh: Warehouse, known: Inputs, row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(evidence id, the row it names as known on the as-of date) for each id of the row's evidence, in order.
+
+    `known` is the engine's as-of view (`inputs.warehouse_inputs`), so a discharge after the as-of date is not shown,
+    just as the rule did not see it."""
     found = []
     for ref in filter(None, row["evidence"].split(";")):
         kind, _, key = ref.partition(":")
-        expr = _lookup(wh, row["client_id"], kind, key)
+        expr = _lookup(known, row["client_id"], kind, key)
         if expr is not None:
-            found += [(ref, r) for r in wh.to_arrow(expr.drop("load_id", "source_row")).to_pylist()]
+            found += [(ref, r) for r in wh.to_arrow(expr).to_pylist()]
     return found
 
 
-def _lookup(wh: Warehouse, client_id: str, kind: str, key: str) -> ir.Table | None:
+def _lookup(known: Inputs, client_id: str, kind: str, key: str) -> ir.Table | None:
     name, _, day = key.partition("@")
     if kind == "top":
-        t = wh.table("top")
+        t = known.top
         return t.filter(t.top_id == name)
     if kind == "episode":
-        t = wh.table("episodes")
+        t = known.episodes
         return t.filter(t.episode_id == name)
     if kind == "presentation":
-        t = wh.table("presentations")
+        t = known.presentations
         return t.filter((t.client_id == name) & (t.presented_on == ibis.literal(day).cast("date")))
     if kind == "event":
-        t = wh.table("events")
+        t = known.events
         return t.filter(
             (t.client_id == client_id) & (t.event_type == name) & (t.event_date == ibis.literal(day).cast("date"))
         )
     if kind == "offence":
-        t = wh.table("offending_individual")
+        t = known.offending_individual
         return t.filter((t.client_id == name) & (t.offence_date == ibis.literal(day).cast("date")))
     return None

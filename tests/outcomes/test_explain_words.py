@@ -1,0 +1,84 @@
+"""`recoverypbr explain` tells a provider one decision as it stood on the as-of date (issue 11, item 13).
+
+The client below was discharged as completed drug-free on 2014-03-21 and had an exit TOP on 2014-03-20, a year
+after the as-of date (2013-03-31): on that date the episode was still open, and neither row was known. The client
+has no assessment, so its episode has no complexity group under Wigan's points scheme.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from recoverypbr.outcomes.cases import case_warehouse
+from recoverypbr.outcomes.cli import explain_command
+from recoverypbr.warehouse.connection import open_warehouse
+
+CONTRACT = Path(__file__).parents[2] / "contracts" / "wigan.yaml"
+AS_OF = "2013-03-31"
+TOP: dict[str, Any] = {
+    "client_id": "C1",
+    "episode_id": "E1",
+    "alcohol_units": 5.5,
+    "cannabis_days": 3,
+    "psychological_health": 12,
+    "quality_of_life": 9,
+    "paid_work_days": 0,
+    "acute_housing_problem": False,
+}
+TABLES: dict[str, list[dict[str, Any]]] = {
+    "episodes": [
+        {
+            "episode_id": "E1",
+            "client_id": "C1",
+            "provider_id": "WIG_A",
+            "start_date": date(2012, 9, 24),
+            "discharge_date": date(2014, 3, 21),
+            "discharge_reason": "completed_drug_free",
+            "substances": "opiates;alcohol",
+        }
+    ],
+    "top": [
+        {**TOP, "top_id": "T1", "top_date": date(2012, 9, 25), "stage": "start", "opiate_days": 28, "alcohol_days": 12},
+        {**TOP, "top_id": "T2", "top_date": date(2013, 3, 6), "stage": "review", "opiate_days": 0, "alcohol_days": 0},
+        {**TOP, "top_id": "T3", "top_date": date(2014, 3, 20), "stage": "exit", "opiate_days": 0, "alcohol_days": 0},
+    ],
+}
+
+app = typer.Typer()
+app.command("explain")(explain_command)
+app.command("unused")(lambda: None)  # two commands, so `explain` is named on the command line
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse file holding the client's rows."""
+    path = tmp_path_factory.mktemp("explain") / "w.duckdb"
+    with open_warehouse(path) as wh, case_warehouse(TABLES) as source:
+        for name in TABLES:
+            wh.register_arrow("_rows", source.to_arrow(source.table(name)))
+            wh.insert(name, wh.table("_rows"))
+            wh.unregister("_rows")
+    return path
+
+
+def explain(db: Path, outcome: str) -> str:
+    args = ["explain", "C1", "--outcome", outcome, "--contract", str(CONTRACT), "--as-of", AS_OF, "--db", str(db)]
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_a_discharge_after_the_as_of_date_is_not_shown_and_the_episode_was_still_open(db: Path) -> None:
+    said = explain(db, "no_representation")
+    assert "not eligible, because the episode was still open on 2013-03-31" in said
+    assert "did not end in a successful completion" not in said
+    assert "2014-03-21" not in said and "completed" not in said
+    said = explain(db, "successful_completion")
+    assert "not achieved, because the episode was still open on 2013-03-31" in said
+    assert "2014-03-20" not in explain(db, "abstinence")
