@@ -15,11 +15,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from recoverypbr.outcomes.cases import case_warehouse
+from recoverypbr.contract.outcomes import OUTCOME_TYPES, OffendingCohortReduction, type_name
+from recoverypbr.outcomes.cases import case_warehouse, load_case
 from recoverypbr.outcomes.cli import explain_command
+from recoverypbr.outcomes.explain import decisions
 from recoverypbr.warehouse.connection import open_warehouse
 
 CONTRACT = Path(__file__).parents[2] / "contracts" / "wigan.yaml"
+CASES = Path(__file__).parents[1] / "cases"
 AS_OF = "2013-03-31"
 TOP: dict[str, Any] = {
     "client_id": "C1",
@@ -82,3 +85,37 @@ def test_a_discharge_after_the_as_of_date_is_not_shown_and_the_episode_was_still
     said = explain(db, "successful_completion")
     assert "not achieved, because the episode was still open on 2013-03-31" in said
     assert "2014-03-20" not in explain(db, "abstinence")
+
+
+def test_evidence_rows_show_the_fields_that_decided_in_words_not_every_column(db: Path) -> None:
+    said = explain(db, "abstinence")
+    assert (
+        "top:T2: review TOP on 2013-03-06; opiates used on 0 of the past 28 days; alcohol used on 0 of the past 28 days"
+        in said
+    )
+    evidence = said.partition("top:T2:")[2]
+    assert "=" not in evidence and "_" not in evidence  # no column names
+    assert "alcohol units" not in said and "cannabis" not in said and "psychological" not in said
+    said = explain(db, "reliable_change")  # deterioration counts on every substance, so one used is shown too
+    assert "top:T1: start TOP on 2012-09-25; opiates used on 28 of the past 28 days; alcohol used on 12" in said
+    assert "cannabis (not presenting) used on 3 of the past 28 days" in said
+    assert "quality of life" not in said
+    said = explain(db, "no_representation")
+    assert "episode:E1: started on 2012-09-24; still open on 2013-03-31 (no discharge known by then)" in said
+    assert "improved_housing" not in said and "acute housing problem: no" in explain(db, "improved_housing")
+
+
+@pytest.mark.parametrize("kind", [type_name(c) for c in OUTCOME_TYPES if c is not OffendingCohortReduction])
+def test_every_outcome_type_says_its_evidence_rows_in_words(kind: str) -> None:
+    """The first golden case of each type, for each client: every evidence id is shown (what the ledger cites was
+    known on the as-of date), each with words and no column name."""
+    case = load_case(sorted((CASES / kind).glob("*.yaml"))[0])
+    clients = sorted({r["client_id"] for r in case.output})
+    with case_warehouse(case.input) as wh:
+        found = [d for c in clients for d in decisions(wh, case.contract, c, case.outcome, case.as_of)]
+    assert found
+    for decision in found:
+        cited = {ref.partition("=")[0] for ref in decision.row["evidence"].split(";") if ref}
+        assert {ref for ref, _ in decision.evidence} == cited
+        for ref, text in decision.evidence:
+            assert text and "None" not in text and "=" not in text and "_days" not in text, (ref, text)

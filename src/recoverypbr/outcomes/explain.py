@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -10,8 +11,9 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
+from recoverypbr.contract.outcomes import Outcome
 from recoverypbr.errors import RecoveryPbrError
-from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, NOT_ELIGIBLE, PENDING
+from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, NOT_ELIGIBLE, PENDING, SUBSTANCE_DAYS
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import evaluate, evaluation_order, stored_ledger
 from recoverypbr.warehouse.connection import Warehouse
@@ -108,6 +110,37 @@ WHEN_OPEN: dict[str, dict[str, str]] = {
     },
 }
 
+#: Outcome type -> evidence kind (the part of an evidence id before `:`) -> the fields of such a row that decided
+#: it, each said in words by `FIELDS`. `explain` shows only these, not every column of the row.
+DECISIVE: dict[str, dict[str, tuple[str, ...]]] = {
+    "reliable_change": {"top": ("top", "substances_used")},
+    "abstinence": {"top": ("top", "presenting_days")},
+    "successful_completion": {"episode": ("discharge",)},
+    "no_representation_12m": {"episode": ("started", "discharge"), "presentation": ("presentation",)},
+    "no_offending_6m": {"episode": ("started",), "offence": ("offence",)},
+    "no_offending_12m": {"episode": ("started",), "offence": ("offence",)},
+    "ceased_injecting": {"top": ("top", "injecting_days")},
+    "improved_housing": {"top": ("top", "acute_housing_problem")},
+    "hepatitis_b_course": {"event": ("event",)},
+    "quality_of_life": {"top": ("top", "quality_of_life")},
+    "top_threshold": {"top": ("top", "items")},
+    "top_improvement": {"top": ("top", "items")},
+    "event_recorded": {"event": ("event",)},
+    "discharge_in": {"episode": ("discharge",)},
+    "no_event_in_window": {"episode": ("started", "discharge"), "event": ("event",)},
+    "all_of": {"outcome": ("status",)},
+    "any_of": {"outcome": ("status",)},
+}
+#: Evidence kind -> what names such a row, for a kind an outcome type does not list in `DECISIVE`.
+NAMING: dict[str, tuple[str, ...]] = {
+    "top": ("top",),
+    "episode": ("started", "discharge"),
+    "presentation": ("presentation",),
+    "event": ("event",),
+    "offence": ("offence",),
+    "outcome": ("status",),
+}
+
 
 @dataclass
 class Explanation:
@@ -115,7 +148,8 @@ class Explanation:
 
     row: dict[str, Any]
     words: str
-    evidence: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+    """(evidence id, the fields of its row that decided the outcome, in words), in the evidence's order."""
 
 
 def _components(contract: Contract, outcome_id: str) -> list[str]:
@@ -150,7 +184,9 @@ def decisions(wh: Warehouse, contract: Contract, client_id: str, outcome_id: str
         episode = _known_episode(wh, known, row["episode_id"])
         still_open = episode is not None and episode["discharge_date"] is None
         said = words(row, outcome.label or outcome_id, outcome.type, still_open)
-        found.append(Explanation(row, said, evidence_rows(wh, known, row)))
+        seen = Seen(outcome, episode, as_of)
+        shown = [(ref, evidence_words(ref, r, seen)) for ref, r in evidence_rows(wh, known, row)]
+        found.append(Explanation(row, said, [(ref.partition("=")[0], text) for ref, text in shown]))
     return found
 
 
@@ -199,6 +235,10 @@ def evidence_rows(wh: Warehouse, known: Inputs, row: dict[str, Any]) -> list[tup
     found = []
     for ref in filter(None, row["evidence"].split(";")):
         kind, _, key = ref.partition(":")
+        if kind == "outcome":  # a gate's component: its status, as the gate saw it
+            name, _, status = key.partition("=")
+            found.append((ref, {"outcome_id": name, "status": status}))
+            continue
         expr = _lookup(known, row["client_id"], kind, key)
         if expr is not None:
             found += [(ref, r) for r in wh.to_arrow(expr).to_pylist()]
@@ -225,3 +265,106 @@ def _lookup(known: Inputs, client_id: str, kind: str, key: str) -> ir.Table | No
         t = known.offending_individual
         return t.filter((t.client_id == name) & (t.offence_date == ibis.literal(day).cast("date")))
     return None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the fields of an evidence row are read with: the outcome (its parameters), the episode as known on the
+    as-of date, and that date."""
+
+    outcome: Outcome
+    episode: dict[str, Any] | None
+    as_of: date
+
+
+def evidence_words(ref: str, row: dict[str, Any], seen: Seen) -> str:
+    """The fields of an evidence row that decided the outcome (`DECISIVE`), in words, `;`-separated."""
+    kind = ref.partition(":")[0]
+    fields = DECISIVE.get(seen.outcome.type, {}).get(kind) or NAMING.get(kind, ())
+    return "; ".join(text for name in fields if (text := FIELDS[name](row, seen)))
+
+
+def _plain(code: Any) -> str:
+    """A code, flag or number in words: `completed_drug_free` -> "completed drug free", True -> "yes"."""
+    if code is None:
+        return "not recorded"
+    if isinstance(code, bool):
+        return "yes" if code else "no"
+    return str(code).replace("_", " ")
+
+
+def _days(used: Any) -> str:
+    return "days of use not recorded" if used is None else f"used on {used} of the past 28 days"
+
+
+def _substances(seen: Seen) -> list[str]:
+    """The substances an abstinence outcome names in the contract, else the episode's presenting substances."""
+    named = getattr(seen.outcome, "substances", None)
+    if named:
+        return list(named)
+    return [s for s in ((seen.episode or {}).get("substances") or "").split(";") if s]
+
+
+def _top(row: dict[str, Any], seen: Seen) -> str:
+    return f"{_plain(row['stage'])} TOP on {row['top_date']}"
+
+
+def _presenting_days(row: dict[str, Any], seen: Seen) -> str:
+    presenting = _substances(seen)
+    if not presenting:
+        return "no presenting substance recorded"
+    return "; ".join(f"{s} {_days(row.get(SUBSTANCE_DAYS.get(s, '')))}" for s in presenting)
+
+
+def _substances_used(row: dict[str, Any], seen: Seen) -> str:
+    """The presenting substances' days of use, then any other substance used (it may have risen by a reliable
+    change)."""
+    presenting = _substances(seen)
+    used = [(s, row[c]) for s, c in SUBSTANCE_DAYS.items() if s not in presenting and row[c]]
+    others = [f"{s} (not presenting) {_days(days)}" for s, days in used]
+    return "; ".join(filter(None, [_presenting_days(row, seen), *others]))
+
+
+def _items(row: dict[str, Any], seen: Seen) -> str:
+    return "; ".join(f"{_plain(i)}: {_plain(row.get(i))}" for i in getattr(seen.outcome, "items", []))
+
+
+def _discharge(row: dict[str, Any], seen: Seen) -> str:
+    if row["discharge_date"] is None:
+        return f"still open on {seen.as_of} (no discharge known by then)"
+    reason = "with no reason recorded" if row["discharge_reason"] is None else f"as {_plain(row['discharge_reason'])}"
+    return f"discharged on {row['discharge_date']} {reason}"
+
+
+def _presentation(row: dict[str, Any], seen: Seen) -> str:
+    setting = {"criminal_justice": "the criminal justice system"}.get(row["setting"], _plain(row["setting"]))
+    return f"presented to {setting} on {row['presented_on']}"
+
+
+def _offence(row: dict[str, Any], seen: Seen) -> str:
+    n = row["offences"]
+    return f"{_plain(n)} offence{'' if n == 1 else 's'} recorded on {row['offence_date']}"
+
+
+#: A status in words.
+STATUS_WORDS = {ACHIEVED: "achieved", PENDING: "pending", NOT_ACHIEVED: "not achieved", NOT_ELIGIBLE: "not eligible"}
+#: Field name (as `DECISIVE` lists it) -> the field of an evidence row in words.
+FIELDS: dict[str, Callable[[dict[str, Any], Seen], str]] = {
+    "top": _top,
+    "presenting_days": _presenting_days,
+    "substances_used": _substances_used,
+    "injecting_days": lambda r, s: (
+        "injecting days not recorded"
+        if r["injecting_days"] is None
+        else f"injected on {r['injecting_days']} of the past 28 days"
+    ),
+    "acute_housing_problem": lambda r, s: f"acute housing problem: {_plain(r['acute_housing_problem'])}",
+    "quality_of_life": lambda r, s: f"quality of life rated {_plain(r['quality_of_life'])} (of 20)",
+    "items": _items,
+    "started": lambda r, s: f"started on {r['start_date']}",
+    "discharge": _discharge,
+    "presentation": _presentation,
+    "event": lambda r, s: f"{_plain(r['event_type'])} recorded on {r['event_date']}",
+    "offence": _offence,
+    "status": lambda r, s: STATUS_WORDS.get(r["status"], _plain(r["status"])),
+}
