@@ -105,6 +105,15 @@ def test_evidence_rows_show_the_fields_that_decided_in_words_not_every_column(db
     assert "improved_housing" not in said and "acute housing problem: no" in explain(db, "improved_housing")
 
 
+@pytest.mark.parametrize("outcome", ["abstinence", "successful_completion", "no_representation", "ceased_injecting"])
+def test_a_missing_complexity_group_is_said_in_words_and_nothing_prints_none(db: Path, outcome: str) -> None:
+    said = explain(db, outcome)
+    assert (
+        "(provider WIG_A, no complexity group: the client had no assessment on or before the episode's start)" in said
+    )
+    assert "None" not in said
+
+
 @pytest.mark.parametrize("kind", [type_name(c) for c in OUTCOME_TYPES if c is not OffendingCohortReduction])
 def test_every_outcome_type_says_its_evidence_rows_in_words(kind: str) -> None:
     """The first golden case of each type, for each client: every evidence id is shown (what the ledger cites was

@@ -110,6 +110,9 @@ WHEN_OPEN: dict[str, dict[str, str]] = {
     },
 }
 
+#: The episode's complexity group when it has none (the ledger's empty `complexity_group`).
+NO_GROUP = "no complexity group: the client had no assessment on or before the episode's start"
+
 #: Outcome type -> evidence kind (the part of an evidence id before `:`) -> the fields of such a row that decided
 #: it, each said in words by `FIELDS`. `explain` shows only these, not every column of the row.
 DECISIVE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -216,9 +219,12 @@ def words(row: dict[str, Any], label: str, kind: str, still_open: bool = False) 
     why = (why or WHY.get(kind, {}).get(status, "")).format(as_of=row["as_of"])
     parts = [why, _gate_words(row["evidence"])]
     why = ": ".join(p for p in parts if p) or "see the evidence rows"
+    provider = "no provider" if row["provider_id"] is None else f"provider {row['provider_id']}"
+    group = row["complexity_group"]
+    group = NO_GROUP if group is None else f"complexity group {group}"
     return (
-        f"{label} for client {row['client_id']}, episode {row['episode_id']} (provider {row['provider_id']}, "
-        f"complexity group {row['complexity_group']}), as of {row['as_of']}: {head}, because {why}."
+        f"{label} for client {row['client_id']}, episode {row['episode_id']} ({provider}, {group}), "
+        f"as of {row['as_of']}: {head}, because {why}."
     )
 
 
