@@ -15,6 +15,7 @@ from typing import Annotated, Any, BinaryIO, Literal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from recoverypbr._console import console, progress_bar, user_errors
@@ -175,6 +176,5 @@ def explain_command(
         console.print(decision.words, highlight=False)
         if not decision.evidence:
             console.print("  (no evidence rows)")
-        for ref, row in decision.evidence:
-            shown = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
-            console.print(f"  [bold]{ref}[/]: {shown}", highlight=False, soft_wrap=True)
+        for ref, text in decision.evidence:
+            console.print(f"  [bold]{escape(ref)}[/]: {escape(text)}", highlight=False, soft_wrap=True)
