@@ -95,6 +95,9 @@ def _print_load(result: LoadResult) -> None:
             console.print(f"[bold yellow]Warning:[/] {warning}.", highlight=False)
     if result.ignored_files:
         console.print(f"[yellow]Ignored files (not a known table):[/] {', '.join(result.ignored_files)}")
+    if result.manifest:
+        console.print(f"Every file matched the manifest {Path(result.manifest).name}: names, rows and SHA-256.",
+                      highlight=False)
     if result.quarantine_by_rule:
         console.print(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
         console.print("See them with [bold]recoverypbr quarantine[/]; a row breaking two rules counts under each.")
@@ -109,10 +112,18 @@ def _print_load(result: LoadResult) -> None:
 def load(
     path: Annotated[Path, typer.Argument(help="A folder of CSV/Parquet files, or one XLSX workbook.")],
     db: DbOption = DEFAULT_DB,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="A control file (CSV: file,rows,sha256) the extract must match, or nothing loads "
+            "(default: manifest.csv in the folder, when there is one).",
+        ),
+    ] = None,
 ) -> None:
     """Load an extract: valid rows upsert by id, failing rows are kept aside in the quarantine."""
     with user_errors(), open_warehouse(db) as wh, progress_bar("Loading") as progress:
-        result = load_extract(wh, path, progress=progress)
+        result = load_extract(wh, path, progress=progress, manifest=manifest)
     _print_load(result)
 
 
@@ -165,6 +176,9 @@ def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | No
         table.add_row(r["provider_id"] or "(none)", r["table_name"], Path(r["file"]).name, str(r["row_number"]),
                       r["column_name"], r["value"] if r["value"] is not None else "", r["reason"])
     console.print(table)
+    if any(not r["provider_id"] for r in shown):
+        console.print("Provider (none): the row names no client or episode held by a provider (a police cohort, "
+                      "or a client with no episode anywhere), so only the commissioner sees it.")
     if total > len(shown):
         console.print(f"Showing {len(shown):,} of {total:,}; use --limit or --csv FILE for all.")
 

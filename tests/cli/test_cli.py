@@ -44,6 +44,35 @@ def test_load_then_quarantine_then_export(tmp_path: Path) -> None:
     assert "Loads" in history.output
 
 
+def test_load_says_how_files_were_read_and_quarantine_goes_to_one_provider(tmp_path: Path) -> None:
+    from helpers import FIXTURES
+
+    db = str(tmp_path / "cli.duckdb")
+    files = FIXTURES / "files"
+    said = " ".join(runner.invoke(app, ["load", str(files / "cp1252"), "--db", db]).output.split())
+    assert "clients.csv: read as Windows-1252 (cp1252) text: not UTF-8 from line 6." in said
+    said = " ".join(runner.invoke(app, ["load", str(files / "semicolon"), "--db", db]).output.split())
+    assert "clients.csv: semicolon-separated." in said
+    said = " ".join(runner.invoke(app, ["load", str(files / "truncated"), "--db", db]).output.split())
+    said = " ".join(runner.invoke(app, ["load", str(files / "truncated" / "cut"), "--db", db]).output.split())
+    assert "Warning: episodes shrank sharply: 151 rows read against 300 at load 3 (50%)" in said
+    loaded = runner.invoke(app, ["load", str(files / "formulas"), "--db", db])
+    said = " ".join(loaded.output.split())
+    # Root causes first, knock-on last, and knock_on explained.
+    assert said.index("clients │ format") < said.index("episodes │ knock_on"), said
+    assert "knock_on rows broke no rule of their own" in said
+    out = tmp_path / "p1.csv"
+    sent = runner.invoke(app, ["quarantine", "--db", db, "--all", "--provider", "P1", "--csv", str(out)])
+    assert "of provider P1's clients" in " ".join(sent.output.split())
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {r["provider_id"] for r in rows} == {"P1"}
+    assert all("C4" not in r["record_key"] for r in rows)  # +C4 has no episode: no provider's
+    unknown = runner.invoke(app, ["quarantine", "--db", db, "--provider", "P9"])
+    assert unknown.exit_code == 2
+    assert "no provider 'P9'" in unknown.output
+
+
 def test_errors_are_a_message_and_a_hint_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["load", str(tmp_path / "nowhere"), "--db", str(tmp_path / "x.duckdb")])
     assert result.exit_code == 2

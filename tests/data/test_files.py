@@ -4,6 +4,7 @@ short, formula-bearing values, oversized fields, a file much smaller than last t
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -128,3 +129,45 @@ def test_the_quarantine_for_one_provider_holds_only_its_clients_rows(wh: Warehou
     # Written safely: the formula-bearing id is quoted as text.
     assert all(not v.startswith(("=", "+", "-", "@")) for r in exported for v in r.values())
     assert any(v.startswith("'=HYPERLINK") for r in exported for v in r.values())
+
+
+def _manifest(folder: Path, rows: dict[str, int]) -> Path:
+    from recoverypbr.data.read import file_sha256
+
+    lines = ["file,rows,sha256"] + [f"{n},{r},{file_sha256(folder / n)}" for n, r in rows.items()]
+    (folder / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return folder / "manifest.csv"
+
+
+def test_a_manifest_that_matches_is_checked_and_said(wh: Warehouse, tmp_path: Path) -> None:
+    folder = tmp_path / "extract"
+    shutil.copytree(FILES / "truncated", folder, ignore=shutil.ignore_patterns("cut"))
+    _manifest(folder, {"clients.csv": 300, "providers.csv": 2, "episodes.csv": 300})
+    result = load_extract(wh, folder)
+    assert result.manifest == str(folder / "manifest.csv")
+    assert result.ignored_files == []
+
+
+def test_a_file_that_differs_from_its_manifest_is_refused_and_nothing_loads(wh: Warehouse, tmp_path: Path) -> None:
+    folder = tmp_path / "extract"
+    shutil.copytree(FILES / "truncated", folder, ignore=shutil.ignore_patterns("cut"))
+    control = _manifest(folder, {"clients.csv": 300, "providers.csv": 2, "episodes.csv": 300})
+    shutil.copy(FILES / "truncated" / "cut" / "episodes.csv", folder / "episodes.csv")  # cut in transfer
+    with pytest.raises(DataError, match=r"episodes.csv has SHA-256 .* the manifest says"):
+        load_extract(wh, folder)
+    # The same cut file with a manifest naming no hash: its row count gives it away, inside the transaction.
+    _manifest(folder, {"clients.csv": 300, "providers.csv": 2, "episodes.csv": 300})
+    control.write_text(control.read_text().replace(control.read_text().splitlines()[3].split(",")[2], ""))
+    with pytest.raises(DataError, match=r"151 data rows read, the manifest says 300: is the file complete\?"):
+        load_extract(wh, folder)
+    assert wh.execute("SELECT count(*) FROM loads") == [(0,)]
+    assert wh.execute("SELECT count(*) FROM clients") == [(0,)]
+    # A file the manifest does not list, or a listed file that is missing, is refused too.
+    (folder / "manifest.csv").unlink()
+    other = _manifest(tmp_path, {})  # an empty manifest elsewhere
+    with pytest.raises(DataError, match="lists no file"):
+        load_extract(wh, folder, manifest=other)
+    (tmp_path / "manifest.csv").write_text("file,rows,sha256\nclients.csv,300,\nmissing.csv,,\n")
+    with pytest.raises(DataError, match=re.escape("missing.csv is in the manifest but not in the extract; "
+                                                  "episodes.csv is in the extract but not in the manifest")):
+        load_extract(wh, folder, manifest=tmp_path / "manifest.csv")

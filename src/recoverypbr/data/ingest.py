@@ -13,7 +13,16 @@ import ibis.expr.types as ir
 
 from recoverypbr import __version__
 from recoverypbr.data import validate as v
-from recoverypbr.data.read import ROW, SourceFile, read_extract
+from recoverypbr.data.read import (
+    MANIFEST_NAME,
+    ROW,
+    ManifestEntry,
+    SourceFile,
+    check_manifest,
+    check_manifest_rows,
+    read_extract,
+    read_manifest,
+)
 from recoverypbr.data.schema import EPISODES, TABLES, Table
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.warehouse.migrations import data_table_columns
@@ -53,6 +62,7 @@ class LoadResult:
     tables: list[TableLoad]
     ignored_files: list[str]
     quarantine_by_rule: list[tuple[str, str, int]] = field(default_factory=list)  # (table, rule, rows)
+    manifest: str | None = None  # the manifest the files were checked against
 
     @property
     def rows_read(self) -> int:
@@ -173,9 +183,13 @@ def _next_load_id(wh: Warehouse) -> int:
     return int(wh.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads")[0][0])
 
 
-def _load_file(wh: Warehouse, source: SourceFile, load_id: int) -> tuple[TableLoad, list[tuple[str, str, int]]]:
+def _load_file(
+    wh: Warehouse, source: SourceFile, load_id: int, manifest: dict[str, ManifestEntry]
+) -> tuple[TableLoad, list[tuple[str, str, int]]]:
     """Validate, quarantine and upsert one file; return its counts and its rows kept aside per rule."""
     good, problems = _validate(wh, source)
+    check_manifest_rows(source, wh.count(wh.table(_stage_name(source.table, "parsed"))) + len(source.bad_lines),
+                        manifest)
     _quarantine(wh, source, problems, load_id)
     n_new, n_updated = _upsert(wh, source.table, good, load_id)
     n_good, n_bad = wh.count(good), wh.count(problems.select(ROW).distinct())
@@ -196,11 +210,23 @@ def _load_file(wh: Warehouse, source: SourceFile, load_id: int) -> tuple[TableLo
 
 
 def load_extract(
-    wh: Warehouse, path: Path | str, *, now: datetime | None = None, progress: Progress | None = None
+    wh: Warehouse,
+    path: Path | str,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    manifest: Path | str | None = None,
 ) -> LoadResult:
-    """Load an extract in one transaction: valid rows upsert by key, failing rows go to the quarantine."""
+    """Load an extract in one transaction: valid rows upsert by key, failing rows go to the quarantine.
+
+    A manifest (`file,rows,sha256`: the `manifest` argument, else a `manifest.csv` in the extract's folder) must
+    match the extract's files, their SHA-256 and their data rows, or nothing is loaded."""
     started = (now or datetime.now(UTC)).replace(tzinfo=None)
     extract = read_extract(Path(path))
+    control = Path(manifest) if manifest is not None else Path(path) / MANIFEST_NAME
+    entries = read_manifest(control) if manifest is not None or control.is_file() else {}
+    if entries:
+        check_manifest(extract, entries, control)
     order = {t.name: i for i, t in enumerate(TABLES)}
     sources = sorted(extract.files, key=lambda s: order[s.table.name])
     with wh.transaction():
@@ -209,11 +235,14 @@ def load_extract(
         for i, source in enumerate(sources):
             if progress:
                 progress(f"loading {source.table.name}", i, len(sources))
-            table_load, by_rule = _load_file(wh, source, load_id)
+            table_load, by_rule = _load_file(wh, source, load_id, entries)
             loads.append(table_load)
             summary += by_rule
             log.info("loaded table %s: %d rows read", source.table.name, table_load.rows_read)
-        result = LoadResult(load_id, extract.source, loads, extract.ignored_files, root_causes_first(summary))
+        result = LoadResult(
+            load_id, extract.source, loads, extract.ignored_files, root_causes_first(summary),
+            str(control) if entries else None,
+        )
         finished = (now or datetime.now(UTC)).replace(tzinfo=None)
         wh.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

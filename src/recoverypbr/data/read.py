@@ -390,6 +390,8 @@ def read_extract(path: Path) -> Extract:
     files, ignored = [], []
     for item in sorted(path.iterdir()):
         kind = _SUFFIXES.get(item.suffix.lower())
+        if item.name.lower() == MANIFEST_NAME:
+            continue  # the extract's control file, checked by the loader
         if item.is_dir() or kind is None or item.name.startswith((".", "~$")):
             ignored.append(item.name)
             continue
@@ -439,3 +441,74 @@ def _refuse_two_files_for_one_table(files: list[SourceFile]) -> None:
                 hint="keep one file per table in the folder (load the other from a folder of its own)",
             )
         seen[source.table.name] = source.file
+
+
+#: The control file an extract may carry beside its tables (or pass with `load --manifest`).
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """What the sending system says one file holds: its data rows (header not counted) and its SHA-256."""
+
+    file: str
+    rows: int | None
+    sha256: str | None
+
+
+def read_manifest(path: Path) -> dict[str, ManifestEntry]:
+    """The manifest's entries by file name; refuse one that cannot be read or names no file."""
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            records = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read the manifest: {exc}", file=str(path), hint="write it as UTF-8 CSV") from exc
+    entries: dict[str, ManifestEntry] = {}
+    for number, record in enumerate(records, start=2):
+        fields = {(k or "").strip().lower(): (v or "").strip() for k, v in record.items()}
+        name, rows, sha = fields.get("file", ""), fields.get("rows", ""), fields.get("sha256", "").lower()
+        if not name or (rows and not rows.isdigit()) or (sha and not re.fullmatch(r"[0-9a-f]{64}", sha)):
+            raise DataError(
+                f"row {number} of the manifest is not `file,rows,sha256` (a file name, a whole number of data "
+                "rows, a 64-character SHA-256): nothing was loaded",
+                file=str(path),
+                hint="give each file of the extract one row; rows and sha256 may be left empty",
+            )
+        entries[name] = ManifestEntry(name, int(rows) if rows else None, sha or None)
+    if not entries:
+        raise DataError("the manifest lists no file", file=str(path), hint="list each file: file,rows,sha256")
+    return entries
+
+
+def check_manifest(extract: Extract, manifest: dict[str, ManifestEntry], where: Path) -> None:
+    """Refuse an extract whose files are not the ones the manifest names, or whose bytes differ from it."""
+    present = {_plain_name(s.file): s for s in extract.files}
+    problems = [f"{name} is in the manifest but not in the extract" for name in manifest if name not in present]
+    problems += [f"{name} is in the extract but not in the manifest" for name in present if name not in manifest]
+    for name, entry in manifest.items():
+        source = present.get(name)
+        if source is not None and entry.sha256 and source.sha256.split("#")[0] != entry.sha256:
+            problems.append(f"{name} has SHA-256 {source.sha256.split('#')[0][:12]}..., the manifest says "
+                            f"{entry.sha256[:12]}... (the file changed or was cut short in transfer)")
+    if problems:
+        raise DataError(
+            "the extract does not match its manifest: " + "; ".join(problems) + "; nothing was loaded",
+            file=str(where),
+            hint="send the extract again with the files its manifest lists, or correct the manifest",
+        )
+
+
+def check_manifest_rows(source: SourceFile, rows_read: int, manifest: dict[str, ManifestEntry]) -> None:
+    """Refuse a file whose rows differ from the manifest's count (checked as it is read)."""
+    entry = manifest.get(_plain_name(source.file))
+    if entry is not None and entry.rows is not None and entry.rows != rows_read:
+        raise DataError(
+            f"{rows_read:,} data rows read, the manifest says {entry.rows:,}: is the file complete? "
+            "Nothing was loaded",
+            file=source.file,
+            hint="send the file again, or correct its row count in the manifest",
+        )
+
+
+def _plain_name(file: str) -> str:
+    return file.replace("\\", "/").rsplit("/", 1)[-1]
