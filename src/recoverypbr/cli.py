@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from recoverypbr import __version__
-from recoverypbr._console import console, debug_mode, progress_bar, user_errors
+from recoverypbr._console import PlainFlagsGroup, console, debug_mode, progress_bar, user_errors
 from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
@@ -25,6 +25,7 @@ from recoverypbr.reports import write_statement
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 app = typer.Typer(
+    cls=PlainFlagsGroup,
     help="Payment by results for drug and alcohol recovery services.",
     no_args_is_help=True,
     add_completion=False,

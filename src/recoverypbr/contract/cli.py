@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from recoverypbr._console import console, user_errors
+from recoverypbr._console import PlainFlagsGroup, console, user_errors
 from recoverypbr.contract.explain import sections
 from recoverypbr.contract.load import check_contract, load_contract
 from recoverypbr.contract.rules import Report
@@ -21,6 +21,7 @@ from recoverypbr.contract.schema import contract_json_schema, reference_markdown
 from recoverypbr.warehouse.connection import DEFAULT_DB
 
 contract_app = typer.Typer(
+    cls=PlainFlagsGroup,
     help="Contracts: the local payment-by-results model as a checked YAML file.",
     no_args_is_help=True,
     add_completion=False,
