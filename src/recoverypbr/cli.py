@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from recoverypbr import __version__
-from recoverypbr._console import PlainFlagsGroup, console, debug_mode, progress_bar, user_errors
+from recoverypbr._console import PlainFlagsGroup, console, debug_mode, print_table, progress_bar, user_errors
 from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
@@ -86,14 +86,14 @@ def _rules_table(rows: list[tuple[str, str, int]], title: str) -> Table:
 
 
 def _print_load(result: LoadResult) -> None:
-    console.print(_load_table(result))
+    print_table(_load_table(result))
     for t in result.tables:
         if t.ignored_columns:
             console.print(f"[yellow]{Path(t.file).name}: ignored unknown column(s):[/] {', '.join(t.ignored_columns)}")
     if result.ignored_files:
         console.print(f"[yellow]Ignored files (not a known table):[/] {', '.join(result.ignored_files)}")
     if result.quarantine_by_rule:
-        console.print(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
+        print_table(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
         console.print("See them with [bold]recoverypbr quarantine[/]; a row breaking two rules counts under each.")
     if result.rows_changed == 0:
         console.print("Nothing changed: every valid row was already in the warehouse.")
@@ -149,7 +149,7 @@ def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | No
     for r in shown:
         table.add_row(r["table_name"], Path(r["file"]).name, str(r["row_number"]), r["column_name"],
                       r["value"] if r["value"] is not None else "", r["reason"])
-    console.print(table)
+    print_table(table)
     if total > len(shown):
         console.print(f"Showing {len(shown):,} of {total:,}; use --limit or --csv FILE for all.")
 
@@ -165,7 +165,7 @@ def loads(db: DbOption = DEFAULT_DB) -> None:
         table.add_column(name)
     for r in rows:
         table.add_row(str(r[0]), r[1], f"{r[2]:%Y-%m-%d %H:%M:%S}", *(f"{n:,}" for n in r[3:]))
-    console.print(table)
+    print_table(table)
 
 
 @app.command()
@@ -195,7 +195,7 @@ def synth(
     table.add_column("rows", justify="right")
     for name, n in summary.rows.items():
         table.add_row(name, f"{n:,}")
-    console.print(table)
+    print_table(table)
     if dirty:
         console.print(f"{summary.dirty_rows:,} rows carry deliberate errors.")
 
@@ -274,10 +274,10 @@ def _print_overview(wh: Warehouse, result: LoadResult, clients: int, workdir: Pa
     overview.add_column("rows", justify="right")
     for name in ("clients", "providers", "episodes", "top", "assessments", "events", "presentations"):
         overview.add_row(name, f"{counts[name]:,}")
-    console.print(overview)
-    console.print(_providers_table(q.provider_overview(wh)))
+    print_table(overview)
+    print_table(_providers_table(q.provider_overview(wh)))
     console.print(f"This load: {result.rows_read:,} rows read, {result.rows_changed:,} new or changed, "
                   f"{result.rows_quarantined:,} kept aside.")
-    console.print(_rules_table(q.quarantine_by_rule(wh), "Quarantined rows by reason (all loads)"))
+    print_table(_rules_table(q.quarantine_by_rule(wh), "Quarantined rows by reason (all loads)"))
 
 
