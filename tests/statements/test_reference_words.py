@@ -13,6 +13,7 @@ import yaml
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.cases import BASE_CONTRACT
+from recoverypbr.payments.statements import LINE_HEADER
 from recoverypbr.payments.words import reference_words
 
 ROOT = Path(__file__).parents[2]
@@ -34,6 +35,10 @@ GOLDEN = _golden()
 def _case(name: str) -> dict[str, Any]:
     found: dict[str, Any] = yaml.safe_load((ROOT / "tests/cases/payments/statements" / f"{name}.yaml").read_text())
     return found
+
+
+def test_the_words_column_sits_beside_the_reference() -> None:
+    assert LINE_HEADER[LINE_HEADER.index("reference") + 1] == "reference_words"
 
 
 def test_an_outcome_line_in_words() -> None:
