@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from recoverypbr import __version__
-from recoverypbr._console import console, debug_mode, progress_bar, user_errors
+from recoverypbr._console import PlainFlagsGroup, console, debug_mode, print_table, progress_bar, user_errors
 from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
@@ -25,6 +25,7 @@ from recoverypbr.reports import write_statement
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 app = typer.Typer(
+    cls=PlainFlagsGroup,
     help="Payment by results for drug and alcohol recovery services.",
     no_args_is_help=True,
     add_completion=False,
@@ -85,7 +86,7 @@ def _rules_table(rows: list[tuple[str, str, int]], title: str) -> Table:
 
 
 def _print_load(result: LoadResult) -> None:
-    console.print(_load_table(result))
+    print_table(_load_table(result))
     for t in result.tables:
         if t.notes:
             console.print(f"{Path(t.file).name}: {'; '.join(t.notes)}.", highlight=False)
@@ -99,7 +100,7 @@ def _print_load(result: LoadResult) -> None:
         console.print(f"Every file matched the manifest {Path(result.manifest).name}: names, rows and SHA-256.",
                       highlight=False)
     if result.quarantine_by_rule:
-        console.print(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
+        print_table(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
         console.print("See them with [bold]recoverypbr quarantine[/]; a row breaking two rules counts under each.")
         if any(rule == "knock_on" for _, rule, _ in result.quarantine_by_rule):
             console.print("[bold]knock_on[/] rows broke no rule of their own: a row they name (their client or "
@@ -175,7 +176,7 @@ def _print_quarantine(shown: list[dict[str, Any]], total: int, load_id: int | No
     for r in shown:
         table.add_row(r["provider_id"] or "(none)", r["table_name"], Path(r["file"]).name, str(r["row_number"]),
                       r["column_name"], r["value"] if r["value"] is not None else "", r["reason"])
-    console.print(table)
+    print_table(table)
     if any(not r["provider_id"] for r in shown):
         console.print("Provider (none): the row names no client or episode held by a provider (a police cohort, "
                       "or a client with no episode anywhere), so only the commissioner sees it.")
@@ -194,7 +195,7 @@ def loads(db: DbOption = DEFAULT_DB) -> None:
         table.add_column(name)
     for r in rows:
         table.add_row(str(r[0]), r[1], f"{r[2]:%Y-%m-%d %H:%M:%S}", *(f"{n:,}" for n in r[3:]))
-    console.print(table)
+    print_table(table)
 
 
 @app.command()
@@ -224,7 +225,7 @@ def synth(
     table.add_column("rows", justify="right")
     for name, n in summary.rows.items():
         table.add_row(name, f"{n:,}")
-    console.print(table)
+    print_table(table)
     if dirty:
         console.print(f"{summary.dirty_rows:,} rows carry deliberate errors.")
 
@@ -303,10 +304,10 @@ def _print_overview(wh: Warehouse, result: LoadResult, clients: int, workdir: Pa
     overview.add_column("rows", justify="right")
     for name in ("clients", "providers", "episodes", "top", "assessments", "events", "presentations"):
         overview.add_row(name, f"{counts[name]:,}")
-    console.print(overview)
-    console.print(_providers_table(q.provider_overview(wh)))
+    print_table(overview)
+    print_table(_providers_table(q.provider_overview(wh)))
     console.print(f"This load: {result.rows_read:,} rows read, {result.rows_changed:,} new or changed, "
                   f"{result.rows_quarantined:,} kept aside.")
-    console.print(_rules_table(q.quarantine_by_rule(wh), "Quarantined rows by reason (all loads)"))
+    print_table(_rules_table(q.quarantine_by_rule(wh), "Quarantined rows by reason (all loads)"))
 
 

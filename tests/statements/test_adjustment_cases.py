@@ -85,7 +85,8 @@ def test_scenarios_exist() -> None:
 def test_csv_is_made_from_the_document() -> None:
     document = {"lines": [{"line_no": 1, "kind": "outcome", "provider_id": "P1", "client_id": "C1", "episode_id": "E1",
                            "outcome_id": "x", "complexity_group": "all", "stock_or_flow": "flow",
-                           "payable_on": "2013-05-15", "amount": "1000.00", "reference": "r", "evidence": "e",
-                           "corrects": "", "share": "", "whole": "", "adjusts": ""}]}
+                           "payable_on": "2013-05-15", "amount": "1000.00", "reference": "r",
+                           "reference_words": "r in words", "evidence": "e", "corrects": "", "share": "", "whole": "",
+                           "adjusts": ""}]}
     text = lines_csv(document).decode()
-    assert text.splitlines()[1] == "1,outcome,P1,C1,E1,x,all,flow,2013-05-15,1000.00,r,e,,,,"
+    assert text.splitlines()[1] == "1,outcome,P1,C1,E1,x,all,flow,2013-05-15,1000.00,r,r in words,e,,,,"

@@ -71,6 +71,20 @@ def test_pay_writes_every_format_and_again_the_same_bytes(area: tuple[Path, Path
     assert summary[1].startswith("P1,draft,3,1351.50,1351.50,1000000.00,200000.00,")
 
 
+def test_pay_prints_the_results_money_once_uncut_in_a_pipe(area: tuple[Path, Path], tmp_path: Path) -> None:
+    """Issue 11, defect 11: CliRunner's output is a pipe of 80 columns, as `recoverypbr pay ... | less` is."""
+    contract, db = area
+    result = runner.invoke(app, ["pay", "--contract", str(contract), "--period", "2013-Q2", "--out",
+                                 str(tmp_path / "a"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.lstrip("│ ").startswith(("P1", "P2"))]
+    assert len(rows) == 2 and not any("200,000" in row for row in rows), rows
+    assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 80
+    words = _words(result.output)
+    assert "Results money this year (year 1): £200,000.00 for the whole contract, all providers together" in words
+    assert "1,351.50" in rows[0] and "0.7%" in rows[0]
+
+
 def test_approve_stores_once_and_checks_fingerprint_and_order(area: tuple[Path, Path], tmp_path: Path) -> None:
     contract, db = area
     base = ["--contract", str(contract), "--db", str(db)]

@@ -183,3 +183,25 @@ def test_a_statement_sees_data_loaded_since_the_ledger_was_stored(statements_wh:
     assert after["P2"].total_pence == before["P2"].total_pence + 61_235
     assert after["P2"].fingerprint != before["P2"].fingerprint
     assert after["P1"].lines == before["P1"].lines
+
+
+def test_every_format_says_what_each_line_pays_for(statements_wh: Warehouse, tmp_path: Path) -> None:
+    """Issue 11, defect 12: beside the machine's `reference`, the line in words, in CSV, JSON, XLSX and PDF."""
+    _write(statements_wh, tmp_path)
+    stem = "statement_P1_2013-Q2"
+    lines = json.loads((tmp_path / f"{stem}.json").read_text())["lines"]
+    said = {(line["kind"], line["reference"]): line["reference_words"] for line in lines}
+    assert said == {
+        ("outcome", "outcomes.completion.tariffs.all"):
+            "Successful completion of treatment, every complexity group, £612.35 (contract 2013-04-01)",
+        ("cap", "caps.p1_quarter.amount"): "Cap: provider P1's quarterly cap, £10,000.00 (contract 2013-04-01)",
+    }
+    rows = _csv_rows(tmp_path / f"{stem}.csv")
+    assert list(rows[0])[list(rows[0]).index("reference") + 1] == "reference_words"
+    assert [r["reference_words"] for r in rows] == [line["reference_words"] for line in lines]
+    sheet = load_workbook(tmp_path / f"{stem}.xlsx")["Lines"]
+    header = [c.value for c in sheet[1]]
+    column = [r[header.index("reference_words")] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert column[:-1] == [line["reference_words"] for line in lines]
+    text = " ".join(_pdf_text(tmp_path / f"{stem}.pdf").split())
+    assert "What it pays for" in text and "quarterly cap," in text

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from recoverypbr._console import console, user_errors
+from recoverypbr._console import PlainFlagsGroup, console, print_table, user_errors
 from recoverypbr.contract.explain import sections
 from recoverypbr.contract.load import check_contract, load_contract
 from recoverypbr.contract.rules import Report
@@ -21,6 +21,7 @@ from recoverypbr.contract.schema import contract_json_schema, reference_markdown
 from recoverypbr.warehouse.connection import DEFAULT_DB
 
 contract_app = typer.Typer(
+    cls=PlainFlagsGroup,
     help="Contracts: the local payment-by-results model as a checked YAML file.",
     no_args_is_help=True,
     add_completion=False,
@@ -119,7 +120,7 @@ def assess_command(
     groups.add_column("episodes", justify="right")
     for group, count in result.by_group:
         groups.add_row(group, f"{count:,}")
-    console.print(groups)
+    print_table(groups)
     console.print(f"Episodes with no assessment on or before their start: {result.no_assessment:,}", highlight=False,
                   soft_wrap=True)
     _print_disagreements(result.disagreements, limit)
@@ -140,7 +141,7 @@ def _print_disagreements(rows: list[dict[str, object]], limit: int) -> None:
     for row in rows[:limit]:
         table.add_row(*(str(row[key]) for key in ("episode_id", "client_id", "recorded_group", "complexity_group",
                                                    "rule_text")))
-    console.print(table)
+    print_table(table)
     if len(rows) > limit:
         console.print(f"Showing {limit:,} of {len(rows):,}; use --limit or --csv FILE for all.")
 

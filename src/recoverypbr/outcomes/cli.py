@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from recoverypbr._console import console, progress_bar, user_errors
+from recoverypbr._console import console, print_table, progress_bar, user_errors
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
@@ -107,23 +107,31 @@ def show_outcomes(wh: Warehouse, contract: Contract, as_of: date) -> None:
     _print_counts(summary.counts, f"{contract.area} outcomes as of {as_of} ({summary.rows:,} ledger rows)")
 
 
+#: What the outcomes table shows for ledger rows without a complexity group, and the note that says why.
+NO_GROUP = "no group"
+NO_GROUP_NOTE = (f"{NO_GROUP} = the client had no assessment on or before the episode's start, so no complexity "
+                 "group was assigned (an outcome priced by group finds no tariff for these rows).")
+
+
 def _print_counts(counts: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for name in ("outcome", "group", "achieved", "pending", "not achieved", "not eligible", "rate"):
-        table.add_column(name, justify="left" if name in ("outcome", "group") else "right", no_wrap=True)
+        table.add_column(name, justify="left" if name in ("outcome", "group") else "right")
     for r in counts:
         rate = "" if r["rate"] is None else f"{r['rate']:.1%}"
         table.add_row(
             r["outcome_id"],
-            r["complexity_group"] or "(none)",
+            r["complexity_group"] or NO_GROUP,
             f"{r['achieved']:,}",
             f"{r['pending_maturation']:,}",
             f"{r['not_achieved']:,}",
             f"{r['not_eligible']:,}",
             rate,
         )
-    console.print(table)
-    console.print("rate = achieved / (achieved + pending + not achieved)")
+    notes = ["rate = achieved / (achieved + pending + not achieved); blank when there are none of these."]
+    if any(not r["complexity_group"] for r in counts):
+        notes.append(NO_GROUP_NOTE)
+    print_table(table, notes)
 
 
 def _print_cohort(outcome_id: str, periods: list[dict[str, Any]]) -> None:
@@ -144,7 +152,7 @@ def _print_cohort(outcome_id: str, periods: list[dict[str, Any]]) -> None:
     if not periods:
         console.print(f"{outcome_id}: no cohort offending periods known for this cohort as of the date")
         return
-    console.print(table)
+    print_table(table)
 
 
 def _json(rows: pa.Table, cohorts: dict[str, list[dict[str, Any]]], sink: BinaryIO) -> None:

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from recoverypbr._console import console, progress_bar, user_errors
+from recoverypbr._console import console, print_table, progress_bar, user_errors
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
@@ -152,23 +152,35 @@ def summary_csv(made: Sequence[Statement]) -> bytes:
 
 
 def print_summary(made: Sequence[Statement], title: str, everyone: bool = True) -> None:
-    """Payments per provider against the year's budget and results money."""
+    """Payments per provider: this period, paid so far this contract year and its share of the year's results
+    money; the results money itself (one figure for the whole contract, all providers together) once, below."""
     table = Table(title=title)
-    for name in ("provider", "status", "lines", "this period", "year to date", "results money this year"):
+    for name in ("provider", "status", "lines", "this period (£)", "paid this year (£)", "share of results money"):
         table.add_column(name, justify="left" if name in ("provider", "status") else "right")
-    area_paid, pot = 0, None
+    area_paid, ytd_shown = 0, None
     for s in made:
         ytd = s.document()["year_to_date"] or {}
-        area_paid += _pence(ytd.get("paid_to_date"))
-        pot = ytd.get("results_pot") or pot
+        paid = _pence(ytd.get("paid_to_date"))
+        area_paid += paid
+        ytd_shown = ytd_shown or (ytd if ytd.get("results_pot") else None)
+        share = _share(paid, ytd["results_pot"]) if ytd.get("results_pot") else "no results money set"
         table.add_row(s.provider_id, s.status, f"{len(s.lines):,}", f"{pounds(s.total_pence):,}",
-                      f"{_pounds(ytd.get('paid_to_date'))}", f"{_pounds(ytd.get('results_pot'))}")
-    console.print(table)
-    console.print("Fingerprints: " + ", ".join(f"{s.provider_id} {s.fingerprint[:12]}" for s in made), highlight=False)
-    if pot is not None:
+                      _pounds(ytd.get("paid_to_date")) or "none yet", share)
+    notes = []
+    if ytd_shown is not None:
+        pot = ytd_shown["results_pot"]
+        notes.append(f"Results money this year ({ytd_shown['year']}): £{_pounds(pot)} for the whole contract, all "
+                     f"providers together (budget £{_pounds(ytd_shown['budget'])} x {ytd_shown['share_on_results']} "
+                     "paid on results). A provider's share is what it has been paid for this year's periods, as a "
+                     "share of it.")
         who = "All providers" if everyone else "The providers shown"
-        console.print(f"{who}, for this contract year's periods: {pounds(area_paid):,} of {_pounds(pot)} results money "
-                      f"({_share(area_paid, pot)}).", highlight=False)
+        notes.append(f"{who}, for this contract year's periods: £{pounds(area_paid):,} of £{_pounds(pot)} results "
+                     f"money ({_share(area_paid, pot)}).")
+    elif made:
+        notes.append("No results money is set for this contract year (no budget or share on results in force), so "
+                     "no share is shown.")
+    notes.append("Fingerprints: " + ", ".join(f"{s.provider_id} {s.fingerprint[:12]}" for s in made))
+    print_table(table, notes)
 
 
 def _pence(text: str | None) -> int:

@@ -46,6 +46,7 @@ from recoverypbr.payments.pipeline import Payments, pay_period, payment_inputs, 
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
+from recoverypbr.payments.words import reference_words
 from recoverypbr.payments.year import year_to_date
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -259,6 +260,7 @@ class _Making:
             reliable_change=shown,
             notes=tuple(notes),
             open_earlier=tuple(open_before),
+            reference_words=tuple(reference_words(self.contract, line.reference, line.kind) for line in lines),
         )
 
     def _by_period(self, provider: str, lines: Sequence[PaymentLine]) -> dict[str, tuple[str, Sequence[PaymentLine]]]:

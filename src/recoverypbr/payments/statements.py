@@ -2,8 +2,9 @@
 
 A statement is the unit a commissioner approves and a provider checks. Its lines are numbered from 1 in the order
 they were made (earned lines, then caps and floors as applied, then adjustments to earlier approved statements);
-every line keeps its client, outcome, tariff reference and evidence. The statement's `document()` is the one
-JSON-ready form every writer (CSV, JSON, XLSX, PDF) and the approval store read, so all formats agree.
+every line keeps its client, outcome, tariff reference (and that reference in words) and evidence. The statement's
+`document()` is the one JSON-ready form every writer (CSV, JSON, XLSX, PDF) and the approval store read, so all
+formats agree.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ LINE_HEADER = (
     "payable_on",
     "amount",
     "reference",
+    "reference_words",
     "evidence",
     "corrects",
     "share",
@@ -134,6 +136,8 @@ class Statement:
     approved_at: str = ""
     stored_document: Mapping[str, Any] | None = None
     """For an approved statement read back from the warehouse: its document exactly as approved."""
+    reference_words: tuple[str, ...] = ()
+    """Each line's reference in plain words (`payments.words.reference_words`), in the order of `lines`."""
 
     @property
     def total_pence(self) -> int:
@@ -148,7 +152,8 @@ class Statement:
 
     def line_rows(self) -> list[dict[str, Any]]:
         """The lines as rows of `LINE_HEADER`, amounts in pounds as text with two decimals."""
-        return [line_row(i, line) for i, line in enumerate(self.lines, start=1)]
+        said = self.reference_words
+        return [line_row(i, line, said[i - 1] if i <= len(said) else "") for i, line in enumerate(self.lines, start=1)]
 
     def _funnel_year(self) -> list[dict[str, Any]]:
         """Each milestone's year to date (months of the year up to this period) against its prediction."""
@@ -229,8 +234,8 @@ def _ytd_document(ytd: YearToDate) -> dict[str, Any]:
                     for f, label, pot, paid in ytd.funds]} if ytd.funds else {})
 
 
-def line_row(line_no: int, line: PaymentLine) -> dict[str, Any]:
-    """One line as a row of `LINE_HEADER`."""
+def line_row(line_no: int, line: PaymentLine, reference_words: str = "") -> dict[str, Any]:
+    """One line as a row of `LINE_HEADER`, with its reference in words."""
     return {
         "line_no": line_no,
         "kind": line.kind,
@@ -243,6 +248,7 @@ def line_row(line_no: int, line: PaymentLine) -> dict[str, Any]:
         "payable_on": line.payable_on.isoformat(),
         "amount": str(pounds(line.amount_pence)),
         "reference": line.reference,
+        "reference_words": reference_words,
         "evidence": line.evidence,
         "corrects": line.corrects,
         "share": line.share,

@@ -16,17 +16,19 @@ from fpdf.fonts import FontFace
 
 from recoverypbr.reports.summary import Section, grouped, heading, sections
 
+#: (heading, key in the line, width in mm): 277 mm, the width of an A4 landscape page inside its margins.
 LINE_COLUMNS = (
     ("No", "line_no", 9),
-    ("Kind", "kind", 22),
-    ("Client", "client_id", 20),
-    ("Episode", "episode_id", 20),
-    ("Outcome", "outcome_id", 30),
+    ("Kind", "kind", 20),
+    ("Client", "client_id", 17),
+    ("Episode", "episode_id", 17),
+    ("Outcome", "outcome_id", 25),
     ("Group", "complexity_group", 14),
-    ("Payable", "payable_on", 19),
-    ("Amount (GBP)", "amount", 22),
-    ("Reference", "reference", 50),
-    ("Evidence, correction, share", "detail", 71),
+    ("Payable", "payable_on", 17),
+    ("Amount (GBP)", "amount", 20),
+    ("Reference", "reference", 40),
+    ("What it pays for", "reference_words", 52),
+    ("Evidence, correction, share", "detail", 46),
 )
 HEAD = FontFace(emphasis="BOLD", fill_color=(221, 230, 240))
 
@@ -159,5 +161,6 @@ def _lines(pdf: FPDF, document: dict[str, Any]) -> None:
     _row(pdf, header, None, bold=True)
     for line in document["lines"]:
         row = {**line, "detail": _detail(line), "amount": grouped(line["amount"])}
-        _row(pdf, [_text(row[key]) for _, key, _ in LINE_COLUMNS], header)
-    _row(pdf, ["", "Total", "", "", "", "", "", grouped(total["total"]), "", ""], header, bold=True)
+        _row(pdf, [_text(row.get(key, "")) for _, key, _ in LINE_COLUMNS], header)
+    totals = {"kind": "Total", "amount": grouped(total["total"])}
+    _row(pdf, [totals.get(key, "") for _, key, _ in LINE_COLUMNS], header, bold=True)

@@ -36,8 +36,8 @@ SUBTITLE = Font(bold=True, size=12)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 TOP_WRAP = Alignment(vertical="top", wrap_text=True)
 TOP = Alignment(vertical="top")
-WIDTHS = {"reference": 48, "evidence": 40, "corrects": 60, "adjusts": 40, "client_id": 14, "episode_id": 14,
-          "outcome_id": 24, "kind": 15, "provider_id": 14, "payable_on": 12, "amount": 14}
+WIDTHS = {"reference": 48, "reference_words": 56, "evidence": 40, "corrects": 60, "adjusts": 40, "client_id": 14,
+          "episode_id": 14, "outcome_id": 24, "kind": 15, "provider_id": 14, "payable_on": 12, "amount": 14}
 
 
 def _money(text: str | None) -> Decimal | None:
@@ -124,7 +124,7 @@ def _lines(sheet: WriteOnlyWorksheet, document: dict[str, Any]) -> None:
     for row in rows:
         cells = []
         for column in LINE_HEADER:
-            value = row[column]
+            value = row.get(column, "")  # a statement approved before a column was added lacks it
             if column in ("amount", "whole"):
                 cells.append(_cell(sheet, _money(value), number_format=MONEY, alignment=TOP))
             elif column == "payable_on":
