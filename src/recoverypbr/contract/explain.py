@@ -171,8 +171,8 @@ def _unreachable_domains(c: Contract, on: date) -> list[str]:
         mine = [(oid, o) for oid, o in c.outcomes.items() if o.domain == domain and _paid(o) and not o.funded_by]
         if not mine or not all(isinstance(o, OffendingCohortReduction) for _, o in mine):
             continue
-        most = sum((_in_force(o.amount, on) or Decimal(0)) * (4 if o.period == "quarter" else 1)
-                   for _, o in mine if isinstance(o, OffendingCohortReduction))
+        most = sum(((_in_force(o.amount, on) or Decimal(0)) * (4 if o.period == "quarter" else 1)
+                    for _, o in mine if isinstance(o, OffendingCohortReduction)), Decimal(0))
         if most < money:
             names = listing([outcome_label(oid, o) for oid, o in mine])
             found.append(f"{names} can earn at most {pounds(most)} a year, so the {DOMAIN_NAMES[domain]} domain's "

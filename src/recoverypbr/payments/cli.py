@@ -28,6 +28,7 @@ from recoverypbr.payments.periods import Period
 from recoverypbr.payments.run import approve_statements, make_statements, statement_period
 from recoverypbr.payments.statements import Statement
 from recoverypbr.reports import FORMATS, write_statement
+from recoverypbr.reports.cells import safe_cell
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 PeriodOption = Annotated[
@@ -146,8 +147,9 @@ def summary_csv(made: Sequence[Statement]) -> bytes:
     writer.writerow(SUMMARY_HEADER)
     for s in made:
         ytd = s.document()["year_to_date"] or {}
-        writer.writerow([s.provider_id, s.status, len(s.lines), pounds(s.total_pence), ytd.get("paid_to_date", ""),
-                         ytd.get("budget", ""), ytd.get("results_pot", ""), s.fingerprint])
+        writer.writerow([safe_cell(v) for v in (
+            s.provider_id, s.status, len(s.lines), pounds(s.total_pence), ytd.get("paid_to_date", ""),
+            ytd.get("budget", ""), ytd.get("results_pot", ""), s.fingerprint)])
     return buffer.getvalue().encode()
 
 

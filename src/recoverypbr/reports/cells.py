@@ -4,6 +4,10 @@ A cell that a spreadsheet would read as a formula (one starting `=`, `+`, `-` or
 that some programs strip first) is written with a leading apostrophe, as OWASP's CSV-injection advice says, so a
 client id like `=HYPERLINK(...)` from a provider's extract shows as text. A plain number (`-12.50`) is left alone:
 it is a number, not a formula, and statements carry negative amounts.
+
+A carriage return inside a value is written as a line feed. CSV writers quote a field holding a line feed, but
+not one holding a lone carriage return, which a spreadsheet reads as the end of the row: the rest of the value
+would start a new row, and could start it with a formula. (XLSX stores a carriage return as a line feed anyway.)
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_START = r"^[=+\-@\t\r]"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_START = r"^[=+\-@\t\r\n]"
 _NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?$"
 _NUMBER_RE = re.compile(_NUMBER)
 
@@ -28,10 +32,13 @@ def is_formula_like(text: str) -> bool:
 
 
 def safe_cell(value: T) -> T | str:
-    """The value, with text that could be read as a formula quoted by a leading apostrophe."""
-    if isinstance(value, str) and is_formula_like(value):
-        return "'" + value
-    return value
+    """The value, with text that could be read as a formula quoted by a leading apostrophe (and carriage returns
+    written as line feeds)."""
+    if not isinstance(value, str):
+        return value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if is_formula_like(value) else value
 
 
 def safe_row(row: dict[str, T]) -> dict[str, T | str]:
@@ -43,7 +50,7 @@ def safe_table(table: pa.Table) -> pa.Table:
     for i, fld in enumerate(table.schema):
         if not (pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)):
             continue
-        column = table.column(i)
+        column = pc.replace_substring(pc.replace_substring(table.column(i), "\r\n", "\n"), "\r", "\n")
         risky = pc.and_(
             pc.match_substring_regex(column, _FORMULA_START),
             pc.invert(pc.match_substring_regex(column, _NUMBER)),

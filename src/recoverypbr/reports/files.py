@@ -11,6 +11,7 @@ from typing import Any
 
 from recoverypbr.payments.approval import document_text
 from recoverypbr.payments.statements import LINE_HEADER
+from recoverypbr.reports.cells import safe_row
 
 FORMATS = ("csv", "json", "xlsx", "pdf")
 
@@ -26,7 +27,7 @@ def lines_csv(document: dict[str, Any]) -> bytes:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=LINE_HEADER, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(document["lines"])
+    writer.writerows(safe_row(line) for line in document["lines"])
     return buffer.getvalue().encode()
 
 

@@ -27,6 +27,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recoverypbr.payments.statements import LINE_HEADER
+from recoverypbr.reports.cells import safe_cell
 from recoverypbr.reports.summary import heading, sections
 
 MONEY = "#,##0.00;[Red]-#,##0.00"
@@ -77,7 +78,9 @@ def _reproducible(data: bytes, stamp: datetime) -> bytes:
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any, font: Font | None = None, fill: PatternFill | None = None,
           number_format: str | None = None, alignment: Alignment | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = WriteOnlyCell(sheet, value=safe_cell(value))
+    if isinstance(value, str):
+        cell.data_type = "s"  # text stays text: openpyxl would make a value starting "=" a formula
     if font is not None:
         cell.font = font
     if fill is not None:
@@ -101,14 +104,15 @@ def _summary(sheet: WriteOnlyWorksheet, document: dict[str, Any]) -> None:
     _print_fit(sheet)
     sheet.append([_cell(sheet, "Payment statement", TITLE)])
     for label, value in heading(document):
-        sheet.append([_cell(sheet, label, BOLD), value])
+        sheet.append([_cell(sheet, label, BOLD), _cell(sheet, value)])
     for section in sections(document):
         sheet.append([])
         sheet.append([_cell(sheet, section.title, SUBTITLE)])
         sheet.append(_header(sheet, section.header))
         for row in section.rows:
             sheet.append([
-                _cell(sheet, _money(v), number_format=MONEY) if i in section.money else v for i, v in enumerate(row)
+                _cell(sheet, _money(v), number_format=MONEY) if i in section.money else _cell(sheet, v)
+                for i, v in enumerate(row)
             ])
 
 
