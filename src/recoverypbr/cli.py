@@ -21,7 +21,8 @@ from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_out
 from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, summary_csv
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.run import schedule, statement_period
-from recoverypbr.reports import write_statement
+from recoverypbr.reports.cli import verify_command
+from recoverypbr.reports.sets import write_set
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("outcomes")(outcomes_command)
 app.command("explain")(explain_command)
 app.command("pay")(pay_command)
 app.command("approve")(approve_command)
+app.command("verify")(verify_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]
@@ -245,10 +247,9 @@ def demo(
             show_outcomes(wh, model, EXTRACT_DATE)
             chosen = statement_period(model, period) if period else _demo_period(model)
             made = statements(wh, model, chosen, chosen.end, None)
-        folder = workdir / "statements"
-        for statement in made:
-            write_statement(statement.document(), folder)
-        (folder / f"summary_{chosen.label}.csv").write_bytes(summary_csv(made))
+        written = write_set(workdir / "statements", chosen.label, chosen.end.isoformat(),
+                            [s.document() for s in made], summary_csv(made))
+    folder = written.folder
     print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
     db = workdir / "recoverypbr.duckdb"
     first = schedule(model)[0]

@@ -27,7 +27,8 @@ from recoverypbr.payments.money import pounds
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.run import approve_statements, make_statements, statement_period
 from recoverypbr.payments.statements import Statement
-from recoverypbr.reports import FORMATS, write_statement
+from recoverypbr.reports import FORMATS
+from recoverypbr.reports.sets import LOOSE, write_set
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 PeriodOption = Annotated[
@@ -69,7 +70,8 @@ def _formats(text: str) -> list[str]:
 def pay_command(
     contract: ContractOption,
     period: PeriodOption,
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the statements into.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the statements into (as a set in a folder named "
+                                                    "after the period).")],
     as_of: AsOfOption = None,
     provider: ProviderOption = None,
     formats: Annotated[
@@ -77,13 +79,25 @@ def pay_command(
     ] = ",".join(FORMATS),
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Make each provider's payment statement for a period and write it as CSV, JSON, XLSX and PDF."""
+    """Make each provider's payment statement for a period and write it as CSV, JSON, XLSX and PDF.
+
+    The period's files are one set, in OUT/<period>/: they replace the period's earlier set whole, never file by
+    file, and `recoverypbr verify` checks them."""
     chosen = _formats(formats)
     with user_errors(), _period_statements(contract, period, db, as_of, provider) as (model, chosen_period, _, made):
-        for statement in made:
-            write_statement(statement.document(), out, chosen)
-        (out / f"summary_{chosen_period.label}.csv").write_bytes(summary_csv(made))
-    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {out}", everyone=not provider)
+        written = write_set(out, chosen_period.label, (as_of or chosen_period.end).isoformat(),
+                            [s.document() for s in made], summary_csv(made), chosen)
+    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {written.folder}",
+                  everyone=not provider)
+    _note_loose_files(out)
+
+
+def _note_loose_files(out: Path) -> None:
+    loose = sorted(p.name for p in out.iterdir() if LOOSE.match(p.name) and p.is_file())
+    if loose:
+        console.print(f"[yellow]Note:[/] {out} also holds {len(loose)} statement files outside any set (e.g. "
+                      f"{loose[0]}), written there before statements were written as sets; they may be out of date. "
+                      f"Move them away; `recoverypbr verify {out}` lists them.", highlight=False, soft_wrap=True)
 
 
 def approve_command(
@@ -102,25 +116,28 @@ def approve_command(
         typer.Option("--at", help="When it was approved (default: now, UTC).", formats=["%Y-%m-%dT%H:%M:%S"]),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the approved statements into this folder.")
+        Path | None, typer.Option("--out", help="Also write the period's statements, as approved, into this folder.")
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Approve a period's statements: they are stored and never rewritten; later changes become adjustments."""
-    with user_errors():
-        with _period_statements(contract, period, db, as_of, provider) as (_, _, wh, made):
-            if not provider:
-                # Without --provider, approve those still open; naming a provider that is approved is refused.
-                for s in made:
-                    if s.status == "approved":
-                        console.print(f"Already approved: {s.statement_id}", highlight=False)
-                made = [s for s in made if s.status != "approved"] or made
-            done = approve_statements(wh, made, by, at or datetime.now(UTC), fingerprint, note)
+    with user_errors(), _period_statements(contract, period, db, as_of, provider) as (_, chosen, wh, made):
+        everyone = list(made)
+        if not provider:
+            # Without --provider, approve those still open; naming a provider that is approved is refused.
+            for s in made:
+                if s.status == "approved":
+                    console.print(f"Already approved: {s.statement_id}", highlight=False)
+            made = [s for s in made if s.status != "approved"] or made
+        done = approve_statements(wh, made, by, at or datetime.now(UTC), fingerprint, note)
         for statement in done:
-            if out is not None:
-                write_statement(statement.document(), out)
             console.print(f"Approved {statement.statement_id}: {pounds(statement.total_pence)} "
                           f"({len(statement.lines)} lines), fingerprint {statement.fingerprint[:12]}", highlight=False)
+        if out is not None:
+            now = {s.provider_id: s for s in everyone} | {s.provider_id: s for s in done}
+            current = [now[s.provider_id] for s in everyone]
+            write_set(out, chosen.label, (as_of or chosen.end).isoformat(), [s.document() for s in current],
+                      summary_csv(current))
 
 
 @contextmanager
