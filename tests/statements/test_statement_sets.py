@@ -91,6 +91,54 @@ def test_defect_3_a_pay_stopped_part_way_leaves_the_earlier_set_whole(
     assert _visible(out) == before
 
 
+def test_defect_8_approve_writes_the_folder_again_saying_approved(area: tuple[Path, Path], tmp_path: Path) -> None:
+    # Before: the files pay wrote said "draft" after approve, until pay was run again.
+    contract, db = area
+    out = tmp_path / "statements"
+    _pay(area, out)
+    assert set(_statuses(out).values()) == {"draft"}
+    done = _run("approve", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--by", "Finance")
+    statuses = _statuses(out)
+    assert len(statuses) == 4 and set(statuses.values()) == {"approved"}, statuses
+    assert "2013-Q2 again: P1 approved, P2 approved" in done
+    checked = _run("verify", str(out))
+    assert "OK" in checked and "P1 approved" in checked and "P2 approved" in checked
+
+
+def test_approving_one_provider_writes_the_set_with_it_approved_and_the_other_still_draft(
+    area: tuple[Path, Path], tmp_path: Path
+) -> None:
+    contract, db = area
+    base = ["--contract", str(contract), "--db", str(db), "--period", "2013-Q2"]
+    out, elsewhere = tmp_path / "statements", tmp_path / "for-provider"
+    _pay(area, out, "--format", "csv,json")
+    _pay(area, elsewhere, "--provider", "P1", "--as-of", "2013-07-31")
+    fingerprint = json.loads((out / "2013-Q2" / "statement_P1_2013-Q2.json").read_text())["fingerprint"]
+    done = _run("approve", *base, "--by", "Finance", "--provider", "P1", "--fingerprint", fingerprint[:12])
+    assert f"{out / '2013-Q2'} again: P1 approved, P2 draft" in done
+    assert f"{elsewhere / '2013-Q2'} again: P1 approved" in done
+    # Each folder keeps what pay wrote there: its formats, its providers, its as-of date.
+    assert sorted(p.name for p in (out / "2013-Q2").iterdir()) == [
+        "manifest_2013-Q2.json", "statement_P1_2013-Q2.csv", "statement_P1_2013-Q2.json", "statement_P2_2013-Q2.csv",
+        "statement_P2_2013-Q2.json", "summary_2013-Q2.csv"]
+    assert sorted(p.name for p in (elsewhere / "2013-Q2").iterdir()) == [
+        "manifest_2013-Q2.json", "statement_P1_2013-Q2.csv", "statement_P1_2013-Q2.json", "statement_P1_2013-Q2.pdf",
+        "statement_P1_2013-Q2.xlsx", "summary_2013-Q2.csv"]
+    assert _statuses(out) == {
+        "2013-Q2/statement_P1_2013-Q2.json": "approved", "2013-Q2/statement_P2_2013-Q2.json": "draft",
+        "2013-Q2/summary_2013-Q2.csv:P1": "approved", "2013-Q2/summary_2013-Q2.csv:P2": "draft"}
+    assert set(_statuses(elsewhere).values()) == {"approved"}
+    assert json.loads((out / "2013-Q2" / "statement_P1_2013-Q2.json").read_text())["fingerprint"] == fingerprint
+    for folder in (out, elsewhere):
+        assert "OK" in _run("verify", str(folder))
+    # approve --out writes a set into another folder too; a folder pay wrote that is gone is said to be gone.
+    (out / "2013-Q2").unlink()
+    done = _run("approve", *base, "--by", "Finance", "--out", str(tmp_path / "approved"))
+    assert f"Not written again: {out / '2013-Q2'} is no longer there" in done
+    assert set(_statuses(tmp_path / "approved").values()) == {"approved"}
+    assert not (out / "2013-Q2").exists()
+
+
 def test_a_stop_before_the_swap_keeps_the_old_set_and_after_it_the_new(
     area: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -123,12 +123,23 @@ def _outcome_runs(wh: Warehouse) -> None:
     wh.execute("CREATE VIEW outcome_ledger AS SELECT * FROM outcome_ledger_rows")
 
 
+def _statement_sets(wh: Warehouse) -> None:
+    # Where `pay` last wrote each period's statement set, and how, so `approve` can write it again with the approved
+    # status. `pay` replaces a folder's row (delete, then insert), so no PRIMARY KEY (see _create_data_tables).
+    wh.execute(
+        "CREATE TABLE statement_sets (contract_area VARCHAR NOT NULL, contract_version DATE NOT NULL,"
+        " period_label VARCHAR NOT NULL, folder VARCHAR NOT NULL, as_of DATE NOT NULL, providers VARCHAR,"
+        " formats VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
     Migration(3, "outcome ledger: one row per contract, as-of date, outcome, client and episode", _outcome_ledger),
     Migration(4, "approved statements and their lines, never rewritten", _statements),
     Migration(5, "outcome ledger stored one row per episode per run, shown per outcome by a view", _outcome_runs),
+    Migration(6, "the folders statement sets were written to, for approve to write them again", _statement_sets),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
