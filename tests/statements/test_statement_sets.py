@@ -239,7 +239,7 @@ def test_verify_reports_statement_files_outside_any_set_and_refuses_a_folder_wit
     (out).mkdir()
     (out / "statement_P1_2013-Q2.pdf").write_bytes(b"written by an earlier recoverypbr")
     paid = _pay(area, out)
-    assert "also holds 1 statement files outside any set (e.g. statement_P1_2013-Q2.pdf)" in paid
+    assert "also holds 1 statement file(s) outside any set (e.g. statement_P1_2013-Q2.pdf)" in paid
     result = runner.invoke(app, ["verify", str(out)])
     assert result.exit_code == 1
     assert "Outside any set in" in result.output and "statement_P1_2013-Q2.pdf" in result.output
@@ -260,3 +260,24 @@ def test_pay_will_not_replace_a_folder_it_did_not_write(area: tuple[Path, Path],
     assert "is not a statement set written by recoverypbr" in _words(result.output)
     assert (out / "2013-Q2" / "mine.txt").read_text() == "kept"
     assert not (out / ".sets").exists() or not any((out / ".sets").iterdir())
+
+
+def test_where_no_symbolic_link_can_be_made_pay_says_so_and_keeps_the_earlier_set(
+    area: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recoverypbr.reports import sets
+
+    out = tmp_path / "statements"
+    _pay(area, out)
+    before = _visible(out)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(sets.os, "symlink", refused)
+    contract, db = area
+    result = runner.invoke(app, ["pay", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--out",
+                                 str(out), "--as-of", "2013-07-15"])
+    assert result.exit_code == 2
+    assert "cannot make a symbolic link in" in _words(result.output)
+    assert _visible(out) == before and len(list((out / ".sets").iterdir())) == 1

@@ -108,7 +108,7 @@ def write_period_set(
 def _note_loose_files(out: Path) -> None:
     loose = sorted(p.name for p in out.iterdir() if LOOSE.match(p.name) and p.is_file())
     if loose:
-        console.print(f"[yellow]Note:[/] {out} also holds {len(loose)} statement files outside any set (e.g. "
+        console.print(f"[yellow]Note:[/] {out} also holds {len(loose)} statement file(s) outside any set (e.g. "
                       f"{loose[0]}), written there before statements were written as sets; they may be out of date. "
                       f"Move them away; `recoverypbr verify {out}` lists them.", highlight=False, soft_wrap=True)
 
