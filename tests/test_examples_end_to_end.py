@@ -56,9 +56,9 @@ def test_the_example_pays_from_raw_data(file: Path, tmp_path: Path) -> None:
         _run("assess", "--contract", str(file), "--db", str(db))
     documents: dict[str, list[dict]] = {}
     for label in _first_year(contract):
-        out = tmp_path / "statements" / label
+        out = tmp_path / "statements"
         _run("pay", "--contract", str(file), "--period", label, "--out", str(out), "--format", "json", "--db", str(db))
-        documents[label] = [json.loads(f.read_text()) for f in sorted(out.glob("*.json"))]
+        documents[label] = [json.loads(f.read_text()) for f in sorted((out / label).glob("statement_*.json"))]
     _run("outcomes", "--contract", str(file), "--as-of", contract.years[0].end.isoformat(), "--db", str(db))
     _priced_lines_go_to_named_providers(contract, documents)
     _paid_outcomes_are_achieved(contract, db, documents)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,10 +18,12 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
 from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_outcomes
-from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, summary_csv
+from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, write_period_set
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.run import schedule, statement_period
-from recoverypbr.reports import write_statement
+from recoverypbr.payments.set_records import SetRecord
+from recoverypbr.reports import FORMATS
+from recoverypbr.reports.cli import verify_command
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 app = typer.Typer(
@@ -37,6 +39,7 @@ app.command("outcomes")(outcomes_command)
 app.command("explain")(explain_command)
 app.command("pay")(pay_command)
 app.command("approve")(approve_command)
+app.command("verify")(verify_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]
@@ -276,10 +279,9 @@ def demo(
             show_outcomes(wh, model, EXTRACT_DATE)
             chosen = statement_period(model, period) if period else _demo_period(model)
             made = statements(wh, model, chosen, chosen.end, None)
-        folder = workdir / "statements"
-        for statement in made:
-            write_statement(statement.document(), folder)
-        (folder / f"summary_{chosen.label}.csv").write_bytes(summary_csv(made))
+            record = SetRecord((workdir / "statements").resolve(), chosen.end, None, FORMATS)
+            written = write_period_set(wh, model, chosen, record, made, datetime.now(UTC))
+    folder = workdir / "statements" / written.folder.name
     print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
     db = workdir / "recoverypbr.duckdb"
     first = schedule(model)[0]

@@ -102,9 +102,12 @@ def test_synth_then_demo(tmp_path: Path) -> None:
         assert heading in shown.output
     assert (tmp_path / "demo" / "recoverypbr.duckdb").exists()
     assert "payments for 2013-Q1" in shown.output and "results money" in shown.output
-    written = sorted(p.name for p in (tmp_path / "demo" / "statements").iterdir())
+    written = sorted(p.name for p in (tmp_path / "demo" / "statements" / "2013-Q1").iterdir())
     assert written == sorted([f"statement_{p}_2013-Q1.{ext}" for p in ("P01", "P02")
-                              for ext in ("csv", "json", "xlsx", "pdf")] + ["summary_2013-Q1.csv"])
+                              for ext in ("csv", "json", "xlsx", "pdf")] + ["summary_2013-Q1.csv",
+                                                                            "manifest_2013-Q1.json"])
+    checked = runner.invoke(app, ["verify", str(tmp_path / "demo" / "statements")])
+    assert checked.exit_code == 0 and "OK" in checked.output
     # The next step the demo suggests works as printed.
     contract = str(Path(__file__).parents[2] / "contracts" / "marlshire.yaml")
     approved = runner.invoke(app, ["approve", "--contract", contract, "--period", "2012-Q2",
@@ -121,9 +124,9 @@ def test_demo_pays_another_example_on_an_area_shaped_for_it(tmp_path: Path) -> N
                                 "--contract", str(contract)])
     assert shown.exit_code == 0, shown.output
     assert "Worcestershire payments for 2013-03" in " ".join(shown.output.split())
-    written = {p.name for p in (tmp_path / "demo" / "statements").iterdir()}
+    written = {p.name for p in (tmp_path / "demo" / "statements" / "2013-03").iterdir()}
     assert "statement_WOR_SERVICE_2013-03.json" in written
-    wor = json.loads((tmp_path / "demo" / "statements" / "statement_WOR_SERVICE_2013-03.json").read_text())
+    wor = json.loads((tmp_path / "demo" / "statements" / "2013-03" / "statement_WOR_SERVICE_2013-03.json").read_text())
     assert wor["totals"]["lines"] > 0 and {line["provider_id"] for line in wor["lines"]} == {"WOR_SERVICE"}
     made = runner.invoke(app, ["synth", "--contract", str(contract), "--out", str(tmp_path / "sized"),
                                "--clients", "50"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -12,33 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
-from recoverypbr.outcomes.cases import BASE_CONTRACT, arrow_rows
-from recoverypbr.warehouse.connection import open_warehouse
 
 runner = CliRunner()
-
-
-@pytest.fixture()
-def area(tmp_path: Path) -> tuple[Path, Path]:
-    """A warehouse file with four completions in 2013-Q2 and a contract file paying them."""
-    contract = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in BASE_CONTRACT.items()}
-    contract |= {
-        "effective_from": "2013-04-01",
-        "years": [{"start": "2013-04-01", "end": "2014-03-31"}],
-        "outcomes": {"completion": {"type": "successful_completion", "tariffs": {"all": "450.50"}}},
-    }
-    contract_file = tmp_path / "contract.yaml"
-    contract_file.write_text(yaml.safe_dump(contract), encoding="utf-8")
-    episodes = [
-        {"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": "P1" if i < 3 else "P2",
-         "start_date": dt.date(2012, 1, 1), "discharge_date": dt.date(2013, 5, i + 1),
-         "discharge_reason": "completed_drug_free", "substances": "opiates"}
-        for i in range(4)
-    ]
-    db = tmp_path / "area.duckdb"
-    with open_warehouse(db) as wh:
-        wh.insert("episodes", wh.register_arrow("_e", arrow_rows("episodes", episodes)))
-    return contract_file, db
 
 
 def _words(text: str) -> str:
@@ -57,16 +31,17 @@ def test_pay_writes_every_format_and_again_the_same_bytes(area: tuple[Path, Path
     output = _run("pay", "--contract", str(contract), "--period", "2013-Q2", "--out", str(tmp_path / "a"),
                   "--db", str(db))
     assert "P1" in output and "1,351.50" in output and "P2" in output and "450.50" in output
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "written to " + str(tmp_path / "a" / "2013-Q2") in output
+    names = sorted(p.name for p in (tmp_path / "a" / "2013-Q2").iterdir())
     assert names == sorted(
         [f"statement_{p}_2013-Q2.{ext}" for p in ("P1", "P2") for ext in ("csv", "json", "xlsx", "pdf")]
-        + ["summary_2013-Q2.csv"]
+        + ["summary_2013-Q2.csv", "manifest_2013-Q2.json"]
     )
     _run("pay", "--contract", str(contract), "--period", "2013-Q2", "--out", str(tmp_path / "b"), "--db", str(db),
          "--format", "csv,json")
     for name in ("statement_P1_2013-Q2.csv", "statement_P1_2013-Q2.json", "statement_P2_2013-Q2.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    summary = (tmp_path / "a" / "summary_2013-Q2.csv").read_text().splitlines()
+        assert (tmp_path / "a" / "2013-Q2" / name).read_bytes() == (tmp_path / "b" / "2013-Q2" / name).read_bytes()
+    summary = (tmp_path / "a" / "2013-Q2" / "summary_2013-Q2.csv").read_text().splitlines()
     assert summary[0].startswith("provider_id,status,lines,total")
     assert summary[1].startswith("P1,draft,3,1351.50,1351.50,1000000.00,200000.00,")
 
@@ -89,8 +64,8 @@ def test_approve_stores_once_and_checks_fingerprint_and_order(area: tuple[Path, 
     contract, db = area
     base = ["--contract", str(contract), "--db", str(db)]
     _run("pay", *base, "--period", "2013-Q2", "--out", str(tmp_path / "draft"), "--provider", "P1")
-    draft = json.loads((tmp_path / "draft" / "statement_P1_2013-Q2.json").read_text())
-    assert not (tmp_path / "draft" / "statement_P2_2013-Q2.json").exists()
+    draft = json.loads((tmp_path / "draft" / "2013-Q2" / "statement_P1_2013-Q2.json").read_text())
+    assert not (tmp_path / "draft" / "2013-Q2" / "statement_P2_2013-Q2.json").exists()
 
     wrong = runner.invoke(app, ["approve", *base, "--period", "2013-Q2", "--by", "Finance", "--provider", "P1",
                                 "--fingerprint", "0000000000"])
@@ -113,10 +88,10 @@ def test_approve_stores_once_and_checks_fingerprint_and_order(area: tuple[Path, 
     assert again.exit_code == 2 and "already approved and is never rewritten" in _words(again.output)
 
     _run("pay", *base, "--period", "2013-Q2", "--out", str(tmp_path / "after"))
-    approved = json.loads((tmp_path / "after" / "statement_P1_2013-Q2.json").read_text())
+    approved = json.loads((tmp_path / "after" / "2013-Q2" / "statement_P1_2013-Q2.json").read_text())
     assert approved["status"] == "approved" and approved["approved_at"] == "2013-07-10 09:00:00"
     assert approved["lines"] == draft["lines"] and approved["fingerprint"] == draft["fingerprint"]
-    assert json.loads((tmp_path / "after" / "statement_P2_2013-Q2.json").read_text())["status"] == "draft"
+    assert json.loads((tmp_path / "after" / "2013-Q2" / "statement_P2_2013-Q2.json").read_text())["status"] == "draft"
 
     rest = _run("approve", *base, "--period", "2013-Q2", "--by", "Finance")
     assert "Already approved: Golden/2013-04-01/P1/2013-Q2" in rest and "Approved Golden/2013-04-01/P2/2013-Q2" in rest
@@ -172,7 +147,8 @@ def test_issue_9_caps_of_different_windows_on_the_demo_area(tmp_path: Path) -> N
     contract = tmp_path / "double_cut.yaml"
     contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     _run("pay", "--contract", str(contract), "--period", "2012-Q2", "--out", str(tmp_path / "st"), "--db", db)
-    docs = {p: json.loads((tmp_path / "st" / f"statement_{p}_2012-Q2.json").read_text()) for p in ("P01", "P02")}
+    docs = {p: json.loads((tmp_path / "st" / "2012-Q2" / f"statement_{p}_2012-Q2.json").read_text())
+            for p in ("P01", "P02")}
     assert {p: d["totals"]["total"] for p, d in docs.items()} == {"P01": "759.53", "P02": "740.47"}
     by_provider_month: dict[tuple[str, str], int] = {}
     by_month: dict[str, int] = {}

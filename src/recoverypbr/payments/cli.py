@@ -26,9 +26,11 @@ from recoverypbr.outcomes.ledger import build_ledger
 from recoverypbr.payments.money import pounds
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.run import approve_statements, make_statements, statement_period
+from recoverypbr.payments.set_records import SetRecord, record_set, recorded_sets, same_providers
 from recoverypbr.payments.statements import Statement
-from recoverypbr.reports import FORMATS, write_statement
+from recoverypbr.reports import FORMATS
 from recoverypbr.reports.cells import safe_cell
+from recoverypbr.reports.sets import LOOSE, WrittenSet, set_name, write_set
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 PeriodOption = Annotated[
@@ -70,7 +72,8 @@ def _formats(text: str) -> list[str]:
 def pay_command(
     contract: ContractOption,
     period: PeriodOption,
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the statements into.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the statements into (as a set in a folder named "
+                                                    "after the period).")],
     as_of: AsOfOption = None,
     provider: ProviderOption = None,
     formats: Annotated[
@@ -78,13 +81,37 @@ def pay_command(
     ] = ",".join(FORMATS),
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Make each provider's payment statement for a period and write it as CSV, JSON, XLSX and PDF."""
+    """Make each provider's payment statement for a period and write it as CSV, JSON, XLSX and PDF.
+
+    The period's files are one set, in OUT/<period>/: they replace the period's earlier set whole, never file by
+    file, and `recoverypbr verify` checks them."""
     chosen = _formats(formats)
-    with user_errors(), _period_statements(contract, period, db, as_of, provider) as (model, chosen_period, _, made):
-        for statement in made:
-            write_statement(statement.document(), out, chosen)
-        (out / f"summary_{chosen_period.label}.csv").write_bytes(summary_csv(made))
-    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {out}", everyone=not provider)
+    with user_errors(), _period_statements(contract, period, db, as_of, provider) as (model, chosen_period, wh, made):
+        record = SetRecord(out.resolve(), as_of or chosen_period.end, tuple(provider) if provider else None,
+                           tuple(chosen))
+        written = write_period_set(wh, model, chosen_period, record, made, datetime.now(UTC))
+    shown = out / written.folder.name
+    print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {shown}", everyone=not provider)
+    _note_loose_files(out)
+
+
+def write_period_set(
+    wh: Warehouse, contract: Contract, period: Period, record: SetRecord, made: Sequence[Statement], at: datetime
+) -> WrittenSet:
+    """Write the statements as the period's set in `record.folder` (replacing its earlier set whole) and remember
+    where and how, for `approve` to write it again."""
+    written = write_set(record.folder, period.label, record.as_of.isoformat(), [s.document() for s in made],
+                        summary_csv(made), record.formats)
+    record_set(wh, contract, period, record, at)
+    return written
+
+
+def _note_loose_files(out: Path) -> None:
+    loose = sorted(p.name for p in out.iterdir() if LOOSE.match(p.name) and p.is_file())
+    if loose:
+        console.print(f"[yellow]Note:[/] {out} also holds {len(loose)} statement file(s) outside any set (e.g. "
+                      f"{loose[0]}), written there before statements were written as sets; they may be out of date. "
+                      f"Move them away; `recoverypbr verify {out}` lists them.", highlight=False, soft_wrap=True)
 
 
 def approve_command(
@@ -103,25 +130,57 @@ def approve_command(
         typer.Option("--at", help="When it was approved (default: now, UTC).", formats=["%Y-%m-%dT%H:%M:%S"]),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the approved statements into this folder.")
+        Path | None, typer.Option("--out", help="Also write the period's statements, as approved, into this folder.")
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Approve a period's statements: they are stored and never rewritten; later changes become adjustments."""
-    with user_errors():
-        with _period_statements(contract, period, db, as_of, provider) as (_, _, wh, made):
-            if not provider:
-                # Without --provider, approve those still open; naming a provider that is approved is refused.
-                for s in made:
-                    if s.status == "approved":
-                        console.print(f"Already approved: {s.statement_id}", highlight=False)
-                made = [s for s in made if s.status != "approved"] or made
-            done = approve_statements(wh, made, by, at or datetime.now(UTC), fingerprint, note)
+    """Approve a period's statements: they are stored and never rewritten; later changes become adjustments.
+
+    Every folder `pay` wrote the period's statements into is written again (a new set, as pay wrote it, now saying
+    approved), so no file there still says draft."""
+    with user_errors(), _period_statements(contract, period, db, as_of, provider) as (model, chosen, wh, made):
+        everyone = list(made)
+        if not provider:
+            # Without --provider, approve those still open; naming a provider that is approved is refused.
+            for s in made:
+                if s.status == "approved":
+                    console.print(f"Already approved: {s.statement_id}", highlight=False)
+            made = [s for s in made if s.status != "approved"] or made
+        done = approve_statements(wh, made, by, at or datetime.now(UTC), fingerprint, note)
         for statement in done:
-            if out is not None:
-                write_statement(statement.document(), out)
             console.print(f"Approved {statement.statement_id}: {pounds(statement.total_pence)} "
                           f"({len(statement.lines)} lines), fingerprint {statement.fingerprint[:12]}", highlight=False)
+        now = {s.provider_id: s for s in everyone} | {s.provider_id: s for s in done}
+        chosen_as_of, providers = as_of or chosen.end, tuple(provider) if provider else None
+        targets = {r.folder: r for r in recorded_sets(wh, model, chosen)}
+        if out is not None:
+            targets[out.resolve()] = SetRecord(out.resolve(), chosen_as_of, providers, FORMATS)
+        for record in targets.values():
+            # A set made as approve made its statements is written from them; any other is made again, as pay did.
+            same = record.as_of == chosen_as_of and same_providers(record.providers, providers)
+            _write_set_again(wh, model, chosen, record, [now[s.provider_id] for s in everyone] if same else None,
+                             asked=out is not None and record.folder == out.resolve())
+
+
+def _write_set_again(
+    wh: Warehouse, contract: Contract, period: Period, record: SetRecord, made: list[Statement] | None, asked: bool
+) -> None:
+    """Write the period's set into the folder again, as `record` says (from `made`, or made again), saying so; a
+    folder pay wrote that no longer holds the set is left alone, and a failure leaves the earlier set, in words."""
+    link = record.folder / set_name(period.label)
+    if not asked and not link.is_symlink():
+        console.print(f"Not written again: {link} is no longer there.", highlight=False, soft_wrap=True)
+        return
+    try:
+        if made is None:
+            made = statements(wh, contract, period, record.as_of, record.providers)
+        write_period_set(wh, contract, period, record, made, datetime.now(UTC))
+    except (RecoveryPbrError, OSError) as exc:
+        console.print(f"[bold red]Not written again:[/] {link} still holds the statements as they were before this "
+                      f"approval: {getattr(exc, 'message', exc)}", highlight=False, soft_wrap=True)
+        return
+    console.print(f"Wrote {link} again: " + ", ".join(f"{s.provider_id} {s.status}" for s in made) + ".",
+                  highlight=False, soft_wrap=True)
 
 
 @contextmanager

@@ -131,6 +131,16 @@ def _load_notes_and_owners(wh: Warehouse) -> None:
         wh.execute(f"ALTER TABLE quarantine ADD COLUMN {column} VARCHAR")
 
 
+def _statement_sets(wh: Warehouse) -> None:
+    # Where `pay` last wrote each period's statement set, and how, so `approve` can write it again with the approved
+    # status. `pay` replaces a folder's row (delete, then insert), so no PRIMARY KEY (see _create_data_tables).
+    wh.execute(
+        "CREATE TABLE statement_sets (contract_area VARCHAR NOT NULL, contract_version DATE NOT NULL,"
+        " period_label VARCHAR NOT NULL, folder VARCHAR NOT NULL, as_of DATE NOT NULL, providers VARCHAR,"
+        " formats VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
@@ -139,6 +149,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "outcome ledger stored one row per episode per run, shown per outcome by a view", _outcome_runs),
     Migration(6, "how each file was read and its warnings; the client, episode and provider of each quarantine "
               "entry", _load_notes_and_owners),
+    Migration(7, "the folders statement sets were written to, for approve to write them again", _statement_sets),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
