@@ -36,9 +36,8 @@ def safe_cell(value: T) -> T | str:
     written as line feeds)."""
     if not isinstance(value, str):
         return value
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return "'" + value if is_formula_like(value) else value
+    text = value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+    return "'" + text if is_formula_like(text) else text
 
 
 def safe_row(row: dict[str, T]) -> dict[str, T | str]:
