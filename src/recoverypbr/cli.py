@@ -106,8 +106,8 @@ def _print_load(result: LoadResult) -> None:
         print_table(_rules_table(result.quarantine_by_rule, "Rows kept aside in this load, by rule"))
         console.print("See them with [bold]recoverypbr quarantine[/]; a row breaking two rules counts under each.")
         if any(rule == "knock_on" for _, rule, _ in result.quarantine_by_rule):
-            console.print("[bold]knock_on[/] rows broke no rule of their own: a row they name (their client or "
-                          "episode) was kept aside. Fix the rows above them and load again.")
+            console.print("[bold]knock_on[/] rows name a client or episode whose own row was kept aside: fix the "
+                          "rows above and load again, and these load with them unless a rule of their own fails.")
     if result.rows_changed == 0:
         console.print("Nothing changed: every valid row was already in the warehouse.")
 
