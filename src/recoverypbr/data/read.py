@@ -263,8 +263,12 @@ def read_csv(path: Path, dialect: CsvDialect | None = None) -> tuple[pa.Table, l
             read_options=pacsv.ReadOptions(
                 column_names=names, skip_rows=1, encoding=dialect.encoding, use_threads=threads
             ),
+            # Quoted values may hold line breaks: without newlines_in_values the reader cuts its blocks at any line
+            # break, and a quoted one near a block's end split a row in two (half a value loaded, the rest a bad line).
             parse_options=pacsv.ParseOptions(
-                delimiter=dialect.delimiter, invalid_row_handler=None if threads else keep_aside
+                delimiter=dialect.delimiter,
+                newlines_in_values=True,
+                invalid_row_handler=None if threads else keep_aside,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True
