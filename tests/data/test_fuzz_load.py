@@ -36,3 +36,15 @@ def test_a_quoted_line_break_across_the_readers_block_boundary_stays_in_its_valu
         (f"{first}\n{second}",)
     ]
 
+
+def test_a_file_with_a_utf8_byte_order_mark_but_windows_1252_text_loads(wh: Warehouse, tmp_path: Path) -> None:
+    """Read as Windows-1252, the mark became 'ï»¿' glued to the first header, and the file was refused for a missing
+    client_id column (found: 'ï»¿client_id')."""
+    folder = tmp_path / "extract"
+    folder.mkdir()
+    text = CLIENTS_HEADER + "C1,1980-01-01,,male,Upton-upon-S\u00e9vern\n"
+    (folder / "clients.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("cp1252"))
+    (clients,) = load_extract(wh, folder).tables
+    assert (clients.rows_read, clients.rows_new) == (1, 1)
+    assert clients.notes == ("read as Windows-1252 (cp1252) text: not UTF-8 from line 2",)
+    assert wh.execute("SELECT local_authority FROM clients") == [("Upton-upon-S\u00e9vern",)]

@@ -204,9 +204,13 @@ def _delimiter(header: str) -> str:
     return next(d for d in _DELIMITERS if counts[d] == best)
 
 
+#: A UTF-8 byte-order mark read as Windows-1252: a file saved as "CSV UTF-8" and later added to in a Windows encoding.
+_BOM_AS_CP1252 = codecs.BOM_UTF8.decode("cp1252")
+
+
 def _header_line(path: Path, encoding: str) -> str:
     with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as handle:
-        return handle.readline().rstrip("\r\n")
+        return handle.readline().rstrip("\r\n").removeprefix(_BOM_AS_CP1252)
 
 
 def csv_dialect(path: Path) -> tuple[list[str], CsvDialect]:
