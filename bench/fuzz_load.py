@@ -35,6 +35,7 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from recoverypbr import DataError, load_extract, open_warehouse
@@ -156,6 +157,8 @@ class Report:
     ops: Counter[str] = field(default_factory=Counter)
     rows: int = 0
     mutated: int = 0
+    lines: int = 0
+    blank: int = 0
     records: int = 0
     read: int = 0
     loaded: int = 0
@@ -474,6 +477,8 @@ def write_table(path: Path, spec: Table, rows: list[dict[str, str]], dialect: Di
     lines = [dialect.sep.join(mutator.cell(h) for h in header)]
     for i, row in enumerate(rows):
         lines += mutator.lines(row, facts, mutate if only is None else float(i in only))
+    if only is None:
+        across_blocks(lines, mutator, rows, facts)
     text = dialect.newline.join(lines) + dialect.newline
     data = text.encode(dialect.encoding, "fuzz")
     if not is_utf8(data):
@@ -486,6 +491,43 @@ def write_table(path: Path, spec: Table, rows: list[dict[str, str]], dialect: Di
     decoded = data.decode("utf-8-sig") if is_utf8(data) else data.removeprefix(codecs.BOM_UTF8).decode("cp1252")
     facts.records, facts.blank_lines, facts.lines = count_records(decoded, dialect.sep)
     return facts
+
+
+#: The CSV reader's block size (pyarrow's default): it splits a file into blocks of this many bytes.
+BLOCK = 1 << 20
+
+
+def across_blocks(lines: list[str], mutator: Mutator, rows: list[dict[str, str]], facts: Facts) -> None:
+    """At each 1 MiB mark of a large file, a row that starts before the mark and whose quoted line break falls after
+    it: a reader that cuts blocks at any line break splits that row in two (random mutations rarely land there)."""
+    dialect, spec = mutator.dialect, mutator.spec
+    encoded = [(line + dialect.newline).encode(dialect.encoding, "fuzz") for line in lines]
+    utf8 = all(is_utf8(b) for b in encoded)
+
+    def size(line: str) -> int:  # bytes as the reader sees them (a Windows-1252 file is transcoded to UTF-8 first)
+        data = line.encode(dialect.encoding, "fuzz")
+        if utf8:
+            return len(data)
+        return len(data.translate(bytes.maketrans(CP1252_UNDEFINED, b"?????")).decode("cp1252").encode("utf-8"))
+
+    sizes = [size(line + dialect.newline) for line in lines]
+    own = [c for c in spec.key if c in spec.column_names and not spec.column(c).references]
+    mark = BLOCK
+    while mark < sum(sizes) - BLOCK // 10:
+        starts = [3 * dialect.bom, *accumulate(sizes)]
+        k = next(i for i in range(len(lines)) if starts[i + 1] >= mark)
+        j = k if mark - starts[k] >= 40 else k - 1
+        if j >= 1:
+            fields = [rows[mutator.rng.randrange(len(rows))].get(c, "") for c in spec.column_names]
+            if own:
+                i = spec.column_names.index(own[0])
+                fields[i] = f"{fields[i]}-across{mark // BLOCK}"
+            prefix = "".join(mutator.cell(f) + dialect.sep for f in fields[:-1]) + '"'
+            pad = max(1, mark + 40 - starts[j] - size(prefix))
+            lines[j] = f'{prefix}{"x" * pad}\nthe far side of the mark"'
+            sizes[j] = size(lines[j] + dialect.newline)
+            facts.ops["across_block"] += 1
+        mark += BLOCK
 
 
 def _header_name(spec: Table, name: str, rng: random.Random) -> str:
@@ -568,7 +610,8 @@ def fuzz_table(spec: Table, base: dict[str, list[dict[str, str]]], n: int, diale
         write_table(folder / f"{parent}.csv", table(parent), base[parent], Dialect("utf-8"), rng, mutate=0.0)
     rows = unique_rows(spec, base[spec.name], n, rng)
     facts = write_table(folder / f"{FILE_NAMES.get(spec.name, spec.name)}.csv", spec, rows, dialect, rng)
-    report = Report(spec.name, dialect.name, facts.ops, rows=facts.rows, mutated=facts.mutated, records=facts.records)
+    report = Report(spec.name, dialect.name, facts.ops, rows=facts.rows, mutated=facts.mutated, lines=facts.lines,
+                    blank=facts.blank_lines, records=facts.records)
     db = out / f"{spec.name}.duckdb"
     db.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -669,10 +712,11 @@ def run(rows: int, seed: int, out: Path, clients: int, cli_tables: tuple[str, ..
 
 
 def table_text(reports: list[Report]) -> str:
-    head = ("table", "dialect", "written", "mutated", "records", "read", "loaded", "kept aside", "rules", "s")
+    head = ("table", "dialect", "rows", "mutated", "lines", "blank", "records", "read", "loaded", "kept aside",
+            "rules", "s")
     body = [
-        (r.table, r.dialect, f"{r.rows:,}", f"{r.mutated:,}", f"{r.records:,}", f"{r.read:,}", f"{r.loaded:,}",
-         f"{r.kept_aside:,}", str(len(r.rules)), f"{r.seconds:.1f}")
+        (r.table, r.dialect, f"{r.rows:,}", f"{r.mutated:,}", f"{r.lines:,}", f"{r.blank:,}", f"{r.records:,}",
+         f"{r.read:,}", f"{r.loaded:,}", f"{r.kept_aside:,}", str(len(r.rules)), f"{r.seconds:.1f}")
         for r in reports
     ]
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
@@ -697,6 +741,9 @@ def main() -> None:
     print(f"load fuzz: {args.rows:,} rows per table, seed {args.seed}, {args.clients:,} synthetic clients, "
           f"{dt.date.today().isoformat()}")
     print(table_text(reports))
+    print("rows: rows generated; lines: physical data lines written (junk lines added, rows split by an unquoted "
+          "line break); blank: empty lines, which the reader skips; records: lines - blank - lines inside quoted "
+          "values, counted by this script; read, loaded, kept aside: the load's counts")
     print("rules seen: " + ", ".join(sorted({rule for r in reports for rule in r.rules})))
     ops = sum((r.ops for r in reports), Counter())
     print("mutations applied: " + ", ".join(f"{op} {n:,}" for op, n in sorted(ops.items(), key=lambda o: -o[1])))
