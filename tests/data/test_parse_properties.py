@@ -48,7 +48,9 @@ def _expected_days(text: str | None) -> tuple[object, str | None]:
         return None, None
     if not _INT.fullmatch(stripped):
         return None, "format"
-    number = int(float(stripped))
+    number = int(stripped.split(".")[0])
+    if not -(2**63) <= number < 2**63:
+        return None, "format"  # a whole number too large to store (a 64-bit integer) is not a number the loader keeps
     return number, None if 0 <= number <= 28 else "range"
 
 
@@ -57,6 +59,7 @@ day_texts = st.one_of(
     st.integers(0, 30).map(lambda n: f" {n} "),
     st.integers(0, 30).map(lambda n: f"{n}.0"),
     st.sampled_from(["", "  ", "3.5", "ten", "1e1", "0x1", "+7", "--1", "٣"]),
+    st.sampled_from(["9223372036854775807", "9223372036854775808", "-9223372036854775809", "1" + "0" * 30 + ".0"]),
     st.text(max_size=4),
 )
 
@@ -84,7 +87,7 @@ date_texts = st.one_of(
     st.tuples(st.integers(1990, 2030), st.integers(0, 13), st.integers(0, 32)).map(
         lambda t: f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}"
     ),
-    st.sampled_from(["31/01/2013", "2013-1-5", "20130105", "", "2013-02-29", "2012-02-29"]),
+    st.sampled_from(["31/01/2013", "2013-1-5", "20130105", "", "2013-02-29", "2012-02-29", "0000-01-01", "0001-01-01"]),
 )
 
 
@@ -92,6 +95,19 @@ date_texts = st.one_of(
 @given(st.lists(date_texts, min_size=1, max_size=25))
 def test_required_dates(memory: Warehouse, texts: list[str]) -> None:
     assert _check(memory, "top_date", texts) == [_expected_date(t) for t in texts]
+
+
+def test_whole_numbers_too_large_to_store_are_kept_aside(memory: Warehouse) -> None:
+    """Issue 11 fuzz: a whole number outside 64 bits stopped the load with a DuckDB ConversionException."""
+    texts = ["9223372036854775808", "-9223372036854775809", "12345678901234567890123456789012.0", "28"]
+    assert _check(memory, "opiate_days", texts) == [(None, "format")] * 3 + [(28, None)]
+
+
+def test_year_zero_is_not_a_date(memory: Warehouse) -> None:
+    """Issue 11 fuzz: 0000-01-01 loaded as a date that Python (and so every report) cannot read back."""
+    assert _check(memory, "top_date", ["0000-01-01", "0000-02-29", "0001-01-01"]) == [
+        (None, "format"), (None, "format"), (dt.date(1, 1, 1), None)
+    ]
 
 
 flag_texts = st.sampled_from(["Y", "n", "YES", "no", "1", "0", "true", "False", "t", "F", "maybe", "2", " y ", ""])

@@ -204,9 +204,13 @@ def _delimiter(header: str) -> str:
     return next(d for d in _DELIMITERS if counts[d] == best)
 
 
+#: A UTF-8 byte-order mark read as Windows-1252: a file saved as "CSV UTF-8" and later added to in a Windows encoding.
+_BOM_AS_CP1252 = codecs.BOM_UTF8.decode("cp1252")
+
+
 def _header_line(path: Path, encoding: str) -> str:
     with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as handle:
-        return handle.readline().rstrip("\r\n")
+        return handle.readline().rstrip("\r\n").removeprefix(_BOM_AS_CP1252)
 
 
 def csv_dialect(path: Path) -> tuple[list[str], CsvDialect]:
@@ -263,8 +267,12 @@ def read_csv(path: Path, dialect: CsvDialect | None = None) -> tuple[pa.Table, l
             read_options=pacsv.ReadOptions(
                 column_names=names, skip_rows=1, encoding=dialect.encoding, use_threads=threads
             ),
+            # Quoted values may hold line breaks: without newlines_in_values the reader cuts its blocks at any line
+            # break, and a quoted one near a block's end split a row in two (half a value loaded, the rest a bad line).
             parse_options=pacsv.ParseOptions(
-                delimiter=dialect.delimiter, invalid_row_handler=None if threads else keep_aside
+                delimiter=dialect.delimiter,
+                newlines_in_values=True,
+                invalid_row_handler=None if threads else keep_aside,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True

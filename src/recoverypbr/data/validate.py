@@ -82,10 +82,13 @@ def _parse(raw: ir.StringValue, column: Column) -> ir.Value:
     null = ibis.null
     match column.kind:
         case "date":
-            return ibis.ifelse(raw.re_search(_DATE), raw.try_cast("date"), null("date"))
+            # Year 0000 is a date to DuckDB but not to Python: stored, it would break every report that reads it.
+            real = raw.re_search(_DATE) & ~raw.startswith("0000")
+            return ibis.ifelse(real, raw.try_cast("date"), null("date"))
         case "int":
+            # try_cast twice: a whole number beyond 64 bits is not a number to store, not a reason to stop the load.
             return ibis.ifelse(
-                raw.re_search(_INT), raw.try_cast("decimal(38, 6)").cast("int64"), null("int64")
+                raw.re_search(_INT), raw.try_cast("decimal(38, 6)").try_cast("int64"), null("int64")
             )
         case "decimal":
             return ibis.ifelse(raw.re_search(_DECIMAL), raw.try_cast("float64"), null("float64"))
