@@ -123,8 +123,10 @@ def _validate(wh: Warehouse, source: SourceFile) -> tuple[ir.Table, ir.Table]:
     found = _problems(wh, parsed, table)
     if source.bad_lines:
         found.append(wh.register_arrow(_stage_name(table, "bad_lines"), v.bad_line_problems(source.bad_lines)))
-    problems = v.with_file_text(ibis.union(*found, distinct=True), stage, table)
-    problems = wh.materialize(_stage_name(table, "problems"), v.with_owners(problems, stage, table))
+    problems = wh.materialize(
+        _stage_name(table, "found"), v.with_file_text(ibis.union(*found, distinct=True), stage, table)
+    )
+    problems = wh.materialize(_stage_name(table, "problems"), v.with_owners(problems, parsed, table))
     wh.unregister(_stage_name(table, "raw"))  # the file's rows are no longer needed
     if source.bad_lines:
         wh.unregister(_stage_name(table, "bad_lines"))
@@ -290,5 +292,5 @@ def shrinking(wh: Warehouse, table: str, file: str, rows_read: int) -> tuple[str
 
 
 def _drop_stage(wh: Warehouse, table: Table) -> None:
-    for suffix in ("parsed", "problems", "bad_rows", "changed"):
+    for suffix in ("parsed", "found", "problems", "bad_rows", "changed"):
         wh.execute(f'DROP TABLE IF EXISTS "{_stage_name(table, suffix)}"')

@@ -418,12 +418,14 @@ def bad_line_problems(lines: Sequence[BadLine]) -> pa.Table:
     )
 
 
-def with_owners(problems: ir.Table, stage: ir.Table, spec: Table) -> ir.Table:
-    """Each problem with the client, episode and provider its row names (as the file wrote them), so that the
-    quarantine can be shown to one provider without the others' rows."""
-    owners = {
-        c: (_text(stage[c]) if c in spec.column_names else ibis.null("string")) for c in _OWNER_COLUMNS
-    }
-    rows = stage.select(__owner_row=stage[ROW], **{f"__{c}": e for c, e in owners.items()})
+def with_owners(problems: ir.Table, parsed: ir.Table, spec: Table) -> ir.Table:
+    """Each problem with the client, episode and provider its row names (ids are kept as the file wrote them,
+    trimmed), so that the quarantine can be shown to one provider without the others' rows.
+
+    Read from the parsed rows (already in the warehouse), and only for the rows with a problem: a national
+    extract has few, and scanning its file again for them would cost as much as reading it."""
+    owners = {c: (parsed[c].cast("string") if c in spec.column_names else ibis.null("string")) for c in _OWNER_COLUMNS}
+    rows = parsed.select(__owner_row=parsed[ROW], **{f"__{c}": e for c, e in owners.items()})
+    rows = rows.semi_join(problems, rows.__owner_row == problems[ROW])
     joined = problems.left_join(rows, problems[ROW] == rows.__owner_row)
     return joined.select(*PROBLEM_COLUMNS, **{c: joined[f"__{c}"] for c in _OWNER_COLUMNS})
