@@ -17,3 +17,19 @@ def snapshot(wh: Warehouse, *, with_loads: bool = False) -> dict[str, list[tuple
     if with_loads:
         names += ["loads", "load_files"]
     return {name: sorted(wh.execute(f'SELECT * FROM "{name}"'), key=repr) for name in names}
+
+
+def words(text: str) -> str:
+    """Command output with the terminal's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def run_cli(*args: str) -> str:
+    """Run the CLI in-process as a user would; it must succeed; its output with wrapping undone."""
+    from typer.testing import CliRunner
+
+    from recoverypbr.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return words(result.output)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, words
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
@@ -21,19 +22,11 @@ class Killed(BaseException):
     """Stands for a kill: nothing in the program catches it (as nothing can catch SIGKILL)."""
 
 
-def _words(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return _words(result.output)
 
 
 def _pay(area: tuple[Path, Path], out: Path, *more: str) -> str:
     contract, db = area
-    return _run("pay", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--out", str(out), *more)
+    return run_cli("pay", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--out", str(out), *more)
 
 
 def _visible(out: Path) -> dict[str, bytes]:
@@ -97,11 +90,11 @@ def test_defect_8_approve_writes_the_folder_again_saying_approved(area: tuple[Pa
     out = tmp_path / "statements"
     _pay(area, out)
     assert set(_statuses(out).values()) == {"draft"}
-    done = _run("approve", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--by", "Finance")
+    done = run_cli("approve", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--by", "Finance")
     statuses = _statuses(out)
     assert len(statuses) == 4 and set(statuses.values()) == {"approved"}, statuses
     assert "2013-Q2 again: P1 approved, P2 approved" in done
-    checked = _run("verify", str(out))
+    checked = run_cli("verify", str(out))
     assert "OK" in checked and "P1 approved" in checked and "P2 approved" in checked
 
 
@@ -114,7 +107,7 @@ def test_approving_one_provider_writes_the_set_with_it_approved_and_the_other_st
     _pay(area, out, "--format", "csv,json")
     _pay(area, elsewhere, "--provider", "P1", "--as-of", "2013-07-31")
     fingerprint = json.loads((out / "2013-Q2" / "statement_P1_2013-Q2.json").read_text())["fingerprint"]
-    done = _run("approve", *base, "--by", "Finance", "--provider", "P1", "--fingerprint", fingerprint[:12])
+    done = run_cli("approve", *base, "--by", "Finance", "--provider", "P1", "--fingerprint", fingerprint[:12])
     assert f"{out / '2013-Q2'} again: P1 approved, P2 draft" in done
     assert f"{elsewhere / '2013-Q2'} again: P1 approved" in done
     # Each folder keeps what pay wrote there: its formats, its providers, its as-of date.
@@ -130,10 +123,10 @@ def test_approving_one_provider_writes_the_set_with_it_approved_and_the_other_st
     assert set(_statuses(elsewhere).values()) == {"approved"}
     assert json.loads((out / "2013-Q2" / "statement_P1_2013-Q2.json").read_text())["fingerprint"] == fingerprint
     for folder in (out, elsewhere):
-        assert "OK" in _run("verify", str(folder))
+        assert "OK" in run_cli("verify", str(folder))
     # approve --out writes a set into another folder too; a folder pay wrote that is gone is said to be gone.
     (out / "2013-Q2").unlink()
-    done = _run("approve", *base, "--by", "Finance", "--out", str(tmp_path / "approved"))
+    done = run_cli("approve", *base, "--by", "Finance", "--out", str(tmp_path / "approved"))
     assert f"Not written again: {out / '2013-Q2'} is no longer there" in done
     assert set(_statuses(tmp_path / "approved").values()) == {"approved"}
     assert not (out / "2013-Q2").exists()
@@ -167,12 +160,12 @@ def test_a_stop_before_the_swap_keeps_the_old_set_and_after_it_the_new(
     assert new != old and {json.loads(new[f"2013-Q2/statement_{p}_2013-Q2.json"])["as_of"] for p in ("P1", "P2")} == {
         "2013-07-15"}
     assert len(list((out / ".sets").iterdir())) == 2  # the set replaced is left behind by the stop
-    assert "OK" in _run("verify", str(out))
+    assert "OK" in run_cli("verify", str(out))
     # A killed run's leftovers: a folder and a link of a process that is gone. verify ignores them; pay removes them.
     (out / ".sets" / "2013-Q2.999999999-0123456789ab").mkdir()
     (out / ".sets" / "2013-Q2.999999999-0123456789ab" / "statement_P1_2013-Q2.csv").write_text("half")
     (out / ".sets" / "2013-Q2.999999999-0123456789ab.link").symlink_to("nowhere")
-    assert "OK" in _run("verify", str(out))
+    assert "OK" in run_cli("verify", str(out))
     _pay(area, out, "--as-of", "2013-07-15")
     assert [p.name for p in (out / ".sets").iterdir()] == [os.readlink(out / "2013-Q2").split("/")[1]]
     assert _visible(out) == new  # the same data, contract and program: the same bytes
@@ -184,7 +177,7 @@ def test_verify_reports_a_changed_byte_a_missing_file_and_an_extra_file(
     out = tmp_path / "statements"
     _pay(area, out)
     folder = out / "2013-Q2"
-    ok = _run("verify", str(folder))
+    ok = run_cli("verify", str(folder))
     assert ok.startswith(f"OK {folder}: period 2013-Q2, Golden (version 2013-04-01), as of 2013-06-30; 2 statement(s), "
                          "10 files; set ")
     p1 = json.loads((folder / "statement_P1_2013-Q2.json").read_text())
@@ -193,7 +186,7 @@ def test_verify_reports_a_changed_byte_a_missing_file_and_an_extra_file(
     def failed(path: Path) -> str:
         result = runner.invoke(app, ["verify", str(path)])
         assert result.exit_code == 1, result.output
-        return _words(result.output)
+        return words(result.output)
 
     pdf = folder / "statement_P2_2013-Q2.pdf"
     data = bytearray(pdf.read_bytes())
@@ -229,7 +222,7 @@ def test_verify_reports_a_statement_that_disagrees_with_the_manifest(area: tuple
     manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
     result = runner.invoke(app, ["verify", str(folder)])
     assert result.exit_code == 1
-    assert f"statement_P1_2013-Q2.json says fingerprint {'f' * 64}, the manifest says {real}" in _words(result.output)
+    assert f"statement_P1_2013-Q2.json says fingerprint {'f' * 64}, the manifest says {real}" in words(result.output)
 
 
 def test_verify_reports_statement_files_outside_any_set_and_refuses_a_folder_without_sets(
@@ -243,10 +236,10 @@ def test_verify_reports_statement_files_outside_any_set_and_refuses_a_folder_wit
     result = runner.invoke(app, ["verify", str(out)])
     assert result.exit_code == 1
     assert "Outside any set in" in result.output and "statement_P1_2013-Q2.pdf" in result.output
-    assert "OK" in _run("verify", str(out / "2013-Q2"))
+    assert "OK" in run_cli("verify", str(out / "2013-Q2"))
     (tmp_path / "empty").mkdir()
     nothing = runner.invoke(app, ["verify", str(tmp_path / "empty")])
-    assert nothing.exit_code == 2 and "no statement set in" in _words(nothing.output)
+    assert nothing.exit_code == 2 and "no statement set in" in words(nothing.output)
 
 
 def test_pay_will_not_replace_a_folder_it_did_not_write(area: tuple[Path, Path], tmp_path: Path) -> None:
@@ -257,7 +250,7 @@ def test_pay_will_not_replace_a_folder_it_did_not_write(area: tuple[Path, Path],
     result = runner.invoke(app, ["pay", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2",
                                  "--out", str(out)])
     assert result.exit_code == 2
-    assert "is not a statement set written by recoverypbr" in _words(result.output)
+    assert "is not a statement set written by recoverypbr" in words(result.output)
     assert (out / "2013-Q2" / "mine.txt").read_text() == "kept"
     assert not (out / ".sets").exists() or not any((out / ".sets").iterdir())
 
@@ -279,5 +272,5 @@ def test_where_no_symbolic_link_can_be_made_pay_says_so_and_keeps_the_earlier_se
     result = runner.invoke(app, ["pay", "--contract", str(contract), "--db", str(db), "--period", "2013-Q2", "--out",
                                  str(out), "--as-of", "2013-07-15"])
     assert result.exit_code == 2
-    assert "cannot make a symbolic link in" in _words(result.output)
+    assert "cannot make a symbolic link in" in words(result.output)
     assert _visible(out) == before and len(list((out / ".sets").iterdir())) == 1

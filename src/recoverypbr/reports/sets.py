@@ -39,6 +39,7 @@ from typing import Any
 
 import psutil
 
+from recoverypbr.data.read import file_sha256
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.reports.files import FORMATS, write_statement
 
@@ -163,18 +164,10 @@ def _statement_entry(document: Mapping[str, Any], files: list[str]) -> dict[str,
     }
 
 
-def _digest(path: Path) -> str:
-    found = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            found.update(chunk)
-    return found.hexdigest()
-
-
 def _file_entry(path: Path) -> dict[str, Any]:
     """The file flushed to disk, with its name, size and SHA-256 (read back from the disk)."""
     _sync_file(path)
-    return {"name": path.name, "bytes": path.stat().st_size, "sha256": _digest(path)}
+    return {"name": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def _sync_file(path: Path) -> None:
@@ -306,7 +299,7 @@ def verify_set(folder: Path) -> SetReport:
         elif path.stat().st_size != entry["bytes"]:
             report.problems.append(f"changed: {name} has {path.stat().st_size:,} bytes, the manifest says "
                                    f"{entry['bytes']:,}")
-        elif _digest(path) != entry["sha256"]:
+        elif file_sha256(path) != entry["sha256"]:
             report.problems.append(f"changed: {name} (its SHA-256 differs from the manifest's)")
         else:
             intact.add(name)
