@@ -20,6 +20,7 @@ from recoverypbr.data.read import (
     SourceFile,
     check_manifest,
     check_manifest_rows,
+    plain_name,
     read_extract,
     read_manifest,
 )
@@ -190,12 +191,11 @@ def _load_file(
 ) -> tuple[TableLoad, list[tuple[str, str, int]]]:
     """Validate, quarantine and upsert one file; return its counts and its rows kept aside per rule."""
     good, problems = _validate(wh, source)
-    check_manifest_rows(source, wh.count(wh.table(_stage_name(source.table, "parsed"))) + len(source.bad_lines),
-                        manifest)
+    n_read = wh.count(wh.table(_stage_name(source.table, "parsed"))) + len(source.bad_lines)
+    check_manifest_rows(source, n_read, manifest)
     _quarantine(wh, source, problems, load_id)
     n_new, n_updated = _upsert(wh, source.table, good, load_id)
     n_good, n_bad = wh.count(good), wh.count(problems.select(ROW).distinct())
-    n_read = wh.count(wh.table(_stage_name(source.table, "parsed"))) + len(source.bad_lines)
     by_rule = wh.to_arrow(problems.group_by("rule").aggregate(rows=problems[ROW].nunique()).order_by("rule"))
     _drop_stage(wh, source.table)  # frees the file's rows as soon as they are stored
     table_load = TableLoad(
@@ -264,11 +264,6 @@ def load_extract(
     return result
 
 
-def _file_name(file: str) -> str:
-    """A file's name without its folder (a workbook sheet keeps its "#sheet")."""
-    return file.replace("\\", "/").rsplit("/", 1)[-1]
-
-
 #: A table whose file holds fewer than this share of the rows its previous load read is worth a warning: an
 #: extract cut short at a row boundary loads without any row error.
 SHRINK_WARNING = 0.8
@@ -277,11 +272,11 @@ SHRINK_WARNING = 0.8
 def shrinking(wh: Warehouse, table: str, file: str, rows_read: int) -> tuple[str, ...]:
     """A warning when this table's file holds much less than the file of the same name at its previous load
     (the same source: one provider's extract, sent again)."""
-    name = _file_name(file)
+    name = plain_name(file)
     before = wh.execute(
         "SELECT rows_read, load_id, file FROM load_files WHERE table_name = ? ORDER BY load_id DESC", [table]
     )
-    same = next(((int(n), int(load)) for n, load, f in before if _file_name(str(f)) == name), None)
+    same = next(((int(n), int(load)) for n, load, f in before if plain_name(str(f)) == name), None)
     if same is None or not same[0] or rows_read >= SHRINK_WARNING * same[0]:
         return ()
     previous, load_id = same

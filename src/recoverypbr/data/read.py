@@ -490,7 +490,7 @@ def read_manifest(path: Path) -> dict[str, ManifestEntry]:
 
 def check_manifest(extract: Extract, manifest: dict[str, ManifestEntry], where: Path) -> None:
     """Refuse an extract whose files are not the ones the manifest names, or whose bytes differ from it."""
-    present = {_plain_name(s.file): s for s in extract.files}
+    present = {plain_name(s.file): s for s in extract.files}
     problems = [f"{name} is in the manifest but not in the extract" for name in manifest if name not in present]
     problems += [f"{name} is in the extract but not in the manifest" for name in present if name not in manifest]
     for name, entry in manifest.items():
@@ -508,7 +508,7 @@ def check_manifest(extract: Extract, manifest: dict[str, ManifestEntry], where: 
 
 def check_manifest_rows(source: SourceFile, rows_read: int, manifest: dict[str, ManifestEntry]) -> None:
     """Refuse a file whose rows differ from the manifest's count (checked as it is read)."""
-    entry = manifest.get(_plain_name(source.file))
+    entry = manifest.get(plain_name(source.file))
     if entry is not None and entry.rows is not None and entry.rows != rows_read:
         raise DataError(
             f"{rows_read:,} data rows read, the manifest says {entry.rows:,}: is the file complete? "
@@ -518,5 +518,6 @@ def check_manifest_rows(source: SourceFile, rows_read: int, manifest: dict[str, 
         )
 
 
-def _plain_name(file: str) -> str:
+def plain_name(file: str) -> str:
+    """A file's name without its folder (a workbook sheet keeps its "#sheet")."""
     return file.replace("\\", "/").rsplit("/", 1)[-1]

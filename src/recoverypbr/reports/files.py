@@ -18,8 +18,12 @@ FORMATS = ("csv", "json", "xlsx", "pdf")
 
 def statement_stem(document: dict[str, Any]) -> str:
     """`statement_<provider>_<period>`, with anything but letters, digits, `-`, `_` and `.` made `-`."""
-    raw = f"statement_{document['provider']['id']}_{document['period']['label']}"
-    return re.sub(r"[^A-Za-z0-9._-]", "-", raw)
+    return safe_name(f"statement_{document['provider']['id']}_{document['period']['label']}")
+
+
+def safe_name(text: str) -> str:
+    """Text made a file name: anything but letters, digits, `-`, `_` and `.` made `-`."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text)
 
 
 def lines_csv(document: dict[str, Any]) -> bytes:

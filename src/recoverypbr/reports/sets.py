@@ -41,7 +41,7 @@ import psutil
 
 from recoverypbr.data.read import file_sha256
 from recoverypbr.errors import RecoveryPbrError
-from recoverypbr.reports.files import FORMATS, write_statement
+from recoverypbr.reports.files import FORMATS, safe_name, write_statement
 
 #: The hidden folder, inside the out folder, where sets are written.
 SETS = ".sets"
@@ -60,7 +60,7 @@ class SetError(RecoveryPbrError):
 
 def set_name(period: str) -> str:
     """The period's name in the out folder (its label, with anything but letters, digits, `-`, `_`, `.` made `-`)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "-", period)
+    return safe_name(period)
 
 
 def manifest_name(period: str) -> str:
