@@ -17,6 +17,7 @@ from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.data import quarantine as q
 from recoverypbr.data.ingest import LoadResult, load_extract
+from recoverypbr.modelling.cli import model_app
 from recoverypbr.outcomes.cli import explain_command, outcomes_command, show_outcomes
 from recoverypbr.payments.cli import approve_command, pay_command, print_summary, statements, write_period_set
 from recoverypbr.payments.periods import Period
@@ -34,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(contract_app, name="contract")
+app.add_typer(model_app, name="model")
 app.command("assess")(assess_command)
 app.command("outcomes")(outcomes_command)
 app.command("explain")(explain_command)

@@ -1,0 +1,27 @@
+"""The `recoverypbr model ...` commands: a thin shell over `recoverypbr.modelling`.
+
+The main app registers them with ``app.add_typer(model_app, name="model")``; each command lives beside the
+library module it drives and is added here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from recoverypbr._console import PlainFlagsGroup
+
+model_app = typer.Typer(
+    cls=PlainFlagsGroup,
+    help="Design by modelling: baseline rates, tariffs solved to the budget, spend risk, designs compared, gaming.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Commands (one line each, in the order a commissioner uses them):
+# baseline
+# tariffs
+# risk
+# compare
+# gaming
+# forecast
