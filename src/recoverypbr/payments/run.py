@@ -86,11 +86,19 @@ class Priced:
 
 
 def price_up_to(
-    wh: Warehouse, contract: Contract, period: Period, as_of: date, progress: Progress | None = None
+    wh: Warehouse,
+    contract: Contract,
+    period: Period,
+    as_of: date,
+    progress: Progress | None = None,
+    since: date | None = None,
 ) -> Priced:
     """Price each schedule period from the contract's start to `period`, in order, with the data as of `as_of`
-    (read once: the ledger, the pricing inputs and the cohort measures are the same for every period)."""
-    periods = [p for p in schedule(contract) if p.start <= period.start]
+    (read once: the ledger, the pricing inputs and the cohort measures are the same for every period).
+
+    With `since`, only the periods starting on or after it are priced: their limits then do not see what earlier
+    periods paid, so this is for callers that use the earned lines only (modelling re-applies the limits)."""
+    periods = [p for p in schedule(contract) if p.start <= period.start and (since is None or p.start >= since)]
     ledger = wh.materialize("_pricing_ledger", contract_rows(period_ledger(wh, contract, as_of), contract))
     inputs = payment_inputs(wh, as_of)
     # Every period reads the same rows: stored once as temporary tables, each period's queries compile small.
