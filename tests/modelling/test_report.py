@@ -189,3 +189,34 @@ def test_figures_are_numbered_by_chart_and_only_point_to_a_table_they_have() -> 
     page = render_html(Report("t", sections=[Section("words"), Section("a", chart=bars), Section("b", chart=bars)]),
                        {}, "t.json")
     assert "Figure 1: a.</figcaption>" in page and "Figure 2: b.</figcaption>" in page
+
+
+def test_every_chart_is_well_formed_svg_that_a_renderer_draws(written: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    import vl_convert
+
+    for svg in re.findall(r"<svg .*?</svg>", written.read_text(), re.DOTALL):
+        standalone = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+        ET.fromstring(standalone)  # well-formed XML, so any SVG viewer parses it
+        png = vl_convert.svg_to_png(standalone)
+        assert png.startswith(b"\x89PNG") and len(png) > 2_000  # rasterised by resvg: there is something drawn
+
+
+def test_numpy_numbers_and_gaps_are_drawn_and_kept() -> None:
+    import numpy as np
+
+    from recoverypbr.modelling.report import report_json
+
+    rows = [{"quarter": "Q1", "clients": np.int64(4)}, {"quarter": "Q2", "clients": np.float64("nan")},
+            {"quarter": "Q3", "clients": Decimal("2.5")}]
+    section = Section("numpy", chart=charts.bars_chart(rows, "quarter", "clients"),
+                      table=FigureTable(("quarter", "clients"), rows))
+    figures = report_json(Report("t", sections=[section]), {1: "t.csv"})["sections"][0]
+    assert [r["clients"] for r in figures["chart_data"][0]] == [4.0, None, 2.5]
+    assert [r["clients"] for r in figures["table"]["rows"]] == [4, None, "2.5"]
+
+
+def test_a_figure_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(TypeError, match="must be a number"):
+        charts.gains_chart([{"strategy": "cream", "gain": "£1,200.00", "flagged": False}])

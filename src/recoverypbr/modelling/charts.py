@@ -12,6 +12,8 @@ itself stays in pence or `Decimal` in the tables and files), and rates as fracti
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -45,16 +47,18 @@ def _config(chart: alt.TopLevelMixin) -> Any:
 
 
 def _number(value: Any) -> float | None:
-    """A figure as a plain number for the chart (None stays a gap)."""
+    """A figure as a plain number for the chart (Decimal and NumPy numbers too); None, NaN or infinity is a gap."""
     if value is None:
         return None
-    return float(value) if isinstance(value, Decimal | int | float) and not isinstance(value, bool) else value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+        raise TypeError(f"a chart figure must be a number or None, not {value!r}")
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
-def _plain(rows: Rows) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: Decimals as numbers, other values as they are."""
-    return [{key: _number(value) if isinstance(value, Decimal) else value for key, value in row.items()}
-            for row in rows]
+def _plain(rows: Rows, categories: Sequence[str], measure: str) -> list[dict[str, Any]]:
+    """Rows with only the chart's fields: categories as text, the measure as a number."""
+    return [{**{key: str(row[key]) for key in categories}, measure: _number(row[measure])} for row in rows]
 
 
 def _order(rows: Rows, key: str) -> list[str]:
@@ -245,7 +249,7 @@ def bars_chart(
     y_title: str | None = None,
 ) -> Any:
     """Plain bars: `x` a category (in the rows' order), `y` a number; with `color`, bars side by side per value."""
-    data = _plain(rows)
+    data = _plain(rows, [x, color] if color else [x], y)
     encoding: dict[str, Any] = {
         "x": alt.X(f"{x}:N", sort=_order(data, x), title=x_title or x, axis=alt.Axis(labelAngle=0)),
         "y": alt.Y(f"{y}:Q", title=y_title or y),

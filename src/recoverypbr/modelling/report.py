@@ -22,6 +22,8 @@ import html
 import io
 import itertools
 import json
+import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,18 +95,25 @@ def _cell_text(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    """A value for JSON: Decimals as exact text, dates ISO, numbers and text as they are."""
+    """A value for JSON: Decimals as exact text, dates ISO, NumPy numbers as plain ones, NaN as null."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else (None if math.isnan(number) else str(number))
     return value
 
 
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool):
         return False
-    return isinstance(value, int | float | Decimal) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
+    return isinstance(value, numbers.Real | Decimal) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
 
 
 # --- charts ---------------------------------------------------------------------------------------------------------
@@ -293,7 +302,8 @@ def write_report(report: Report, folder: Path, name: str) -> Path:
     stem = safe_name(name) or "report"
     csv_names = _csv_names(report, stem)
     page = render_html(report, csv_names, f"{stem}.json")
-    figures = json.dumps(report_json(report, csv_names), indent=2, ensure_ascii=False, default=str) + "\n"
+    figures = json.dumps(report_json(report, csv_names), indent=2, ensure_ascii=False, allow_nan=False, default=str)
+    figures += "\n"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for i, csv_name in csv_names.items():
