@@ -36,7 +36,7 @@ def _config(chart: alt.TopLevelMixin) -> Any:
     """The house style: fonts, text sizes, palette, no chart border."""
     return (
         chart.configure(font=FONT, background="white")
-        .configure_title(fontSize=16, anchor="start", offset=12)
+        .configure_title(fontSize=16, subtitleFontSize=13, anchor="start", offset=12)
         .configure_axis(labelFontSize=12, titleFontSize=13, labelLimit=240, titlePadding=8)
         .configure_legend(labelFontSize=12, titleFontSize=13, orient="bottom", direction="horizontal",
                           labelLimit=300)
@@ -94,7 +94,7 @@ def fan_chart(
     outer = base.mark_area(color=BLUE, opacity=0.2).encode(
         x=x, y=alt.Y("p5:Q", title=y_title, axis=alt.Axis(format=",.0f")), y2="p95:Q")
     inner = base.mark_area(color=BLUE, opacity=0.35).encode(x=x, y="p25:Q", y2="p75:Q")
-    median = base.mark_line(color=BLUE, strokeWidth=2.5, point=True).encode(
+    median = base.mark_line(color=BLUE, strokeWidth=2.5, point=alt.OverlayMarkDef(color=BLUE)).encode(
         x=x, y="p50:Q",
         tooltip=[alt.Tooltip(f"{p}:Q", format=",.0f") for p in ("p5", "p25", "p50", "p75", "p95")])
     line = alt.Chart(_data(budget)).mark_line(strokeDash=[6, 4], strokeWidth=2.5).encode(
