@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from recoverypbr._console import PlainFlagsGroup
+from recoverypbr.modelling.risk_cli import risk_command
 
 model_app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -21,7 +22,7 @@ model_app = typer.Typer(
 # Commands (one line each, in the order a commissioner uses them):
 # baseline
 # tariffs
-# risk
+model_app.command("risk")(risk_command)
 # compare
 # gaming
 # forecast

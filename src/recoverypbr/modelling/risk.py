@@ -31,8 +31,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
-from typing import Literal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from scipy import sparse
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling.baseline_file import Baseline
-from recoverypbr.modelling.template import NO_GROUP, YearTemplate
+from recoverypbr.modelling.template import NO_GROUP, YearTemplate, year_template
 from recoverypbr.payments.limits import (
     LimitRule,
     apply_limits,
@@ -51,13 +51,14 @@ from recoverypbr.payments.limits import (
     maximum_rules,
 )
 from recoverypbr.payments.lines import PaymentLine
-from recoverypbr.payments.periods import Period, window, windows
+from recoverypbr.payments.money import pounds
+from recoverypbr.payments.periods import Period, quarter, window, windows
 
 Resolution = Literal["day", "month"]
 #: Runs simulated together (memory: runs x units integers).
 BATCH = 250
 #: Percentiles reported.
-PERCENTILES = (5, 50, 95)
+PERCENTILES = (5, 25, 50, 75, 95)
 BEFORE = -1
 """Cohort of the episodes that started before the simulated year."""
 
@@ -245,7 +246,7 @@ def _screen(contract: Contract, rules: Sequence[LimitRule], buckets: Sequence[Pa
         keys[(i, w.label)] = len(room)
         if rule.kind == "cap":
             held = 0
-            for j, floor in enumerate(rules):
+            for floor in rules:
                 if floor.kind == "floor" and rule.scope.holds(floor.scope):
                     for fw in windows(floor.window, w, contract):
                         f = floor.in_force(fw)
@@ -299,11 +300,8 @@ def _draw_year(prep: _Year, rng: np.random.Generator, runs: int, volume: dict[st
         starts = presentations.get((cell.group, cell.cohort))
         if starts is None:
             starts = np.full(runs, int(cell.n), dtype=np.int64)
-        q = float(cell.per_start)
-        if cell.rated and (cell.item, cell.group) in rate:
-            q = q * rate[(cell.item, cell.group)]
-        else:
-            q = np.full(runs, q)
+        key = (cell.item, cell.group)
+        q = float(cell.per_start) * (rate[key] if cell.rated and key in rate else np.ones(runs))
         if cell.n == 0:
             count = np.full(runs, int(cell.units), dtype=np.int64)
         else:
@@ -377,7 +375,7 @@ def simulate(
         rng = np.random.default_rng(batch_seed)
         volume, rate = _factors(baseline, flows, rng, size)
         parts = []
-        for y, prep in enumerate(preps):
+        for prep in preps:
             if fixed:
                 parts.append(_amounts(prep, np.broadcast_to(prep.type_weight, (size, len(prep.type_weight)))))
             else:
@@ -443,6 +441,110 @@ def _price_run(
     return paid, acted
 
 
-def pounds_of(pence: float | int) -> Decimal:
-    """Pence (a whole number from the runs) as pounds."""
-    return (Decimal(int(round(pence))) / 100).quantize(Decimal("0.01"))
+def mean_pounds(values: np.ndarray) -> Decimal:
+    """The mean of integer pence over runs, in pounds rounded half up to the penny (exact: from the integer sum)."""
+    return (Decimal(int(values.sum())) / len(values) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def spread(values: np.ndarray) -> dict[str, Decimal]:
+    """Mean and percentiles (each an actual run's figure: the inverted empirical distribution) in pounds."""
+    found = {"mean": mean_pounds(values)}
+    for p in PERCENTILES:
+        found[f"p{p}"] = pounds(int(np.quantile(values, p / 100, method="inverted_cdf")))
+    return found
+
+
+def probability(hits: np.ndarray) -> Decimal:
+    """A share of runs, to 4 decimal places."""
+    return (Decimal(int(hits.sum())) / len(hits)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures of a risk run: per contract year, per quarter and per provider and quarter."""
+
+    years: list[dict[str, Any]]
+    quarters: list[dict[str, Any]]
+    cash_flow: list[dict[str, Any]]
+    limits: list[dict[str, Any]]
+
+
+def quarter_of(q: Period) -> str:
+    """The calendar quarter a statement period starts in (`2012-Q2`)."""
+    return quarter(q.start.year, (q.start.month - 1) // 3 + 1).label
+
+
+def summarise(result: RiskResult) -> Summary:
+    """Spend per year (mean, percentiles, results money, the chance of exceeding it), per quarter, each provider's
+    cash flow by quarter, and the chance each limit acts in each year."""
+    total = result.paid.sum(axis=2)
+    years, limits = [], []
+    for y, year in enumerate(result.years):
+        in_year = [i for i, q in enumerate(result.periods) if year.start <= q.start <= year.end]
+        spend = total[:, in_year].sum(axis=1)
+        money = result.results_money(y)
+        row: dict[str, Any] = {"year": year.label, **spread(spend),
+                               "earned_mean": mean_pounds(result.earned[:, in_year].sum(axis=1)),
+                               "results_money": pounds(money) if money is not None else None,
+                               "p_over": probability(spend > money) if money is not None else None}
+        years.append(row)
+        for k, path in enumerate(result.limits):
+            limits.append({"year": year.label, "limit": path, "p_acts": probability(result.acted[:, y, k])})
+    labels = sorted({quarter_of(q) for q in result.periods})
+    quarters, cash = [], []
+    for label in labels:
+        in_q = [i for i, q in enumerate(result.periods) if quarter_of(q) == label]
+        quarters.append({"quarter": label, "year": result.years[result.year_of(result.periods[in_q[0]])].label,
+                         **spread(total[:, in_q].sum(axis=1))})
+        for p, provider in enumerate(result.providers):
+            cash.append({"provider": provider, "quarter": label, **spread(result.paid[:, in_q, p].sum(axis=1))})
+    return Summary(years, quarters, cash, limits)
+
+
+def years_asked(contract: Contract, years: int | None) -> list[int]:
+    """Indexes of the first `years` contract years (all of them when None); refuse a count out of range."""
+    count = len(contract.years) if years is None else years
+    if not 1 <= count <= len(contract.years):
+        raise RiskError(f"--years must be between 1 and {len(contract.years)}, the contract's years (got {years})",
+                        hint="leave --years out to simulate every contract year")
+    return list(range(count))
+
+
+def check_baseline(baseline: Baseline, contract: Contract) -> list[str]:
+    """Refuse a baseline made for another area; a note when it was made with another version of the contract."""
+    if baseline.contract_area != contract.area:
+        raise RiskError(f"the baseline was made for {baseline.contract_area}, not {contract.area}",
+                        hint="make a baseline with this contract: recoverypbr model baseline --contract F ...")
+    notes = []
+    if baseline.contract_version != contract.effective_from:
+        notes.append(f"the baseline's rates were counted with the contract version of "
+                     f"{baseline.contract_version.isoformat()}; this design is the version of "
+                     f"{contract.effective_from.isoformat()}")
+    return notes
+
+
+def model_risk(
+    wh: Any,
+    contract: Contract,
+    baseline: Baseline,
+    runs: int,
+    seed: int,
+    *,
+    years: int | None = None,
+    fixed: bool = False,
+    resolution: Resolution = "month",
+    step: Callable[[str, int, int], None] | None = None,
+) -> RiskResult:
+    """Templates of the contract's first `years` years on the baseline's history, then `runs` runs through them."""
+    if runs < 1:
+        raise RiskError(f"--runs must be at least 1 (got {runs})", hint="use e.g. --runs 10000")
+    notes = check_baseline(baseline, contract)
+    indexes = years_asked(contract, years)
+    templates = []
+    for i in indexes:
+        templates.append(year_template(wh, contract, baseline.window_from, i,
+                                       progress=(lambda text, i=i: step(text, i, len(indexes))) if step else None))
+    result = simulate(contract, templates, baseline, runs, seed, fixed=fixed, resolution=resolution,
+                      progress=(lambda done, total: step("runs", done, total)) if step else None)
+    result.notes[:0] = notes
+    return result
