@@ -12,23 +12,42 @@ outcome rule is restated here: every status comes from the engine.
 from __future__ import annotations
 
 import calendar
+import csv
+from dataclasses import asdict, fields
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Annotated
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import typer
+from rich.table import Table
 from scipy.stats import beta
 
+from recoverypbr._console import console, print_table, user_errors
+from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
-from recoverypbr.modelling.baseline_file import SMALL_CELL, Baseline, BaselineError, Cell, Flow, Stock
+from recoverypbr.data.read import file_sha256
+from recoverypbr.modelling.baseline_file import (
+    SMALL_CELL,
+    Baseline,
+    BaselineError,
+    Cell,
+    Flow,
+    Stock,
+    write_baseline,
+)
+from recoverypbr.outcomes.cli import ContractOption, DbOption, parse_date
 from recoverypbr.outcomes.engine import episode_groups, evaluation_order
 from recoverypbr.outcomes.frame import ACHIEVED, NOT_ELIGIBLE
 from recoverypbr.outcomes.inputs import warehouse_inputs
 from recoverypbr.outcomes.ledger import evaluate
-from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.reports.cells import safe_row
+from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
 
 #: The interval every cell carries, as named in `Cell.interval`.
 INTERVAL = "Jeffreys 95%"
@@ -36,7 +55,17 @@ INTERVAL = "Jeffreys 95%"
 NO_GROUP = "none"
 PLACES = Decimal("0.0001")
 
-__all__ = ["INTERVAL", "NO_GROUP", "add_months", "data_end", "jeffreys", "make_baseline", "rate_text"]
+__all__ = [
+    "INTERVAL",
+    "NO_GROUP",
+    "add_months",
+    "baseline_command",
+    "data_end",
+    "jeffreys",
+    "make_baseline",
+    "rate_text",
+    "write_tables",
+]
 
 
 def add_months(day: date, months: int) -> date:
@@ -281,3 +310,71 @@ def _notes(
 
 def _month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def write_tables(baseline: Baseline, folder: Path) -> list[Path]:
+    """`cells.csv`, `flow.csv` and `stock.csv` beside `baseline.json`, every cell spreadsheet-safe."""
+    written = []
+    for name, rows, kind in (("cells", baseline.cells, Cell), ("flow", baseline.flow, Flow),
+                             ("stock", baseline.stock, Stock)):
+        path = folder / f"{name}.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(kind)])
+            writer.writeheader()
+            writer.writerows(safe_row(_csv_values(asdict(row))) for row in rows)
+        written.append(path)
+    return written
+
+
+def _csv_values(row: dict[str, object]) -> dict[str, object]:
+    """Flags as `true`/`false`, as the JSON writes them."""
+    return {key: ("true" if value else "false") if isinstance(value, bool) else value for key, value in row.items()}
+
+
+def baseline_command(
+    contract: ContractOption,
+    window_from: Annotated[date, typer.Option("--from", parser=parse_date, metavar="YYYY-MM-DD",
+                                              help="The window's first day: episodes started on or after it.")],
+    window_to: Annotated[date, typer.Option("--to", parser=parse_date, metavar="YYYY-MM-DD",
+                                            help="The window's last day: episodes started on or before it.")],
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write baseline.json and its CSV tables into.")] = Path(
+        "baseline"
+    ),
+) -> None:
+    """Baseline rates of each outcome by complexity group (with 95% intervals), flow and stock, from the episodes
+    started in a window of the warehouse's history."""
+    with user_errors():
+        model = load_contract(contract)
+        with open_warehouse(db, read_only=True) as wh:
+            baseline = make_baseline(wh, model, window_from, window_to, file_sha256(contract))
+        written = [write_baseline(baseline, out), *write_tables(baseline, out)]
+    _print_summary(baseline)
+    console.print(f"Written: {', '.join(str(p) for p in written)}", highlight=False)
+
+
+def _print_summary(baseline: Baseline) -> None:
+    """Rates with intervals and lags, flow per group summed over the window's months, stock, then the notes."""
+    rates = Table(title=f"{baseline.contract_area}: episodes started {baseline.window_from} to {baseline.window_to}, "
+                        f"outcomes as known on {baseline.as_of}")
+    for header in ("outcome", "group", "achieved/ eligible", "rate", "95% interval", "days: q1/ median/q3"):
+        rates.add_column(header, justify="left" if header in ("outcome", "group") else "right")
+    for c in baseline.cells:
+        lag = "" if c.lag_median is None else f"{c.lag_q1}/{c.lag_median}/{c.lag_q3}"
+        counts = f"{c.achieved}/{c.eligible}{' *' if c.small else ''}"
+        rates.add_row(c.outcome_id, c.complexity_group, counts, c.rate, f"{c.low}-{c.high}", lag)
+    print_table(rates, [f"* small: fewer than {SMALL_CELL} eligible episodes; interval: {INTERVAL}"])
+    months = len(baseline.months())
+    flow = Table(title=f"Flow: new presentations over the window's {months} months")
+    for header in ("group", "new", "per month", "per year"):
+        flow.add_column(header, justify="left" if header == "group" else "right")
+    for group in dict.fromkeys(f.complexity_group for f in baseline.flow):
+        new = sum(f.new for f in baseline.flow if f.complexity_group == group)
+        flow.add_row(group, f"{new:,}", f"{new / max(months, 1):,.1f}", f"{baseline.new_per_year(group):,.1f}")
+    print_table(flow)
+    stock = Table(title="Stock: clients in treatment")
+    stock.add_column("group")
+    stock.add_column("clients", justify="right")
+    for s in baseline.stock:
+        stock.add_row(s.complexity_group, f"{s.clients:,}")
+    print_table(stock, baseline.notes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from recoverypbr._console import PlainFlagsGroup
+from recoverypbr.modelling.baseline import baseline_command
 
 model_app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -19,7 +20,7 @@ model_app = typer.Typer(
 )
 
 # Commands (one line each, in the order a commissioner uses them):
-# baseline
+model_app.command("baseline")(baseline_command)
 # tariffs
 # risk
 # compare
