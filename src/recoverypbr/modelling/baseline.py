@@ -22,7 +22,6 @@ from typing import Annotated
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-import pyarrow as pa
 import typer
 from rich.table import Table
 from scipy.stats import beta
@@ -63,6 +62,7 @@ __all__ = [
     "data_end",
     "jeffreys",
     "make_baseline",
+    "quartiles",
     "rate_text",
     "write_tables",
 ]
@@ -185,47 +185,43 @@ def _window_episodes(wh: Warehouse, window_from: date, window_to: date) -> ir.Ta
 def _cells(
     wh: Warehouse, contract: Contract, as_of: date, window: ir.Table, cutoffs: dict[str, date]
 ) -> tuple[Cell, ...]:
-    """Every (outcome, group) cell: counts from one aggregate over the ledger, lags from one fetch of the days from
-    start to achievement of what counted."""
+    """Every (outcome, group) cell, from one aggregate over the ledger's rows of the window's episodes: eligible,
+    achieved by the cut-off and the days from start to those achievements (quartiles taken with NumPy)."""
     ledger = evaluate(wh, contract, as_of)
     rows = ledger.join(window, ledger.episode_id == window.w_episode)
     cutoff = ibis.cases(*((rows.outcome_id == oid, ibis.literal(day, "date")) for oid, day in cutoffs.items()))
     counted = (rows.status == ACHIEVED) & (rows.achieved_on <= cutoff).fill_null(False)
-    rows = rows.mutate(_counted=counted, _eligible=rows.status != NOT_ELIGIBLE)
+    lag = rows.achieved_on.delta(rows.w_start, unit="day")
     totals = rows.group_by("outcome_id", "complexity_group").aggregate(
-        eligible=rows._eligible.cast("int64").sum(), achieved=rows._counted.cast("int64").sum()
+        eligible=(rows.status != NOT_ELIGIBLE).cast("int64").sum(),
+        achieved=counted.cast("int64").sum(),
+        lags=lag.collect(where=counted),
     )
     found = {(r["outcome_id"], r["complexity_group"]): r for r in wh.to_arrow(totals).to_pylist()}
-    done = rows.filter(rows._counted)
-    lag = done.achieved_on.delta(done.w_start, unit="day")
-    lags = wh.to_arrow(done.select("outcome_id", "complexity_group", lag=lag))
-    quartiles = _quartiles(lags)
     cells = []
     for oid in cutoffs:
         for group in contract.group_ids:
-            row = found.get((oid, group), {"eligible": 0, "achieved": 0})
+            row = found.get((oid, group), {"eligible": 0, "achieved": 0, "lags": []})
             n, x = int(row["eligible"]), int(row["achieved"])
             low, high = jeffreys(x, n)
-            q1, median, q3 = quartiles.get((oid, group), (None, None, None))
+            q1, median, q3 = quartiles(row["lags"] or [])
             cells.append(Cell(oid, group, n, x, rate_text(x, n), low, high, INTERVAL, q1, median, q3, n < SMALL_CELL))
     return tuple(cells)
 
 
-def _quartiles(lags: pa.Table) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """(outcome, group) -> the 25th, 50th and 75th percentiles of its lags in days (linear interpolation, rounded
-    half up to whole days)."""
-    grouped = lags.group_by(["outcome_id", "complexity_group"]).aggregate([("lag", "list")])
-    found = {}
-    for oid, group, days in zip(*(grouped.column(c).to_pylist() for c in ("outcome_id", "complexity_group",
-                                                                            "lag_list")), strict=True):
-        q = np.floor(np.percentile(np.asarray(days, dtype=np.int64), [25, 50, 75]) + 0.5).astype(int)
-        found[(oid, group)] = (int(q[0]), int(q[1]), int(q[2]))
-    return found
+def quartiles(days: list[int]) -> tuple[int | None, int | None, int | None]:
+    """The 25th, 50th and 75th percentiles of the days (linear interpolation between order statistics, as NumPy's
+    default), each rounded half up to a whole day; empty when there are none."""
+    if not days:
+        return None, None, None
+    q = np.floor(np.percentile(np.asarray(days, dtype=np.int64), [25, 50, 75]) + 0.5).astype(np.int64)
+    return int(q[0]), int(q[1]), int(q[2])
 
 
 def _groups(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
-    """`g_episode`, `complexity_group` of every episode known on the as-of date (the engine's grouping)."""
-    return episode_groups(warehouse_inputs(wh, as_of), contract)
+    """`g_episode`, `complexity_group` of every episode known on the as-of date (the engine's grouping), fetched
+    once so that flow and stock do not group the episodes again."""
+    return ibis.memtable(wh.to_arrow(episode_groups(warehouse_inputs(wh, as_of), contract)))
 
 
 def _flow(
