@@ -203,3 +203,29 @@ def test_the_command_reports_a_bad_window_and_a_missing_contract(tmp_path: Path,
     backwards = runner.invoke(app, ["model", "baseline", "--contract", str(_contract_file(tmp_path)), *window])
     assert backwards.exit_code == 2
     assert "the window starts on 2011-09-30, after it ends on 2011-04-01" in words(backwards.output)
+
+
+MARLSHIRE = Path(__file__).parents[2] / "contracts" / "marlshire.yaml"
+
+
+@pytest.mark.slow
+def test_the_command_on_a_synthetic_area(tmp_path: Path) -> None:
+    """A 300-client area made and loaded as a user would: every outcome x group cell, the window's 24 months of
+    flow, stock on go-live, and the summary's three tables."""
+    db, out = tmp_path / "area.duckdb", tmp_path / "baseline"
+    run_cli("synth", "--clients", "300", "--seed", "1", "--out", str(tmp_path / "area"))
+    run_cli("load", str(tmp_path / "area"), "--db", str(db))
+    shown = run_cli("model", "baseline", "--contract", str(MARLSHIRE), "--from", "2010-04-01", "--to", "2012-03-31",
+                    "--db", str(db), "--out", str(out))
+    baseline = read_baseline(out)
+    assert baseline.groups == ("low", "medium", "high") and baseline.go_live == date(2012, 4, 1)
+    assert len(baseline.cells) == 7 * 3 and len(baseline.months()) == 24
+    assert all(c.achieved <= c.eligible and c.low <= c.rate <= c.high for c in baseline.cells)
+    assert sum(c.eligible for c in baseline.cells if c.outcome_id == "successful_completion") == sum(
+        f.new for f in baseline.flow if f.complexity_group != "none")
+    assert sum(s.clients for s in baseline.stock) > 0
+    assert baseline.as_of == date(2013, 3, 31)  # the window's end plus no_representation's 12 months
+    for name in ("cells", "flow", "stock"):
+        assert (out / f"{name}.csv").read_text(encoding="utf-8").count("\n") > 1
+    assert "successful_completion low" in shown and "Flow: new presentations over the window's 24 months" in shown
+    assert "Stock: clients in treatment on the go-live day, 2012-04-01." in shown
