@@ -117,6 +117,13 @@ def test_a_data_end_before_the_longest_maturity_cuts_what_is_known(area: Warehou
     assert any("achievements after it are not yet known" in n for n in baseline.notes)
 
 
+def test_a_window_past_the_datas_last_day_lists_flow_up_to_it(area: Warehouse) -> None:
+    baseline = make_baseline(area, CONTRACT, date(2012, 6, 1), date(2013, 6, 30), "abc")
+    assert baseline.months() == [f"2012-{m:02d}" for m in range(6, 13)] + ["2013-01"]
+    assert baseline.as_of == date(2013, 1, 1) and sum(f.new for f in baseline.flow) == 1
+    assert "The window runs past the data's last day (2013-01-01)" in baseline.notes[0]
+
+
 def test_go_live_inside_the_window_counts_stock_on_go_live(area: Warehouse) -> None:
     baseline = make_baseline(area, CONTRACT, date(2010, 4, 1), date(2012, 6, 30), "abc")
     # On 2012-04-01: E6 (high), E7 (none) and E8 (low) are open; E4 was discharged in 2011.
@@ -227,5 +234,5 @@ def test_the_command_on_a_synthetic_area(tmp_path: Path) -> None:
     assert baseline.as_of == date(2013, 3, 31)  # the window's end plus no_representation's 12 months
     for name in ("cells", "flow", "stock"):
         assert (out / f"{name}.csv").read_text(encoding="utf-8").count("\n") > 1
-    assert "successful_completion low" in shown and "Flow: new presentations over the window's 24 months" in shown
+    assert "successful_completion low" in shown and "Flow: new presentations over 24 months of the window" in shown
     assert "Stock: clients in treatment on the go-live day, 2012-04-01." in shown

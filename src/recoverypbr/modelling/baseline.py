@@ -59,7 +59,7 @@ __all__ = [
     "NO_GROUP",
     "add_months",
     "baseline_command",
-    "data_end",
+    "data_last_day",
     "jeffreys",
     "make_baseline",
     "quartiles",
@@ -96,7 +96,7 @@ def jeffreys(achieved: int, eligible: int) -> tuple[str, str]:
     )
 
 
-def data_end(wh: Warehouse) -> date | None:
+def data_last_day(wh: Warehouse) -> date | None:
     """The data's last day: the latest episode start, discharge or TOP date in the warehouse (None when empty)."""
     e, t = wh.table("episodes"), wh.table("top")
     days = wh.to_arrow(e.aggregate(start=e.start_date.max(), discharge=e.discharge_date.max())).to_pylist()[0]
@@ -120,7 +120,7 @@ def make_baseline(
     earlier; an outcome counts as achieved when achieved on or before `window_to` plus its own maturity (and that
     as-of date). Raises `BaselineError` for a window that is back to front or holds no episode."""
     _check_window(wh, window_from, window_to)
-    last_day = data_end or _warehouse_end(wh)
+    last_day = data_end or data_last_day(wh) or window_to  # never the fallback: the window has episodes
     outcome_ids = evaluation_order(contract)
     maturity = {oid: contract.outcomes[oid].matures_after_months for oid in outcome_ids}
     wanted = add_months(window_to, max(maturity.values(), default=0))
@@ -129,10 +129,13 @@ def make_baseline(
     window = _window_episodes(wh, window_from, window_to)
     cells = _cells(wh, contract, as_of, window, cutoffs) if outcome_ids else ()
     groups = _groups(wh, contract, as_of)
-    flow = _flow(wh, window, groups, contract, window_from, window_to)
+    flow = _flow(wh, window, groups, contract, window_from, min(window_to, last_day))
     stock_day = contract.start if contract.start <= window_to else window_to + timedelta(days=1)
     stock = _stock(wh, contract, as_of, groups, stock_day)
     notes = _notes(wh, contract, window, cells, flow, window_from, window_to, as_of, wanted, stock_day)
+    if window_to > last_day:
+        notes = (f"The window runs past the data's last day ({last_day}): flow lists the months up to it only, and "
+                 "the last of them may be incomplete.", *notes)
     return Baseline(
         contract_area=contract.area,
         contract_version=contract.effective_from,
@@ -147,13 +150,6 @@ def make_baseline(
         stock=stock,
         notes=notes,
     )
-
-
-def _warehouse_end(wh: Warehouse) -> date:
-    end = data_end(wh)
-    if end is None:
-        raise BaselineError("the warehouse has no episodes", hint="load an extract first: recoverypbr load DIR")
-    return end
 
 
 def _check_window(wh: Warehouse, window_from: date, window_to: date) -> None:
@@ -280,11 +276,12 @@ def _notes(
     if ungrouped:
         notes.append(f"{ungrouped} episodes started in the window have no complexity group (no assessment on or "
                      f"before their start): they are in flow and stock as group '{NO_GROUP}' and in no outcome cell.")
-    open_at_end = window.filter(window.w_discharge.isnull() | (window.w_discharge > window_to)).count()
+    open_on = min(window_to, as_of)
+    open_at_end = window.filter(window.w_discharge.isnull() | (window.w_discharge > open_on)).count()
     still_open = int(wh.ibis.execute(open_at_end))
     if still_open:
         notes.append(f"{still_open} of {sum(f.new for f in flow)} episodes started in the window were still open on "
-                     f"{window_to}: an outcome counts only when achieved by its cut-off (the window's end plus its "
+                     f"{open_on}: an outcome counts only when achieved by its cut-off (the window's end plus its "
                      "maturity), so outcomes decided at discharge are low for episodes started late in the window.")
     small = sum(1 for c in cells if c.small)
     if small:
@@ -361,7 +358,7 @@ def _print_summary(baseline: Baseline) -> None:
         rates.add_row(c.outcome_id, c.complexity_group, counts, c.rate, f"{c.low}-{c.high}", lag)
     print_table(rates, [f"* small: fewer than {SMALL_CELL} eligible episodes; interval: {INTERVAL}"])
     months = len(baseline.months())
-    flow = Table(title=f"Flow: new presentations over the window's {months} months")
+    flow = Table(title=f"Flow: new presentations over {months} months of the window")
     for header in ("group", "new", "per month", "per year"):
         flow.add_column(header, justify="left" if header == "group" else "right")
     for group in dict.fromkeys(f.complexity_group for f in baseline.flow):
