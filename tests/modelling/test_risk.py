@@ -163,7 +163,7 @@ def test_the_command_writes_a_report_that_opens_offline(area: tuple[Warehouse, P
     from recoverypbr.modelling.baseline_file import write_baseline
     from recoverypbr.modelling.report import external_urls
 
-    wh, folder = area
+    wh, _ = area
     contract = load_contract(MARLSHIRE)
     write_baseline(_baseline(contract), tmp_path / "baseline")
     out = run_cli("model", "risk", "--contract", str(MARLSHIRE), "--baseline", str(tmp_path / "baseline"),

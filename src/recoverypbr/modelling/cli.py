@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from recoverypbr._console import PlainFlagsGroup
+from recoverypbr.modelling.baseline import baseline_command
 from recoverypbr.modelling.risk_cli import risk_command
 
 model_app = typer.Typer(
@@ -20,7 +21,7 @@ model_app = typer.Typer(
 )
 
 # Commands (one line each, in the order a commissioner uses them):
-# baseline
+model_app.command("baseline")(baseline_command)
 # tariffs
 model_app.command("risk")(risk_command)
 # compare
