@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from recoverypbr._console import PlainFlagsGroup
+from recoverypbr.modelling.tariffs import tariffs_command
 
 model_app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -20,7 +21,7 @@ model_app = typer.Typer(
 
 # Commands (one line each, in the order a commissioner uses them):
 # baseline
-# tariffs
+model_app.command("tariffs")(tariffs_command)
 # risk
 # compare
 # gaming
