@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
@@ -20,12 +21,11 @@ from recoverypbr.modelling.tariffs import (
     InfeasibleDesign,
     Problem,
     TariffsError,
-    _contract,
     design_from,
+    draft_contract,
     draft_text,
     solve,
     solve_tariffs,
-    write_report,
 )
 from recoverypbr.payments.run import price_up_to, schedule
 from recoverypbr.warehouse.connection import open_warehouse
@@ -107,7 +107,7 @@ def test_reliable_change_forced_above_20_percent_is_refused_by_the_contract_rule
         by_outcome.setdefault(o, {})[g] = t
     text = draft_text(MARLSHIRE.read_text(encoding="utf-8"), c, by_outcome, {}, date(2013, 4, 1))
     with pytest.raises(InfeasibleDesign, match=r"reliable change carries .* at most 20%.*reliable_change_share"):
-        _contract(text, validated=True)
+        draft_contract(text, validated=True)
 
 
 def test_draft_keeps_the_file_and_dates_the_new_tariffs() -> None:
@@ -180,22 +180,27 @@ def area(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_solved_tariffs_spend_the_results_money_in_a_real_pay(area: Path, tmp_path: Path) -> None:
+    # The command solves; the check is independent: the draft contract, read back, paid by price_up_to over the
+    # baseline year moved onto the contract's first year, spends the results money within 1%.
     baseline = _baseline()
-    with open_warehouse(area, read_only=True) as wh:
-        result = solve_tariffs(wh, MARLSHIRE, baseline, design_from({"group_ratio": 2}), D(250000),
-                               effective_from=date(2012, 4, 1))
-        draft, report = check_text(result.draft)
-        assert draft is not None and report.ok, report.problems
-        year = draft.years[0]
-        with shifted_warehouse(wh, shift_for(baseline.window_from, draft), draft) as copy:
-            periods = [q for q in schedule(draft) if q.end <= year.end]
-            priced = price_up_to(copy, draft, periods[-1], year.end)
-    paid = sum(line.amount_pence for q in periods for line in priced.payments[q.label].lines)
-    assert abs(Decimal(paid) / 100 - D(250000)) <= D(2500), paid
-    assert result.paid_pence == paid
-    tariffs = draft.outcomes["abstinence"].tariffs
-    assert tariffs["high"] == {date.min: 2 * tariffs["low"][date.min]} or abs(
-        tariffs["high"][date.min] - 2 * tariffs["low"][date.min]) <= 1
-    md, csv_file = write_report(result, tmp_path)
-    assert "Tariffs by outcome and group" in md.read_text(encoding="utf-8")
-    assert csv_file.read_text(encoding="utf-8").startswith("outcome_id,domain,stage,complexity_group")
+    write_baseline(baseline, tmp_path / "baseline")
+    (tmp_path / "design.yaml").write_text("group_ratio: 2\n", encoding="utf-8")
+    shown = run_cli("model", "tariffs", "--contract", str(MARLSHIRE), "--baseline", str(tmp_path / "baseline"),
+                    "--db", str(area), "--design", str(tmp_path / "design.yaml"), "--results-money", "250000",
+                    "--effective-from", "2012-04-01", "--out", str(tmp_path / "draft.yaml"))
+    assert "Tariffs from 2012-04-01" in shown and "tariffs-report.md" in shown
+    draft, report = check_text((tmp_path / "draft.yaml").read_text(encoding="utf-8"))
+    assert draft is not None and report.ok, report.problems
+    year = draft.years[0]
+    with open_warehouse(area, read_only=True) as wh, \
+            shifted_warehouse(wh, shift_for(baseline.window_from, draft), draft) as copy:
+        periods = [q for q in schedule(draft) if q.end <= year.end]
+        priced = price_up_to(copy, draft, periods[-1], year.end)
+    paid = Decimal(sum(line.amount_pence for q in periods for line in priced.payments[q.label].lines)) / 100
+    assert abs(paid - D(250000)) <= D(2500), paid
+    for outcome in ("abstinence", "successful_completion"):
+        tariffs = draft.outcomes[outcome].tariffs
+        assert abs(tariffs["high"][date.min] - 2 * tariffs["low"][date.min]) <= 1  # the ratio, to the pound
+    written = (tmp_path / "tariffs-report.md").read_text(encoding="utf-8")
+    assert f"spends £{paid:,.2f}" in written and "## Tariffs by outcome and group" in written
+    assert (tmp_path / "tariffs.csv").read_text(encoding="utf-8").startswith("outcome_id,domain,stage,")

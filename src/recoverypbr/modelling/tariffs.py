@@ -38,7 +38,7 @@ import yaml
 from recoverypbr.contract.load import check_text
 from recoverypbr.contract.model import Contract, ContractYear
 from recoverypbr.contract.outcomes import OutcomeCommon
-from recoverypbr.contract.types import DOMAIN_NAMES, WHOLE_CONTRACT, tariff_on
+from recoverypbr.contract.types import DOMAIN_NAMES, WHOLE_CONTRACT, percent, tariff_on, value_on
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling.baseline_file import Baseline
 from recoverypbr.modelling.shift import Shift, shifted_warehouse
@@ -89,7 +89,7 @@ class Design:
 
 
 def share(value: Any, where: str) -> Decimal:
-    """A share from `25%`, `0.25` or 25 (percent when above 1 is ambiguous, so refused)."""
+    """A share from `25%` or `0.25` (a bare number above 1 is refused: 25 could mean 25% or 2,500%)."""
     text = str(value).strip()
     try:
         number = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
@@ -480,7 +480,7 @@ def _money_conflicts(contract: Contract, year: ContractYear, money: Decimal) -> 
         found.append(f"the results money {money:,.2f} pounds is above the share on results ({at_risk:,.2f} pounds "
                      f"in the year from {year.start})")
     for cid, cap in contract.caps.items():
-        amount = tariff_on({"all": cap.amount}, "all", year.start)
+        amount = value_on(cap.amount, year.start)
         if cap.provider is None and cap.outcome is None and cap.period in ("year", "contract") and amount is not None \
                 and money > amount:
             found.append(f"the results money {money:,.2f} pounds is above caps.{cid} ({amount:,.2f} pounds a "
@@ -530,9 +530,10 @@ def solve_tariffs(wh: Warehouse, contract_file: Path, baseline: Baseline, design
                            "from the contract's own money", hint="add `tariffs:` to the outcomes to be paid (any "
                            "amounts: they are replaced), or use a contract with outcome tariffs")
     effective_from = effective_from or default_effective_from(contract)
-    if effective_from < contract.effective_from:
-        raise TariffsError(f"--effective-from {effective_from} is before this version ({contract.effective_from})",
-                           hint="a new version takes effect on or after the one it replaces")
+    if effective_from <= contract.effective_from and effective_from != contract.start:
+        raise TariffsError(f"--effective-from {effective_from} is not after this version ({contract.effective_from})",
+                           hint="a new version takes effect after the one it replaces (or, designing before "
+                                "go-live, on the contract's start)")
     year = year_of(contract, effective_from)
     at_risk = contract.at_risk(year.start)
     money = results_money if results_money is not None else at_risk
@@ -542,7 +543,7 @@ def solve_tariffs(wh: Warehouse, contract_file: Path, baseline: Baseline, design
     if conflicts:
         raise InfeasibleDesign(conflicts)
     tag = _version_tag(contract, effective_from)
-    probe = _contract(draft_text(text, contract, {o: dict.fromkeys(contract.group_ids, PROBE) for o in solved},
+    probe = draft_contract(draft_text(text, contract, {o: dict.fromkeys(contract.group_ids, PROBE) for o in solved},
                                  {}, effective_from), validated=False)
     funded = [oid for oid, o in contract.outcomes.items() if getattr(o, "funded_by", None)]
     shift = Shift((year.start - baseline.window_from).days)
@@ -558,7 +559,7 @@ def solve_tariffs(wh: Warehouse, contract_file: Path, baseline: Baseline, design
         draft = draft_text(text, contract, _by_outcome(solution.tariffs), ratios, effective_from,
                            header=f"# Tariffs from {effective_from} solved by `recoverypbr model tariffs` on the "
                                   f"baseline {baseline.window_from}..{baseline.window_to}: see its report.\n")
-        new = _contract(draft, validated=True)
+        new = draft_contract(draft, validated=True)
         pay = pay_year(copy, new, year)
     return _verified(contract, baseline, effective_from, year, shift, money, at_risk, counts, problem, ratios,
                      solution, draft, pay, funded)
@@ -571,7 +572,7 @@ def _by_outcome(tariffs: Mapping[Cell, Decimal]) -> dict[str, dict[str, Decimal]
     return dict(found)
 
 
-def _contract(text: str, validated: bool) -> Contract:
+def draft_contract(text: str, validated: bool = True) -> Contract:
     """The draft contract; with `validated`, every rule of `contract check` must pass or the design conflicts."""
     contract, report = check_text(text, "draft")
     if validated and report.problems:
@@ -587,7 +588,7 @@ def _check_domains(contract: Contract, solution: Solution, at_risk: Decimal | No
     if not contract.weights or at_risk is None:
         return
     over = [f"the {DOMAIN_NAMES.get(d, d)} domain is given {m:,.2f} pounds, above its weight "
-            f"({contract.weights[d]:%} of {at_risk:,.2f} = {contract.weights[d] * at_risk:,.2f} pounds)"
+            f"({percent(contract.weights[d])} of {at_risk:,.2f} = {contract.weights[d] * at_risk:,.2f} pounds)"
             for d, m in solution.domain_money.items() if d in contract.weights and m > contract.weights[d] * at_risk]
     if over:
         raise InfeasibleDesign(over, hint="lower those domains' shares in the design, or change the weights")
@@ -609,6 +610,12 @@ def _verified(contract: Contract, baseline: Baseline, effective_from: date, year
                                hint="the design puts more money where a cap holds than the cap allows: lower those "
                                     "outcomes' or providers' shares, or raise the caps")
     notes = list(solution.notes)
+    if effective_from == contract.effective_from:
+        notes.append(f"the draft takes effect on {effective_from}, the same day as the version it was made from: it "
+                     "replaces that version (a design before go-live)")
+    if (baseline.window_to - baseline.window_from).days < 364:
+        notes.append(f"the baseline window ({baseline.window_from}..{baseline.window_to}) is shorter than a year, so "
+                     "the year's counts miss the rest of it")
     if cuts:
         notes.append("caps cut " + ", ".join(f"{ref} {Decimal(-p) / 100:,.2f}" for ref, p in sorted(cuts.items()))
                      + " pounds in the verifying pay (rounding)")
@@ -625,6 +632,11 @@ def _money(amount: Decimal) -> str:
     return f"£{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
 
 
+def _plain(number: Decimal) -> str:
+    """A count without trailing zeros or an exponent: 10, 2.5."""
+    return f"{number.normalize():f}" if number else "0"
+
+
 def tariff_rows(result: Tariffs) -> list[dict[str, Any]]:
     """One row per outcome x group: the baseline's rate, the year's counts, the shape, exact and rounded tariff."""
     p, s = result.problem, result.solution
@@ -636,9 +648,9 @@ def tariff_rows(result: Tariffs) -> list[dict[str, Any]]:
         tariff = s.tariffs.get((o, g))
         rows.append({"outcome_id": o, "domain": p.domains[o], "stage": p.stages[o], "complexity_group": g,
                      "baseline_eligible": cell.eligible if cell else "", "baseline_achieved": cell.achieved if cell
-                     else "", "baseline_rate": cell.rate if cell else "", "payable_flow": f"{flow:f}",
-                     "payable_stock": f"{stock:f}", "stock_ratio": f"{result.ratios[(o, g)]:f}",
-                     "units": f"{units:f}", "current_tariff": f"{p.current.get((o, g), ZERO):f}",
+                     else "", "baseline_rate": cell.rate if cell else "", "payable_flow": _plain(flow),
+                     "payable_stock": _plain(stock), "stock_ratio": _plain(result.ratios[(o, g)]),
+                     "units": _plain(units), "current_tariff": f"{p.current.get((o, g), ZERO):f}",
                      "shape": f"{s.shape.get((o, g), ZERO):.6f}", "outcome_money": f"{s.outcome_money[o]:.2f}",
                      "exact_tariff": f"{s.exact[(o, g)]:.4f}" if (o, g) in s.exact else "",
                      "tariff": f"{tariff:f}" if tariff is not None else "kept",
@@ -725,7 +737,7 @@ def tariffs_command(
     db: Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB), opened read-only.")] = DEFAULT_DB,
     design: Annotated[Path | None, typer.Option("--design", help="A design file (YAML): domains, outcomes, "
                                                  "interim_share, group_ratio or equal_earnings, round_to.")] = None,
-    results_money: Annotated[str | None, typer.Option("--results-money", help="Pounds a year to spend on results "
+    results_money: Annotated[str | None, typer.Option("--results-money", metavar="POUNDS", help="Pounds a year to spend on results "
                                                       "(default: budget x share on results of the year).")] = None,
     effective_from: Annotated[str | None, typer.Option("--effective-from", metavar="YYYY-MM-DD", help="When the "
                                                        "new tariffs take effect (default: the next contract year's "
