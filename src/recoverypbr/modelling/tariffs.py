@@ -737,8 +737,9 @@ def tariffs_command(
     db: Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB), opened read-only.")] = DEFAULT_DB,
     design: Annotated[Path | None, typer.Option("--design", help="A design file (YAML): domains, outcomes, "
                                                  "interim_share, group_ratio or equal_earnings, round_to.")] = None,
-    results_money: Annotated[str | None, typer.Option("--results-money", metavar="POUNDS", help="Pounds a year to spend on results "
-                                                      "(default: budget x share on results of the year).")] = None,
+    results_money: Annotated[str | None, typer.Option(
+        "--results-money", metavar="POUNDS",
+        help="Pounds a year to spend on results (default: budget x share on results of the year).")] = None,
     effective_from: Annotated[str | None, typer.Option("--effective-from", metavar="YYYY-MM-DD", help="When the "
                                                        "new tariffs take effect (default: the next contract year's "
                                                        "start).")] = None,
