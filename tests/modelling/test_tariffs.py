@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from recoverypbr.cli import app
 from recoverypbr.contract.load import check_text, load_contract
+from recoverypbr.contract.types import tariff_on
 from recoverypbr.modelling.baseline_file import Baseline, Flow, Stock, write_baseline
 from recoverypbr.modelling.shift import shift_for, shifted_warehouse
 from recoverypbr.modelling.tariffs import (
@@ -26,6 +27,7 @@ from recoverypbr.modelling.tariffs import (
     draft_text,
     solve,
     solve_tariffs,
+    solved_outcomes,
 )
 from recoverypbr.payments.run import price_up_to, schedule
 from recoverypbr.warehouse.connection import open_warehouse
@@ -122,6 +124,33 @@ def test_draft_keeps_the_file_and_dates_the_new_tariffs() -> None:
     assert draft.count("\n") == text.count("\n") + 1 and "# Marlshire: the synthetic area" in draft
     changed = [(a, b) for a, b in zip(text.splitlines(), draft.splitlines()[1:], strict=True) if a != b]
     assert len(changed) == 2  # effective_from and abstinence's tariffs, nothing else
+
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "contracts").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_contract_takes_a_draft_that_passes_contract_check(path: Path) -> None:
+    # Whatever the file's layout (flow or block tables, dated values, stock tariffs), the draft keeps every other
+    # field and gives exactly the tariffs asked for from effective_from, the earlier values before it.
+    c = load_contract(path)
+    solved = solved_outcomes(c)
+    since = date(2013, 4, 1) if any(y.start == date(2013, 4, 1) for y in c.years[1:]) else c.start
+    asked = {o: {g: D(2) * (tariff_on(c.outcomes[o].tariffs, g, since) or D(0)) + 1 for g in c.group_ids}
+             for o in solved}
+    draft, report = check_text(draft_text(path.read_text(encoding="utf-8"), c, asked, {}, since))
+    assert draft is not None and report.ok, report.problems
+    assert draft.effective_from == since
+    for o in solved:
+        for g in c.group_ids:
+            assert tariff_on(draft.outcomes[o].tariffs, g, since) == asked[o][g]
+            assert since == c.start or tariff_on(draft.outcomes[o].tariffs, g, c.start) == tariff_on(
+                c.outcomes[o].tariffs, g, c.start)
+    same = {"effective_from", "outcomes"}
+    assert draft.model_dump(exclude=same) == c.model_dump(exclude=same)
+    tables = {"tariffs", "stock_tariffs"}
+    assert all(draft.outcomes[o].model_dump(exclude=tables) == c.outcomes[o].model_dump(exclude=tables)
+               for o in c.outcomes)
 
 
 def test_design_errors_are_clear() -> None:

@@ -422,6 +422,8 @@ class Counts:
     """(outcome, group, stock/flow) -> achievements at the new tariffs."""
     fixed_pence: dict[str, int]
     """Kind of line (attachment_fee, outcome at an earlier tariff, ...) -> money not solved, in pence."""
+    fixed_by_outcome: dict[str, int] = field(default_factory=dict)
+    """Outcome -> the part of the fixed money on its lines (cohort amounts, earlier tariffs), in pence."""
 
 
 def count_cells(pay: YearPay, solved: Sequence[str], tag: str, funded: Sequence[str]) -> Counts:
@@ -429,6 +431,7 @@ def count_cells(pay: YearPay, solved: Sequence[str], tag: str, funded: Sequence[
     line, and the cuts of payment-point maxima); lines of fund-paid outcomes are outside the results money."""
     units: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     fixed: dict[str, int] = defaultdict(int)
+    by_outcome: dict[str, int] = defaultdict(int)
     for line in pay.lines:
         if line.outcome_id in funded:
             continue
@@ -437,9 +440,11 @@ def count_cells(pay: YearPay, solved: Sequence[str], tag: str, funded: Sequence[
             units[key] += Decimal(line.amount_pence) / (PROBE * 100)
         elif line.kind not in ("cap", "floor"):
             fixed[line.kind if line.kind != "outcome" else "outcome at an earlier tariff"] += line.amount_pence
+            if line.outcome_id:
+                by_outcome[line.outcome_id] += line.amount_pence
         elif line.reference.startswith("funnels."):
             fixed["payment_point maximum"] += line.amount_pence
-    return Counts(dict(units), dict(fixed))
+    return Counts(dict(units), dict(fixed), dict(by_outcome))
 
 
 @dataclass(frozen=True)
@@ -555,7 +560,7 @@ def solve_tariffs(wh: Warehouse, contract_file: Path, baseline: Baseline, design
             raise InfeasibleDesign([f"the fixed money (fees, incentives, payment points: {fixed:,.2f} pounds) already "
                                     f"spends the results money ({money:,.2f} pounds)"])
         solution = solve(problem, design, money - fixed)
-        _check_domains(contract, solution, at_risk)
+        _check_domains(contract, solution, at_risk, counts, money)
         draft = draft_text(text, contract, _by_outcome(solution.tariffs), ratios, effective_from,
                            header=f"# Tariffs from {effective_from} solved by `recoverypbr model tariffs` on the "
                                   f"baseline {baseline.window_from}..{baseline.window_to}: see its report.\n")
@@ -583,15 +588,47 @@ def draft_contract(text: str, validated: bool = True) -> Contract:
     return contract
 
 
-def _check_domains(contract: Contract, solution: Solution, at_risk: Decimal | None) -> None:
-    """Each domain's money within its weight's cap (weight x budget x share on results)."""
+def _check_domains(contract: Contract, solution: Solution, at_risk: Decimal | None, counts: Counts,
+                   money: Decimal) -> None:
+    """Each domain's money (solved, plus the fixed money on its outcomes) within its weight's cap (weight x budget
+    x share on results); the hint gives the most results money the weights let the tariffs spend."""
     if not contract.weights or at_risk is None:
         return
-    over = [f"the {DOMAIN_NAMES.get(d, d)} domain is given {m:,.2f} pounds, above its weight "
-            f"({percent(contract.weights[d])} of {at_risk:,.2f} = {contract.weights[d] * at_risk:,.2f} pounds)"
-            for d, m in solution.domain_money.items() if d in contract.weights and m > contract.weights[d] * at_risk]
-    if over:
-        raise InfeasibleDesign(over, hint="lower those domains' shares in the design, or change the weights")
+    fixed: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for oid, p in counts.fixed_by_outcome.items():
+        if oid in contract.outcomes:
+            fixed[contract.outcomes[oid].domain] += Decimal(p) / 100
+    room = {d: contract.weights[d] * at_risk - fixed[d] for d in solution.domain_money if d in contract.weights}
+    over = [f"the {DOMAIN_NAMES.get(d, d)} domain is given {m:,.2f} pounds"
+            + (f" besides {fixed[d]:,.2f} fixed" if fixed[d] else "")
+            + f", above its weight ({percent(contract.weights[d])} of {at_risk:,.2f} = "
+            f"{contract.weights[d] * at_risk:,.2f} pounds)"
+            for d, m in solution.domain_money.items() if d in room and m > room[d]]
+    if not over:
+        return
+    fits = money - solution.money + sum((max(r, ZERO) for r in room.values()), ZERO)
+    others = [f"{DOMAIN_NAMES.get(str(d), str(d))} {percent(w)}" for d, w in contract.weights.items()
+              if d not in solution.domain_money]
+    raise InfeasibleDesign(over, hint=(f"the weights of domains without tariffs to solve ({', '.join(others)}) are "
+                                       "paid only by their fixed money; " if others else "")
+                           + f"give --results-money {fits:.2f} or less, lower those domains' shares in the design, "
+                             "or change the weights")
+
+
+def _within_caps(lines: Sequence[PaymentLine], cuts: Mapping[str, int], money: Decimal) -> Decimal:
+    """About the most results money no cap cuts: each cap's cut over the share of the year's earnings in its scope
+    (the providers and outcomes its lines name), taken off the money; spend scales with the results money."""
+    earned = [line for line in lines if line.kind not in ("cap", "floor")]
+    whole = sum(line.amount_pence for line in earned) or 1
+    less = ZERO
+    for ref, cut in cuts.items():
+        capped = [line for line in lines if line.kind == "cap" and line.reference.split("@")[0] == ref]
+        providers = {line.provider_id for line in capped}
+        outcomes = {line.outcome_id for line in capped if line.outcome_id}
+        scope = sum(line.amount_pence for line in earned if line.provider_id in providers
+                    and (not outcomes or line.outcome_id in outcomes))
+        less = max(less, Decimal(-cut) * whole / max(scope, 1) / 100)
+    return max(money - less, ZERO)
 
 
 def _verified(contract: Contract, baseline: Baseline, effective_from: date, year: ContractYear, shift: Shift,
@@ -607,8 +644,10 @@ def _verified(contract: Contract, baseline: Baseline, effective_from: date, year
     if -sum(cuts.values()) > CAP_TOLERANCE * money * 100:
         raise InfeasibleDesign([f"{ref} cuts {Decimal(-p) / 100:,.2f} pounds of the year's expected spend"
                                 for ref, p in sorted(cuts.items())],
-                               hint="the design puts more money where a cap holds than the cap allows: lower those "
-                                    "outcomes' or providers' shares, or raise the caps")
+                               hint="the expected spend where those caps hold is more than they allow (tariffs are "
+                                    "the same for every provider, so a provider's cap is met only by less money): "
+                                    f"give --results-money of about {_within_caps(lines, cuts, money):.0f} or "
+                                    "less, lower the capped outcomes' shares, or raise the caps")
     notes = list(solution.notes)
     if effective_from == contract.effective_from:
         notes.append(f"the draft takes effect on {effective_from}, the same day as the version it was made from: it "
