@@ -18,10 +18,12 @@ from recoverypbr.contract.types import tariff_on
 from recoverypbr.modelling.baseline_file import Baseline, Flow, Stock, write_baseline
 from recoverypbr.modelling.shift import shift_for, shifted_warehouse
 from recoverypbr.modelling.tariffs import (
+    Counts,
     Design,
     InfeasibleDesign,
     Problem,
     TariffsError,
+    check_domain_weights,
     design_from,
     draft_contract,
     draft_text,
@@ -124,6 +126,24 @@ def test_draft_keeps_the_file_and_dates_the_new_tariffs() -> None:
     assert draft.count("\n") == text.count("\n") + 1 and "# Marlshire: the synthetic area" in draft
     changed = [(a, b) for a, b in zip(text.splitlines(), draft.splitlines()[1:], strict=True) if a != b]
     assert len(changed) == 2  # effective_from and abstinence's tariffs, nothing else
+
+
+def test_domain_weights_left_to_fixed_money_conflict_and_say_what_fits() -> None:
+    # Bracknell Forest: year two's results money is £360,000; offending (40%) is paid by a cohort amount, so the
+    # tariffs can spend at most free from dependence's 45% (£162,000) and health's 15% (£54,000): £216,000.
+    c = load_contract(MARLSHIRE.parent / "bracknell-forest.yaml")
+    solved = solved_outcomes(c)
+    units = {(o, g): D(5) for o in solved for g in c.group_ids}
+    p = Problem(tuple(c.group_ids), {o: c.outcomes[o].domain for o in solved}, {o: c.outcomes[o].stage for o in solved},
+                units, dict.fromkeys(units, D(1)), {}, {str(d): w for d, w in c.weights.items()})
+    s = solve(p, Design(), D(360000))
+    with pytest.raises(InfeasibleDesign) as found:
+        check_domain_weights(c, s, c.at_risk(date(2013, 4, 1)), Counts({}, {}), D(360000))
+    assert "free from drug(s) of dependence domain is given 270,000.00 pounds, above its weight (45% of " \
+           "360,000.00 = 162,000.00 pounds)" in found.value.message
+    assert "reduced offending 40%" in found.value.hint and "--results-money 216000.00 or less" in found.value.hint
+    fits = solve(p, Design(), D(216000))
+    check_domain_weights(c, fits, c.at_risk(date(2013, 4, 1)), Counts({}, {}), D(216000))
 
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "contracts").glob("*.yaml"))

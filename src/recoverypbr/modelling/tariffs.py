@@ -560,7 +560,7 @@ def solve_tariffs(wh: Warehouse, contract_file: Path, baseline: Baseline, design
             raise InfeasibleDesign([f"the fixed money (fees, incentives, payment points: {fixed:,.2f} pounds) already "
                                     f"spends the results money ({money:,.2f} pounds)"])
         solution = solve(problem, design, money - fixed)
-        _check_domains(contract, solution, at_risk, counts, money)
+        check_domain_weights(contract, solution, at_risk, counts, money)
         draft = draft_text(text, contract, _by_outcome(solution.tariffs), ratios, effective_from,
                            header=f"# Tariffs from {effective_from} solved by `recoverypbr model tariffs` on the "
                                   f"baseline {baseline.window_from}..{baseline.window_to}: see its report.\n")
@@ -588,7 +588,7 @@ def draft_contract(text: str, validated: bool = True) -> Contract:
     return contract
 
 
-def _check_domains(contract: Contract, solution: Solution, at_risk: Decimal | None, counts: Counts,
+def check_domain_weights(contract: Contract, solution: Solution, at_risk: Decimal | None, counts: Counts,
                    money: Decimal) -> None:
     """Each domain's money (solved, plus the fixed money on its outcomes) within its weight's cap (weight x budget
     x share on results); the hint gives the most results money the weights let the tariffs spend."""
