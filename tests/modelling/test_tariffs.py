@@ -180,6 +180,11 @@ def test_design_errors_are_clear() -> None:
         design_from({"group_ratio": 2, "equal_earnings": True})
     with pytest.raises(TariffsError, match="not a share"):
         design_from({"interim_share": "lots"})
+    with pytest.raises(TariffsError, match=r"outcome\(s\) abstinance, which have no tariffs to solve"):
+        solve(_problem({("abstinence", "all"): 3}, ("all",)), design_from({"outcomes": {"abstinance": 1}}), D(10))
+    with pytest.raises(TariffsError, match="shares for abstinence but not completion"):
+        solve(_problem({("abstinence", "all"): 3, ("completion", "all"): 1}, ("all",)),
+              design_from({"outcomes": {"abstinence": "50%"}}), D(10))
 
 
 def _baseline(contract_area: str = "Marlshire (synthetic)") -> Baseline:

@@ -202,10 +202,11 @@ def outcome_money(p: Problem, design: Design, money: Decimal) -> tuple[dict[str,
     if not any(expected.values()):
         expected = {o: sum((p.units[(o, g)] for g in p.groups), ZERO) for o in p.domains}
     domains = sorted(set(p.domains.values()))
-    extra = sorted(set(design.domains or {}) - set(domains))
-    if extra:
-        raise TariffsError(f"the design gives a share to domain(s) {', '.join(extra)}, which have no tariffs to solve",
-                           hint=f"name only {', '.join(domains)}")
+    for what, chosen, known in (("domain", design.domains, domains), ("outcome", design.outcomes, list(p.domains))):
+        extra = sorted(set(chosen or {}) - set(known))
+        if extra:
+            raise TariffsError(f"the design gives a share to {what}(s) {', '.join(extra)}, which have no tariffs to "
+                               "solve", hint=f"name only {', '.join(known)}")
     by_domain = (_given(design.domains, domains, "domain")
                  or ({d: p.contract_weights.get(d, ZERO) for d in domains} if p.contract_weights else None)
                  or {d: sum((v for o, v in expected.items() if p.domains[o] == d), ZERO) for d in domains})
@@ -253,7 +254,7 @@ def _equal_earnings(p: Problem, money: Mapping[str, Decimal]) -> dict[Cell, Deci
     """Multipliers by group (the same for every outcome) such that money per outcome holds and each group's expected
     payment per client is equal: a biproportional fit of the counts to the outcome money (rows) and the money
     shared by clients (columns)."""
-    outcomes = [o for o in p.domains if money[o] > 0]
+    outcomes = [o for o in p.domains if money[o] > 0 and any(p.units[(o, g)] for g in p.groups)]
     units = np.array([[float(p.units[(o, g)]) for g in p.groups] for o in outcomes])
     clients = np.array([float(p.clients.get(g, ZERO)) for g in p.groups])
     rows = np.array([float(money[o]) for o in outcomes])
