@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from recoverypbr._console import PlainFlagsGroup
+from recoverypbr.modelling.gaming import gaming_command
 
 model_app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -23,5 +24,5 @@ model_app = typer.Typer(
 # tariffs
 # risk
 # compare
-# gaming
+model_app.command("gaming")(gaming_command)
 # forecast
