@@ -4,7 +4,8 @@ The baseline's history is put on the contract's calendar (`shift.shifted_warehou
 is priced as the statements price it: `build_ledger` as of the year's last day, then `price_up_to` the year's last
 schedule period, every line (earned, caps, floors) payable in the year counted per provider. That is the honest
 run. Each strategy then changes a fresh copy of the same history with set-based updates of the canonical tables
-(assessments, episodes, top) and is priced the same way; its gain per provider is gamed - honest, in pence.
+(assessments, episodes, top) and is priced the same way; its gain per provider is gamed - honest, in pence. A
+strategy that changed no row (no client affected) is not priced again: its gain is zero by construction.
 
 The strategies (the national Gaming Commission's risk areas, shared/domain.md):
 
@@ -253,7 +254,12 @@ def gaming_gains(
                 progress(LABELS[strategy], done, steps)
             copy = _copy(base, contract)
             affected, note = APPLY[strategy](copy, contract, year, settings)
-            gamed_lines = _price_year(copy, contract, year)
+            if affected:
+                gamed_lines = _price_year(copy, contract, year)
+            else:
+                # Every strategy counts each client whose rows it changed: none means the honest run's rows.
+                copy.close()
+                gamed_lines = honest_lines
             gains.append(_gain(strategy, settings, affected, note, honest_lines, gamed_lines, flag_above))
         if progress:
             progress("", steps, steps)
@@ -621,7 +627,8 @@ CSV_FILE = "gaming.csv"
 
 
 def parse_shares(texts: list[str] | None) -> dict[str, Decimal]:
-    """`NAME=X` (X a share from 0 to 1, or a percentage `10%`) for each strategy named; the rest at 10%."""
+    """`NAME=X` (X a share from 0 to 1, or a percentage `10%`) for each strategy named (`all`: every strategy),
+    in order; the rest at 10%."""
     shares = dict.fromkeys(STRATEGIES, DEFAULT_SHARE)
     for text in texts or []:
         name, sep, value = text.partition("=")
@@ -630,10 +637,10 @@ def parse_shares(texts: list[str] | None) -> dict[str, Decimal]:
             share = Decimal(value.strip().rstrip("%")) / (100 if value.strip().endswith("%") else 1)
         except ArithmeticError:
             share = None
-        if not sep or share is None or name not in STRATEGIES:
+        if not sep or share is None or name not in (*STRATEGIES, "all"):
             raise GamingError(f"cannot read --share {text!r}", hint="write NAME=SHARE, e.g. creaming=0.2 or "
-                              f"creaming=20%; names: {', '.join(STRATEGIES)}")
-        shares[name] = share
+                              f"creaming=20%; names: all, {', '.join(STRATEGIES)}")
+        shares.update(dict.fromkeys(STRATEGIES if name == "all" else (name,), share))
     return shares
 
 
@@ -680,7 +687,8 @@ def gaming_command(
     seed: Annotated[int, typer.Option("--seed", help="Chooses the clients each strategy affects.")] = 0,
     share: Annotated[list[str] | None, typer.Option(
         "--share", metavar="NAME=X",
-        help="A strategy's share of clients, NAME=X (0 to 1 or 10%); repeat. Default 10% each.")] = None,
+        help="A strategy's share of clients, NAME=X (0 to 1 or 10%; NAME all for every one); repeat. "
+             "Default 10% each.")] = None,
     days: Annotated[int, typer.Option("--days", help="Days of use TOP inflation records lower.")] = DEFAULT_DAYS,
     threshold: Annotated[str, typer.Option(
         "--threshold", help="Flag a gain above this share of the year's results money.")] = str(DEFAULT_THRESHOLD),
