@@ -606,7 +606,7 @@ def apply_top_inflation(
         used = used | (t[c] > 0).fill_null(False)
     changed = target & used & ibis.literal(days > 0)
     affected = _clients(wh, t.filter(changed))
-    lower = {c: ibis.ifelse(changed, ibis.greatest(t[c] - days, 0), t[c]) for c in columns}
+    lower = {c: ibis.ifelse(changed & t[c].notnull(), ibis.greatest(t[c] - days, 0), t[c]) for c in columns}
     _replace(wh, "top", t.mutate(**lower))
     return affected, ""
 
