@@ -252,14 +252,7 @@ def gaming_gains(
         for done, strategy in enumerate(STRATEGIES, start=1):
             if progress:
                 progress(LABELS[strategy], done, steps)
-            copy = _copy(base, contract)
-            affected, note = APPLY[strategy](copy, contract, year, settings)
-            if affected:
-                gamed_lines = _price_year(copy, contract, year)
-            else:
-                # Every strategy counts each client whose rows it changed: none means the honest run's rows.
-                copy.close()
-                gamed_lines = honest_lines
+            affected, note, gamed_lines = _gamed(base, contract, year, settings, strategy, honest_lines)
             gains.append(_gain(strategy, settings, affected, note, honest_lines, gamed_lines, flag_above))
         if progress:
             progress("", steps, steps)
@@ -280,6 +273,28 @@ def gaming_gains(
         honest_pence=honest,
         strategies=tuple(gains),
     )
+
+
+def _gamed(
+    base: Warehouse,
+    contract: Contract,
+    year: ContractYear,
+    settings: GamingSettings,
+    strategy: str,
+    honest_lines: list[PaymentLine],
+) -> tuple[int, str, list[PaymentLine]]:
+    """The strategy played on a fresh copy of the shifted history: clients affected, a note, the year's lines."""
+    copy = _copy(base, contract)
+    try:
+        affected, note = APPLY[strategy](copy, contract, year, settings)
+    except BaseException:
+        copy.close()
+        raise
+    if not affected:
+        # Every strategy counts each client whose rows it changed: none means the honest run's rows.
+        copy.close()
+        return affected, note, honest_lines
+    return affected, note, _price_year(copy, contract, year)
 
 
 def _copy(base: Warehouse, contract: Contract) -> Warehouse:
