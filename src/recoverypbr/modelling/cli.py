@@ -10,6 +10,7 @@ import typer
 
 from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
+from recoverypbr.modelling.gaming import gaming_command
 from recoverypbr.modelling.risk_cli import risk_command
 from recoverypbr.modelling.tariffs import tariffs_command
 
@@ -26,5 +27,5 @@ model_app.command("baseline")(baseline_command)
 model_app.command("tariffs")(tariffs_command)
 model_app.command("risk")(risk_command)
 # compare
-# gaming
+model_app.command("gaming")(gaming_command)
 # forecast
