@@ -55,6 +55,7 @@ from recoverypbr.modelling.gaming import (
     GamingError,
     GamingSettings,
     chosen,
+    gaming_gains,
     parse_shares,
 )
 from recoverypbr.modelling.shift import shift_for, shifted_warehouse
@@ -108,7 +109,8 @@ def everyone(area_db: Path, contract: Contract, tmp_path_factory: pytest.TempPat
     printed = run_cli("model", "gaming", "--contract", str(CONTRACT), "--baseline", str(folder / "baseline"),
                       "--db", str(db), "--days", "2", "--seed", "0", "--out", str(folder / "out"), "--share", "all=1")
     doc: dict[str, Any] = json.loads((folder / "out" / "gaming.json").read_text())
-    return doc | {"printed": printed, "csv": (folder / "out" / "gaming.csv").read_text().splitlines()}
+    return doc | {"printed": printed, "csv": (folder / "out" / "gaming.csv").read_text().splitlines(),
+                  "folder": str(folder)}
 
 
 def _strategy(doc: dict[str, Any], strategy: str) -> dict[str, Any]:
@@ -186,3 +188,24 @@ def test_shares_read_as_fractions_or_percentages() -> None:
     assert parse_shares(["all=0", "parking=1"]) == {**NOBODY, "parking": Decimal(1)}
     with pytest.raises(GamingError):
         GamingSettings({"creaming": Decimal("1.5")})
+
+
+@pytest.mark.slow
+def test_every_strategy_whose_parameter_is_zero_gains_nothing(area_db: Path, contract: Contract) -> None:
+    shares = dict.fromkeys(STRATEGIES, Decimal(0))
+    with open_warehouse(area_db, read_only=True) as wh:
+        result = gaming_gains(wh, contract, _baseline(contract), GamingSettings(shares, 0, 0))
+    assert [s.strategy for s in result.strategies] == list(STRATEGIES)
+    for found in result.strategies:
+        assert found.clients_affected == 0 and found.total_gain_pence == 0, found.strategy
+        assert set(found.gain_pence.values()) == {0} and not found.flagged
+    assert result.honest_pence == {"P1": 53900, "P2": 23100}
+
+
+@pytest.mark.slow
+def test_the_report_shows_the_gains_as_bars_and_opens_offline(everyone: dict[str, Any]) -> None:
+    from recoverypbr.modelling.report import external_urls
+
+    page = Path(everyone["folder"]) / "out" / "gaming.html"
+    html = page.read_text(encoding="utf-8")
+    assert external_urls(html) == [] and "<svg" in html and "What each gaming strategy would earn" in html

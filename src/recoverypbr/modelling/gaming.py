@@ -47,7 +47,9 @@ from recoverypbr.assessment.grouping import complexity_groups, condition
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Complexity, Condition, Contract, ContractYear
 from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.modelling import charts
 from recoverypbr.modelling.baseline_file import Baseline, read_baseline
+from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
 from recoverypbr.modelling.shift import Shift, shift_for, shifted_warehouse
 from recoverypbr.outcomes.cli import ContractOption, DbOption
 from recoverypbr.outcomes.frame import SUBSTANCE_DAYS
@@ -695,6 +697,29 @@ def gaming_table(result: GamingResult) -> Table:
     return table
 
 
+def gaming_report(result: GamingResult) -> Report:
+    """The gains as bars (flagged ones highlighted) with the table of every figure, per strategy and provider."""
+    bars = [{"strategy": s.strategy, "gain": pounds(s.total_gain_pence), "flagged": s.flagged}
+            for s in result.strategies]
+    rows = result.as_rows()
+    intro = [f"{result.contract_area}, contract version {result.contract_version}: the baseline's history "
+             f"({result.window_from} to {result.window_to}) moved onto the contract year {result.year_start} to "
+             f"{result.year_end}, each strategy applied to it and re-priced by the payments engine.",
+             f"A strategy is flagged when its gain passes £{pounds(result.flag_above_pence):,} "
+             f"({_percent(result.threshold)} of the year's results money); the flag names the contract figure that "
+             "drives it. A negative gain is money the strategy forgoes."]
+    drivers = [f"{s.strategy}: {s.driver}" for s in result.strategies if s.flagged and s.driver]
+    return Report(
+        title=f"What gaming would earn: {result.contract_area}",
+        intro=intro,
+        sections=[Section("Gain per strategy in the year", ["All providers together; per provider in the table."],
+                          chart=charts.gains_chart(bars),
+                          table=FigureTable(list(rows[0]) if rows else ["strategy"], rows,
+                                            "Honest and gamed payments, gain and gain per client affected"),
+                          notes=drivers)],
+    )
+
+
 def gaming_command(
     contract: ContractOption,
     baseline: Annotated[Path, typer.Option("--baseline", help="The baseline folder (or its baseline.json).")],
@@ -707,8 +732,8 @@ def gaming_command(
     days: Annotated[int, typer.Option("--days", help="Days of use TOP inflation records lower.")] = DEFAULT_DAYS,
     threshold: Annotated[str, typer.Option(
         "--threshold", help="Flag a gain above this share of the year's results money.")] = str(DEFAULT_THRESHOLD),
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write gaming.json and gaming.csv into this folder.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for gaming.html, gaming.json and gaming.csv.")] = Path("model-gaming"),
 ) -> None:
     """What each gaming strategy would earn a provider in the contract's first year, on the baseline's history
     re-priced by the payment engine: assessment inflation, creaming, parking, discharge timing, TOP inflation."""
@@ -722,7 +747,7 @@ def gaming_command(
         settings = GamingSettings(parse_shares(share), days, seed, limit)
         with open_warehouse(db, read_only=True) as wh, progress_bar("Gaming strategies") as step:
             result = gaming_gains(wh, model, base, settings, progress=step)
-        written = write_gaming(result, out) if out is not None else ()
+        written = (*write_gaming(result, out), write_report(gaming_report(result), out, "gaming"))
     notes = [f"Flagged above £{pounds(result.flag_above_pence):,} ({_percent(result.threshold)} of the year's results "
              f"money, £{pounds(result.results_money_pence):,}). A negative gain is money the strategy forgoes."]
     notes += [f"Wrote {path}" for path in written]
