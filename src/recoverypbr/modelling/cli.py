@@ -10,6 +10,7 @@ import typer
 
 from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
+from recoverypbr.modelling.forecast_cli import forecast_command
 from recoverypbr.modelling.risk_cli import risk_command
 
 model_app = typer.Typer(
@@ -26,4 +27,4 @@ model_app.command("baseline")(baseline_command)
 model_app.command("risk")(risk_command)
 # compare
 # gaming
-# forecast
+model_app.command("forecast")(forecast_command)

@@ -66,6 +66,8 @@ class MilestoneForecast:
     expected: float
     """The expected year total: the actual so far plus the posterior mean for what is still to come."""
     counts: np.ndarray
+    to_come: tuple[float, ...] = ()
+    """The share of each month still to come after the as-of date (0 for a month that has ended)."""
     unit_price_pence: int | None = None
     maximum_pence: int | None = None
     spend_pence: np.ndarray | None = None
@@ -229,7 +231,8 @@ def forecast_milestones(
             spend = capped_spend(counts.sum(axis=1), my.unit_price_pence, rules.get(path), contract, year)
         found.append(MilestoneForecast(
             my.funnel, my.milestone, my.label, labels, predicted, actual, fit[0] if fit else None,
-            fit[1] if fit else None, float(so_far.sum()) + mean_to_come, counts, my.unit_price_pence,
+            fit[1] if fit else None, float(so_far.sum()) + mean_to_come, counts, tuple(to_come.tolist()),
+            my.unit_price_pence,
             my.maximum_pence, spend))
     return found
 
