@@ -28,11 +28,12 @@ import numpy as np
 
 from recoverypbr.contract.model import Contract, ContractYear, Milestone
 from recoverypbr.errors import RecoveryPbrError
-from recoverypbr.outcomes.ledger import build_ledger, stored_ledger
+from recoverypbr.outcomes.ledger import build_ledger
 from recoverypbr.payments.limits import LimitRule, limit_lines, maximum_rules
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import allocate, pounds
 from recoverypbr.payments.periods import Period
+from recoverypbr.payments.pipeline import period_ledger
 from recoverypbr.payments.statements import FunnelRow, MilestoneYear
 from recoverypbr.payments.volumes import funnel_rows, milestone_years
 from recoverypbr.warehouse.connection import Warehouse
@@ -190,6 +191,15 @@ def contract_year(contract: Contract, as_of: date) -> ContractYear:
     return year
 
 
+def check_request(contract: Contract, as_of: date, runs: int) -> ContractYear:
+    """The contract year to forecast, after refusing a contract without funnels, a date outside its years and
+    fewer than one run (before anything is read or written)."""
+    year = contract_year(contract, as_of)
+    if runs < 1:
+        raise ForecastError(f"--runs must be at least 1 (got {runs})", hint="use e.g. --runs 10000")
+    return year
+
+
 def forecast_milestones(
     rows: Sequence[FunnelRow],
     years: Sequence[MilestoneYear],
@@ -244,14 +254,14 @@ def _predicted(milestone: Milestone, i: int) -> int:
 
 
 def model_forecast(wh: Warehouse, contract: Contract, as_of: date, runs: int = 10_000, seed: int = 1,
-                   prior_months: float = 0.0) -> ForecastResult:
-    """The funnel forecast as of a date: the ledger is evaluated as of that date and stored (as `pay` does), the
-    actuals so far read by `funnel_rows`, then every milestone forecast for the rest of the contract year."""
-    year = contract_year(contract, as_of)
-    if runs < 1:
-        raise ForecastError(f"--runs must be at least 1 (got {runs})", hint="use e.g. --runs 10000")
-    build_ledger(wh, contract, as_of)
-    ledger = stored_ledger(wh, contract, as_of)
+                   prior_months: float = 0.0, *, evaluate: bool = True) -> ForecastResult:
+    """The funnel forecast as of a date: the ledger is evaluated as of that date and stored (as `pay` does; with
+    `evaluate` false the ledger stored for the date is used, built when missing), the actuals so far read by
+    `funnel_rows`, then every milestone forecast for the rest of the contract year."""
+    year = check_request(contract, as_of, runs)
+    if evaluate:
+        build_ledger(wh, contract, as_of)
+    ledger = period_ledger(wh, contract, as_of)
     period = Period(year.start, as_of, f"{year.label} to {as_of.isoformat()}")
     rows = funnel_rows(wh, ledger, contract, period)
     years = milestone_years(contract, period)

@@ -18,6 +18,7 @@ from recoverypbr.modelling.forecast import (
     LOW,
     ForecastResult,
     MilestoneForecast,
+    check_request,
     model_forecast,
     money,
     percentiles,
@@ -52,6 +53,7 @@ def forecast_command(
     Evaluates and stores the outcome ledger as of the date, as pay does."""
     with user_errors():
         model = load_contract(contract)
+        check_request(model, as_of, runs)
         wh = open_warehouse(db)
         try:
             with console.status("Evaluating outcomes and forecasting"):
