@@ -141,6 +141,13 @@ def test_the_command_refuses_a_contract_without_funnels(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["model", "forecast", "--contract", str(WORCESTERSHIRE), "--as-of",
                                       "2012-10-15", "--runs", "0", "--db", str(db)])
     assert result.exit_code != 0 and "at least 1" in words(result.output)
+    result = CliRunner().invoke(app, ["model", "forecast", "--contract", str(WORCESTERSHIRE), "--as-of",
+                                      "2012-10-15", "--db", str(db)])
+    assert result.exit_code != 0 and "no warehouse at" in words(result.output) and not db.exists()
+    empty = tmp_path / "empty.duckdb"
+    open_warehouse(empty).close()
+    with open_warehouse(empty) as wh, pytest.raises(ForecastError, match="no episodes"):
+        model_forecast(wh, load_contract(WORCESTERSHIRE), date(2012, 10, 15), runs=10)
 
 
 @pytest.fixture(scope="module")

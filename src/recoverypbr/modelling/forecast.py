@@ -83,11 +83,12 @@ class MilestoneForecast:
 
     @property
     def totals(self) -> np.ndarray:
-        return self.counts.sum(axis=1)
+        """Each run's clients for the year."""
+        return np.asarray(self.counts.sum(axis=1), dtype=np.int64)
 
     @property
     def reaches_maximum(self) -> float | None:
-        """The share of runs whose payment points earn the maximum or more (the maximum acts)."""
+        """The share of runs whose payment points earn the maximum or more: the maximum is reached (above it, cut)."""
         if self.unit_price_pence is None or self.maximum_pence is None:
             return None
         return float(np.mean(self.totals * self.unit_price_pence >= self.maximum_pence))
@@ -259,6 +260,9 @@ def model_forecast(wh: Warehouse, contract: Contract, as_of: date, runs: int = 1
     `evaluate` false the ledger stored for the date is used, built when missing), the actuals so far read by
     `funnel_rows`, then every milestone forecast for the rest of the contract year."""
     year = check_request(contract, as_of, runs)
+    if wh.count(wh.table("episodes")) == 0:
+        raise ForecastError("the warehouse has no episodes to forecast from",
+                            hint="load the area's extract first: recoverypbr load FOLDER --db WAREHOUSE")
     if evaluate:
         build_ledger(wh, contract, as_of)
     ledger = period_ledger(wh, contract, as_of)

@@ -16,6 +16,7 @@ from recoverypbr.modelling import charts
 from recoverypbr.modelling.forecast import (
     HIGH,
     LOW,
+    ForecastError,
     ForecastResult,
     MilestoneForecast,
     check_request,
@@ -54,6 +55,9 @@ def forecast_command(
     with user_errors():
         model = load_contract(contract)
         check_request(model, as_of, runs)
+        if not db.exists():
+            raise ForecastError(f"no warehouse at {db}", hint="load the area's extract first: recoverypbr load "
+                                                              "FOLDER --db WAREHOUSE, or give --db")
         wh = open_warehouse(db)
         try:
             with console.status("Evaluating outcomes and forecasting"):
