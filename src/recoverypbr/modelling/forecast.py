@@ -192,12 +192,15 @@ def contract_year(contract: Contract, as_of: date) -> ContractYear:
     return year
 
 
-def check_request(contract: Contract, as_of: date, runs: int) -> ContractYear:
-    """The contract year to forecast, after refusing a contract without funnels, a date outside its years and
-    fewer than one run (before anything is read or written)."""
+def check_request(contract: Contract, as_of: date, runs: int, prior_months: float = 0.0) -> ContractYear:
+    """The contract year to forecast, after refusing a contract without funnels, a date outside its years, fewer
+    than one run and a negative prior weight (before anything is read or written)."""
     year = contract_year(contract, as_of)
     if runs < 1:
         raise ForecastError(f"--runs must be at least 1 (got {runs})", hint="use e.g. --runs 10000")
+    if prior_months < 0:
+        raise ForecastError(f"--prior-months must be 0 or more (got {prior_months})",
+                            hint="0 uses the actuals alone; 3 weighs the prediction like three months of data.")
     return year
 
 
@@ -212,11 +215,7 @@ def forecast_milestones(
     prior_months: float = 0.0,
 ) -> list[MilestoneForecast]:
     """Every milestone's forecast from `funnel_rows` (so far) and `milestone_years` (prices and maxima)."""
-    if runs < 1:
-        raise ForecastError(f"--runs must be at least 1 (got {runs})", hint="use e.g. --runs 10000")
-    if prior_months < 0:
-        raise ForecastError(f"--prior-months must be 0 or more (got {prior_months})",
-                            hint="0 uses the actuals alone; 3 weighs the prediction like three months of data.")
+    check_request(contract, as_of, runs, prior_months)
     months = year_months(year)
     to_come = still_to_come(months, as_of)
     ended = int(np.sum(to_come == 0))
@@ -259,7 +258,7 @@ def model_forecast(wh: Warehouse, contract: Contract, as_of: date, runs: int = 1
     """The funnel forecast as of a date: the ledger is evaluated as of that date and stored (as `pay` does; with
     `evaluate` false the ledger stored for the date is used, built when missing), the actuals so far read by
     `funnel_rows`, then every milestone forecast for the rest of the contract year."""
-    year = check_request(contract, as_of, runs)
+    year = check_request(contract, as_of, runs, prior_months)
     if wh.count(wh.table("episodes")) == 0:
         raise ForecastError("the warehouse has no episodes to forecast from",
                             hint="load the area's extract first: recoverypbr load FOLDER --db WAREHOUSE")

@@ -54,7 +54,7 @@ def forecast_command(
     Evaluates and stores the outcome ledger as of the date, as pay does."""
     with user_errors():
         model = load_contract(contract)
-        check_request(model, as_of, runs)
+        check_request(model, as_of, runs, prior_months)
         if not db.exists():
             raise ForecastError(f"no warehouse at {db}", hint="load the area's extract first: recoverypbr load "
                                                               "FOLDER --db WAREHOUSE, or give --db")
