@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -283,8 +283,9 @@ def demo(
             made = statements(wh, model, chosen, chosen.end, None)
             record = SetRecord((workdir / "statements").resolve(), chosen.end, None, FORMATS)
             written = write_period_set(wh, model, chosen, record, made, datetime.now(UTC))
-    folder = workdir / "statements" / written.folder.name
-    print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
+            folder = workdir / "statements" / written.folder.name
+            print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
+            _demo_modelling(wh, model, contract, workdir, seed)
     db = workdir / "recoverypbr.duckdb"
     first = schedule(model)[0]
     console.print(f"Next: [bold]recoverypbr quarantine --db {db}[/] lists each kept-aside row; "
@@ -292,6 +293,43 @@ def demo(
                   f"--db {db}[/] explains a decision; [bold]recoverypbr approve --contract {contract} --period "
                   f"{first.label} --by NAME --db {db}[/] approves the first period's statements (periods are "
                   "approved in order).", highlight=False)
+
+
+#: Runs of the demo's spend risk (`recoverypbr model risk` runs 10,000 by default).
+DEMO_RUNS = 2000
+
+
+def _demo_modelling(wh: Warehouse, model: Contract, contract: Path, workdir: Path, seed: int) -> None:
+    """Design by modelling on the demo area: the baseline of the year before go-live, and the spend risk of the
+    contract on it, each with its report."""
+    from recoverypbr.data.read import file_sha256
+    from recoverypbr.modelling.baseline import baseline_report, make_baseline
+    from recoverypbr.modelling.baseline_file import write_baseline
+    from recoverypbr.modelling.report import write_report
+    from recoverypbr.modelling.risk import model_risk, summarise
+    from recoverypbr.modelling.risk_cli import risk_report
+
+    first = model.start.replace(year=model.start.year - 1)
+    last = model.start - timedelta(days=1)
+    out = workdir / "model"
+    baseline = make_baseline(wh, model, first, last, file_sha256(contract))
+    write_baseline(baseline, out / "baseline")
+    write_report(baseline_report(baseline), out / "baseline", "baseline")
+    with progress_bar("Modelling spend risk") as step:
+        result = model_risk(wh, model, baseline, DEMO_RUNS, seed, step=step)
+    summary = summarise(result)
+    page = write_report(risk_report(result, summary), out / "risk", "risk")
+    table = Table(title=f"Spend risk on the baseline of {first} to {last} ({DEMO_RUNS:,} runs)")
+    for name in ("year", "median", "5th to 95th percentile", "results money", "P(over)"):
+        table.add_column(name, justify="left" if name == "year" else "right")
+    for row in summary.years:
+        money = row["results_money"]
+        table.add_row(row["year"].split(" (")[0], f"£{row['p50']:,.0f}", f"£{row['p5']:,.0f} to £{row['p95']:,.0f}",
+                      "" if money is None else f"£{money:,.0f}",
+                      "" if row["p_over"] is None else f"{row['p_over'] * 100:.1f}%")
+    print_table(table)
+    console.print(f"Modelling reports: {out / 'baseline' / 'baseline.html'} and {page} (recoverypbr model "
+                  "baseline|tariffs|risk|compare|gaming do more; see docs/modelling.md).", highlight=False)
 
 
 def _demo_period(model: Contract) -> Period:

@@ -108,6 +108,11 @@ def test_synth_then_demo(tmp_path: Path) -> None:
                                                                             "manifest_2013-Q1.json"])
     checked = runner.invoke(app, ["verify", str(tmp_path / "demo" / "statements")])
     assert checked.exit_code == 0 and "OK" in checked.output
+    # The modelling step: the baseline of the year before go-live and the spend risk on it, with their reports.
+    assert "Spend risk on the baseline of 2011-04-01 to 2012-03-31" in shown.output
+    assert "Modelling reports:" in shown.output
+    for page in ("baseline/baseline.html", "baseline/baseline.json", "risk/risk.html", "risk/risk.json"):
+        assert (tmp_path / "demo" / "model" / page).exists(), page
     # The next step the demo suggests works as printed.
     contract = str(Path(__file__).parents[2] / "contracts" / "marlshire.yaml")
     approved = runner.invoke(app, ["approve", "--contract", contract, "--period", "2012-Q2",

@@ -31,6 +31,7 @@ from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.data.read import file_sha256
+from recoverypbr.modelling import charts
 from recoverypbr.modelling.baseline_file import (
     SMALL_CELL,
     Baseline,
@@ -40,6 +41,7 @@ from recoverypbr.modelling.baseline_file import (
     Stock,
     write_baseline,
 )
+from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
 from recoverypbr.outcomes.cli import ContractOption, DbOption, parse_date
 from recoverypbr.outcomes.engine import episode_groups, evaluation_order
 from recoverypbr.outcomes.frame import ACHIEVED, NOT_ELIGIBLE
@@ -342,8 +344,42 @@ def baseline_command(
         with open_warehouse(db, read_only=True) as wh:
             baseline = make_baseline(wh, model, window_from, window_to, file_sha256(contract))
         written = [write_baseline(baseline, out), *write_tables(baseline, out)]
+        page = write_report(baseline_report(baseline), out, "baseline")
     _print_summary(baseline)
     console.print(f"Written: {', '.join(str(p) for p in written)}", highlight=False)
+    console.print(f"Report: {page}", highlight=False)
+
+
+def baseline_report(baseline: Baseline) -> Report:
+    """The baseline as an HTML report: rates by group with their intervals, flow by month, stock, and the notes."""
+    rate_rows = [{"outcome": c.outcome_id, "group": c.complexity_group, "rate": Decimal(c.rate),
+                  "low": Decimal(c.low), "high": Decimal(c.high), "small": c.small} for c in baseline.cells]
+    cell_rows = [{"outcome": c.outcome_id, "group": c.complexity_group, "eligible": c.eligible,
+                  "achieved": c.achieved, "rate": c.rate, "95% interval": f"{c.low} to {c.high}",
+                  "days to achieve (q1/median/q3)": "" if c.lag_median is None else
+                  f"{c.lag_q1}/{c.lag_median}/{c.lag_q3}", "small cell": "yes" if c.small else ""}
+                 for c in baseline.cells]
+    flow_rows = [{"month": f.month, "group": f.complexity_group, "new": f.new} for f in baseline.flow]
+    stock_rows = [{"group": s.complexity_group, "clients": s.clients} for s in baseline.stock]
+    return Report(
+        title=f"Baseline: {baseline.contract_area}",
+        intro=[f"Episodes started {baseline.window_from} to {baseline.window_to}; outcomes decided by the outcome "
+               f"engine as known on {baseline.as_of}; contract version {baseline.contract_version}.",
+               f"Intervals: {INTERVAL}. A cell with fewer than {SMALL_CELL} eligible episodes is small: official "
+               "statistics suppress such cells; read them with care."],
+        sections=[
+            Section("Outcome rates by complexity group", ["Each point is a rate; the bar its 95% interval."],
+                    chart=charts.rates_chart(rate_rows),
+                    table=FigureTable(list(cell_rows[0]) if cell_rows else ["outcome"], cell_rows,
+                                      "Eligible, achieved and rate per outcome and group")),
+            Section("New presentations per month", ["Episodes started in each month of the window, by group."],
+                    chart=charts.bars_chart(flow_rows, "month", "new", "group", title="New presentations per month",
+                                            x_title="Month", y_title="Episodes started"),
+                    table=FigureTable(["month", "group", "new"], flow_rows, "New presentations per month and group")),
+            Section("Stock", ["Clients in treatment on the stock day (see the notes)."],
+                    table=FigureTable(["group", "clients"], stock_rows, "Clients in treatment by group")),
+        ],
+    )
 
 
 def _print_summary(baseline: Baseline) -> None:

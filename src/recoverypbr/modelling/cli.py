@@ -11,7 +11,9 @@ import typer
 from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
 from recoverypbr.modelling.forecast_cli import forecast_command
+from recoverypbr.modelling.gaming import gaming_command
 from recoverypbr.modelling.risk_cli import risk_command
+from recoverypbr.modelling.tariffs import tariffs_command
 
 model_app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -23,8 +25,8 @@ model_app = typer.Typer(
 
 # Commands (one line each, in the order a commissioner uses them):
 model_app.command("baseline")(baseline_command)
-# tariffs
+model_app.command("tariffs")(tariffs_command)
 model_app.command("risk")(risk_command)
 # compare
-# gaming
+model_app.command("gaming")(gaming_command)
 model_app.command("forecast")(forecast_command)

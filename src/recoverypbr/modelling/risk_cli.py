@@ -64,18 +64,21 @@ def risk_command(
         console.print(f"Report: {page} (with risk.json and a CSV file per table, in {out})")
 
 
+def _whole(value: Any) -> str:
+    return "" if value is None else f"£{value:,.0f}"
+
+
 def _print_summary(result: RiskResult, summary: Summary) -> None:
     table = Table(title=f"Spend by contract year: {result.runs:,} runs, seed {result.seed}")
-    for name in ("year", "mean", "5th", "median", "95th", "results money", "P(over)"):
+    for name in ("year", "mean", "5th to 95th percentile", "results money", "P(over)"):
         table.add_column(name, justify="left" if name == "year" else "right")
     for row in summary.years:
-        table.add_row(row["year"], _money(row["mean"]), _money(row["p5"]), _money(row["p50"]), _money(row["p95"]),
-                      _money(row["results_money"]), _share(row["p_over"]))
-    notes = ["Limits acting (share of runs): " + "; ".join(
-        f"{r['limit']} {_share(r['p_acts'])} in {r['year'].split(' (')[0]}" for r in summary.limits if r["p_acts"])]
-    if not any(r["p_acts"] for r in summary.limits):
-        notes = ["No cap, floor or maximum acted in any run."]
-    notes += result.notes
+        table.add_row(row["year"].split(" (")[0], _whole(row["mean"]), f"{_whole(row['p5'])} to {_whole(row['p95'])}",
+                      _whole(row["results_money"]), _share(row["p_over"]))
+    acting = [f"{r['limit']} in {r['year'].split(' (')[0]}: {_share(r['p_acts'])} of runs"
+              for r in summary.limits if r["p_acts"]]
+    notes = ["Limits acting: " + "; ".join(acting) + "." if acting else "No cap, floor or maximum acted in any run."]
+    notes += [f"Years: {', '.join(y.label for y in result.years)}.", *result.notes]
     print_table(table, notes)
 
 
