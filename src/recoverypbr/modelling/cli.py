@@ -10,6 +10,7 @@ import typer
 
 from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
+from recoverypbr.modelling.forecast_cli import forecast_command
 from recoverypbr.modelling.gaming import gaming_command
 from recoverypbr.modelling.risk_cli import risk_command
 from recoverypbr.modelling.tariffs import tariffs_command
@@ -28,4 +29,4 @@ model_app.command("tariffs")(tariffs_command)
 model_app.command("risk")(risk_command)
 # compare
 model_app.command("gaming")(gaming_command)
-# forecast
+model_app.command("forecast")(forecast_command)
