@@ -314,7 +314,7 @@ def _demo_modelling(wh: Warehouse, model: Contract, contract: Path, workdir: Pat
     out = workdir / "model"
     baseline = make_baseline(wh, model, first, last, file_sha256(contract))
     write_baseline(baseline, out / "baseline")
-    write_report(baseline_report(baseline), out / "baseline", "baseline")
+    write_report(baseline_report(baseline), out / "baseline", "baseline-report")
     with progress_bar("Modelling spend risk") as step:
         result = model_risk(wh, model, baseline, DEMO_RUNS, seed, step=step)
     summary = summarise(result)
@@ -328,7 +328,7 @@ def _demo_modelling(wh: Warehouse, model: Contract, contract: Path, workdir: Pat
                       "" if money is None else f"£{money:,.0f}",
                       "" if row["p_over"] is None else f"{row['p_over'] * 100:.1f}%")
     print_table(table)
-    console.print(f"Modelling reports: {out / 'baseline' / 'baseline.html'} and {page} (recoverypbr model "
+    console.print(f"Modelling reports: {out / 'baseline' / 'baseline-report.html'} and {page} (recoverypbr model "
                   "baseline|tariffs|risk|compare|gaming do more; see docs/modelling.md).", highlight=False)
 
 

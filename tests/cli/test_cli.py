@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from helpers import DIRTY
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
+from recoverypbr.modelling.baseline_file import read_baseline
 
 runner = CliRunner()
 
@@ -111,8 +113,9 @@ def test_synth_then_demo(tmp_path: Path) -> None:
     # The modelling step: the baseline of the year before go-live and the spend risk on it, with their reports.
     assert "Spend risk on the baseline of 2011-04-01 to 2012-03-31" in shown.output
     assert "Modelling reports:" in shown.output
-    for page in ("baseline/baseline.html", "baseline/baseline.json", "risk/risk.html", "risk/risk.json"):
+    for page in ("baseline/baseline-report.html", "risk/risk.html", "risk/risk.json"):
         assert (tmp_path / "demo" / "model" / page).exists(), page
+    assert read_baseline(tmp_path / "demo" / "model" / "baseline").window_from == date(2011, 4, 1)
     # The next step the demo suggests works as printed.
     contract = str(Path(__file__).parents[2] / "contracts" / "marlshire.yaml")
     approved = runner.invoke(app, ["approve", "--contract", contract, "--period", "2012-Q2",

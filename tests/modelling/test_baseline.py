@@ -190,7 +190,13 @@ def test_the_command_writes_the_baseline_and_prints_the_summary(tmp_path: Path, 
     out = tmp_path / "base"
     shown = run_cli("model", "baseline", "--contract", str(_contract_file(tmp_path)), "--from", "2011-04-01",
                     "--to", "2011-09-30", "--db", str(area_file), "--out", str(out))
-    assert sorted(p.name for p in out.iterdir()) == ["baseline.json", "cells.csv", "flow.csv", "stock.csv"]
+    names = sorted(p.name for p in out.iterdir())
+    assert {"baseline.json", "cells.csv", "flow.csv", "stock.csv", "baseline-report.html"} <= set(names)
+    assert [n for n in names if not n.startswith("baseline-report")] == [
+        "baseline.json", "cells.csv", "flow.csv", "stock.csv"]
+    from recoverypbr.modelling.report import external_urls
+
+    assert external_urls((out / "baseline-report.html").read_text(encoding="utf-8")) == []
     baseline = read_baseline(out)
     assert baseline.cell("completion", "low") == Cell("completion", "low", 4, 2, "0.5000", "0.1227", "0.8773",
                                                       INTERVAL, 68, 75, 83, True)

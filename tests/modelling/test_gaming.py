@@ -206,6 +206,6 @@ def test_every_strategy_whose_parameter_is_zero_gains_nothing(area_db: Path, con
 def test_the_report_shows_the_gains_as_bars_and_opens_offline(everyone: dict[str, Any]) -> None:
     from recoverypbr.modelling.report import external_urls
 
-    page = Path(everyone["folder"]) / "out" / "gaming.html"
+    page = Path(everyone["folder"]) / "out" / "gaming-report.html"
     html = page.read_text(encoding="utf-8")
     assert external_urls(html) == [] and "<svg" in html and "What each gaming strategy would earn" in html

@@ -344,7 +344,7 @@ def baseline_command(
         with open_warehouse(db, read_only=True) as wh:
             baseline = make_baseline(wh, model, window_from, window_to, file_sha256(contract))
         written = [write_baseline(baseline, out), *write_tables(baseline, out)]
-        page = write_report(baseline_report(baseline), out, "baseline")
+        page = write_report(baseline_report(baseline), out, "baseline-report")
     _print_summary(baseline)
     console.print(f"Written: {', '.join(str(p) for p in written)}", highlight=False)
     console.print(f"Report: {page}", highlight=False)

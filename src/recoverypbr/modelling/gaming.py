@@ -747,7 +747,7 @@ def gaming_command(
         settings = GamingSettings(parse_shares(share), days, seed, limit)
         with open_warehouse(db, read_only=True) as wh, progress_bar("Gaming strategies") as step:
             result = gaming_gains(wh, model, base, settings, progress=step)
-        written = (*write_gaming(result, out), write_report(gaming_report(result), out, "gaming"))
+        written = (*write_gaming(result, out), write_report(gaming_report(result), out, "gaming-report"))
     notes = [f"Flagged above £{pounds(result.flag_above_pence):,} ({_percent(result.threshold)} of the year's results "
              f"money, £{pounds(result.results_money_pence):,}). A negative gain is money the strategy forgoes."]
     notes += [f"Wrote {path}" for path in written]
