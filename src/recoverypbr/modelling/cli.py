@@ -10,6 +10,7 @@ import typer
 
 from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
+from recoverypbr.modelling.compare_cli import compare_command
 from recoverypbr.modelling.risk_cli import risk_command
 
 model_app = typer.Typer(
@@ -24,6 +25,6 @@ model_app = typer.Typer(
 model_app.command("baseline")(baseline_command)
 # tariffs
 model_app.command("risk")(risk_command)
-# compare
+model_app.command("compare")(compare_command)
 # gaming
 # forecast
