@@ -274,6 +274,29 @@ def load_designs(files: Sequence[Path]) -> list[tuple[str, Path, Contract]]:
     return designs
 
 
+def _named(step: Step | None, name: str) -> Step | None:
+    """The progress step with the design's name before what it is doing."""
+    if step is None:
+        return None
+    shown = step
+
+    def told(text: str, done: int, total: int) -> None:
+        shown(f"{name}: {text}", done, total)
+
+    return told
+
+
+def _template_progress(told: Step | None, runs: int) -> Callable[[str], None] | None:
+    if told is None:
+        return None
+    shown = told
+
+    def progress(text: str) -> None:
+        shown(text, 0, runs)
+
+    return progress
+
+
 def compare_designs(
     wh: Warehouse,
     files: Sequence[Path],
@@ -287,20 +310,22 @@ def compare_designs(
 ) -> Comparison:
     """Every design through `model_risk` on the same baseline, runs and seed (common random numbers), with payment
     per client by group and money by outcome from the same templates, and the differences from the first file.
-    A design whose contract equals an earlier one's reuses that one's templates (the engine would make the same)."""
+    Without `years`, the years compared are the first N of every design, N the fewest any design has. A design
+    whose contract equals an earlier one's reuses that one's templates (the engine would make the same)."""
     loaded = load_designs(files)
-    designs = []
+    if years is None:  # every design must have the years compared
+        years = min(len(contract.years) for _, _, contract in loaded)
+    designs: list[Design] = []
     for name, path, contract in loaded:
         check_baseline(baseline, contract)
         indexes = years_asked(contract, years)
+        told = _named(step, name)
+        progress = _template_progress(told, runs)
         same = next((d for d in designs if d.contract == contract), None)
         templates = same.templates if same is not None else [
-            year_template(wh, contract, baseline.window_from, i,
-                          progress=(lambda text, n=name: step(f"{n}: {text}", 0, runs)) if step else None)
-            for i in indexes]
+            year_template(wh, contract, baseline.window_from, i, progress=progress) for i in indexes]
         result = model_risk(wh, contract, baseline, runs, seed, years=years, fixed=fixed, templates=templates,
-                            step=(lambda text, done, total, n=name: step(f"{n}: {text}", done, total))
-                            if step else None)
+                            step=told)
         per_client = [row for t in templates for row in payment_per_client(wh, t)]
         designs.append(Design(name, path, contract, result, summarise(result), per_client,
                               money_by_outcome(contract, templates), templates))

@@ -31,14 +31,15 @@ def _short(year: str) -> str:
 
 
 def compare_command(
+    baseline: BaselineOption,
     contracts: Annotated[list[Path] | None, typer.Argument(
         help="Two or more contract files (designs) for the same area.", show_default=False)] = None,
-    baseline: BaselineOption = Path("baseline"),
     runs: Annotated[int, typer.Option("--runs", help="Simulated runs per design.")] = 10_000,
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed of the random draws, the same for every design (common random numbers).")] = 1,
-    years: Annotated[int | None, typer.Option("--years", help="Simulate the first N contract years (default: all).",
-                                              show_default=False)] = None,
+    years: Annotated[int | None, typer.Option(
+        "--years", help="Simulate the first N contract years (default: as many as the shortest design has).",
+        show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for compare.html, compare.json and the CSV files.")] = Path(
         "model-compare"),
     db: DbOption = DEFAULT_DB,
@@ -116,7 +117,7 @@ def _per_client_section(comparison: Comparison) -> Section:
             rows.append({"design": _design_title(d), "year": r["year"], "complexity group": r["group"],
                          "earned": _money(r["earned"]), "clients": r["clients"],
                          "per client": _money(r["per_client"])})
-            if r["year"] == first_year:
+            if r["year"] == d.summary.years[0]["year"]:
                 chart_rows.append({"group": r["group"], "design": d.name, "per_client": r["per_client"]})
     return Section(
         "Expected payment per client by complexity group",

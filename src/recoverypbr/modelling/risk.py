@@ -543,11 +543,13 @@ def model_risk(
     notes = check_baseline(baseline, contract)
     indexes = years_asked(contract, years)
     if templates is not None and [t.index for t in templates] != indexes:
-        raise RiskError(f"templates of years {[t.index for t in templates]} given for years {indexes}")
-    made = list(templates) if templates is not None else [
-        year_template(wh, contract, baseline.window_from, i,
-                      progress=(lambda text, i=i: step(text, i, len(indexes))) if step else None)
-        for i in indexes]
+        raise RiskError(f"templates of years {[t.index for t in templates]} given for years {indexes}",
+                        hint="pass one year_template per year asked, in order, or none")
+    made = list(templates or [])
+    if templates is None:
+        for i in indexes:
+            made.append(year_template(wh, contract, baseline.window_from, i,
+                                      progress=(lambda text, i=i: step(text, i, len(indexes))) if step else None))
     result = simulate(contract, made, baseline, runs, seed, fixed=fixed, resolution=resolution,
                       progress=(lambda done, total: step("runs", done, total)) if step else None)
     result.notes[:0] = notes
