@@ -116,6 +116,7 @@ def test_a_raised_tariff_costs_its_achievements_times_the_raise(raised: tuple[Co
     # The template (the baseline's own year): earned differs by exactly units x £50, all of it in the high group.
     fixed = [simulate(d.contract, d.templates, baseline, 1, 1, fixed=True) for d in (a, b)]
     assert int(fixed[1].earned.sum() - fixed[0].earned.sum()) == units * RAISE_PENCE
+    assert [r["group"] for r in a.per_client][:3] == ["low", "medium", "high"]  # the contract's order
     high = [next(r for r in d.per_client if r["group"] == "high") for d in (a, b)]
     assert (high[1]["earned"] - high[0]["earned"]) * 100 == units * RAISE_PENCE
     assert high[0]["clients"] == high[1]["clients"]
@@ -169,7 +170,7 @@ def test_the_same_design_twice_gives_identical_figures_no_differences_and_an_off
                     "Share of money by outcome"):
         rows = [{k: v for k, v in row.items() if k != "design"} for row in tables[heading]]
         assert rows[: len(rows) // 2] == rows[len(rows) // 2:] and rows, heading
-    assert tables["Providers' cash flow: A: marlshire.yaml"] == tables["Providers' cash flow: B: marlshire.yaml"]
+    assert tables["Providers' cash flow: design A"] == tables["Providers' cash flow: design B"]
     html = (tmp_path / "c" / "compare.html").read_text(encoding="utf-8")
     assert external_urls(html) == [] and html.count("<svg") == 5
     assert len(list((tmp_path / "c").glob("compare_*.csv"))) == 6

@@ -185,9 +185,10 @@ def _earned_frame(template: YearTemplate) -> pd.DataFrame:
     }, columns=["kind", "episode_id", "outcome_id", "amount"]).astype({"amount": "int64"})
 
 
-def payment_per_client(wh: Warehouse, template: YearTemplate) -> list[dict[str, Any]]:
+def payment_per_client(wh: Warehouse, template: YearTemplate, groups: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Per complexity group, the year's earned pounds (before limits) by episodes of the group, the episodes that
-    were open on some day of the year (on the moved history) or earned a line in it, and the pounds per episode."""
+    were open on some day of the year (on the moved history) or earned a line in it, and the pounds per episode;
+    `groups` in their order first (the contract's), then any other group."""
     year, shift = template.year, template.shift
     e = wh.table("episodes")
     open_in_year = e.filter((e.start_date <= shift.back(year.end))
@@ -201,6 +202,8 @@ def payment_per_client(wh: Warehouse, template: YearTemplate) -> list[dict[str, 
     episodes["counted"] = episodes.episode_id.isin(open_ids) | episodes.episode_id.isin(earned.index)
     counted = episodes[episodes.counted].groupby("complexity_group").agg(
         earned=("earned", "sum"), clients=("episode_id", "size"))
+    rank = {g: i for i, g in enumerate(groups)}
+    counted = counted.loc[sorted(counted.index, key=lambda g: (rank.get(g, len(rank)), str(g)))]
     return [{"year": year.label, "group": str(group), "earned": _pounds(int(row.earned)), "clients": int(row.clients),
              "per_client": _pounds(int(row.earned), int(row.clients))}
             for group, row in counted.iterrows() if group != NO_GROUP or row.earned]
@@ -326,7 +329,7 @@ def compare_designs(
             year_template(wh, contract, baseline.window_from, i, progress=progress) for i in indexes]
         result = model_risk(wh, contract, baseline, runs, seed, years=years, fixed=fixed, templates=templates,
                             step=told)
-        per_client = [row for t in templates for row in payment_per_client(wh, t)]
+        per_client = [row for t in templates for row in payment_per_client(wh, t, contract.group_ids)]
         designs.append(Design(name, path, contract, result, summarise(result), per_client,
                               money_by_outcome(contract, templates), templates))
     first = designs[0]

@@ -64,18 +64,20 @@ def _print_summary(comparison: Comparison) -> None:
     designs = comparison.designs
     table = Table(title=f"Designs side by side: {comparison.runs:,} runs each, seed {comparison.seed} "
                         "(the same draws for every design)")
-    table.add_column("")
+    table.add_column("per contract year")
     for d in designs:
-        table.add_column(f"{d.name}: {d.file.name}", justify="right")
+        table.add_column(d.name, justify="right")
     for y, year in enumerate(designs[0].summary.years):
         label = _short(year["year"])
         rows = [d.summary.years[y] for d in designs]
         table.add_row(f"{label}: expected spend", *(_money(r["mean"]) for r in rows))
-        table.add_row(f"{label}: 5th to 95th", *(f"{_money(r['p5'])} to {_money(r['p95'])}" for r in rows))
+        table.add_row(f"{label}: 5th percentile", *(_money(r["p5"]) for r in rows))
+        table.add_row(f"{label}: 95th percentile", *(_money(r["p95"]) for r in rows))
         table.add_row(f"{label}: P(over results money)", *(_share(r["p_over"]) for r in rows))
-    table.add_row("Limits acting most", *(", ".join(f"{path} {_share(p)}" for path, p in limits_acting_most(
-        d.summary)) or "none" for d in designs))
-    notes = []
+    notes = ["; ".join(_design_title(d) for d in designs) + "."]
+    notes.append("Limits acting most (share of runs): " + "; ".join(
+        f"{d.name} " + (", ".join(f"{path} {_share(p)}" for path, p in limits_acting_most(d.summary)) or "none")
+        for d in designs) + ".")
     for first, second, differences in comparison.changes:
         notes.append(f"What changed from {first} to {second}:")
         notes += [f"  {line}" for line in differences_words(differences, first, second)]
@@ -154,8 +156,8 @@ def _cash_section(d: Design) -> Section:
     rows = [{"provider": r["provider"], "quarter": r["quarter"], **{k: _money(r[k]) for k in ("mean", "p5", "p50",
                                                                                               "p95")}}
             for r in d.summary.cash_flow]
-    return Section(f"Providers' cash flow: {_design_title(d)}",
-                   ["What each provider is paid per quarter after limits under this design."],
+    return Section(f"Providers' cash flow: design {d.name}",
+                   [f"What each provider is paid per quarter after limits under design {_design_title(d)}."],
                    chart=charts.cash_flow_chart(rows=chart_rows, title=f"Providers' income by quarter: {d.name}"),
                    table=FigureTable(["provider", "quarter", "mean", "p5", "p50", "p95"], rows,
                                      f"Each provider's payments per quarter over the runs, design {d.name} (pounds)"))
