@@ -151,6 +151,15 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
         load_designs([MARLSHIRE, not_a_contract])
 
 
+def test_two_pilots_differences_read_cleanly() -> None:
+    differences = contract_differences(load_contract(MARLSHIRE), load_contract(CONTRACTS / "worcestershire.yaml"))
+    said = differences_words(differences, "A", "B")
+    assert len(differences) > 50 and said[-1] == f"and {len(differences) - 50} more"
+    assert "attachment_fees: only in A" in said and "caps: only in A" in said and "funnels: only in B" in said
+    assert [d.path for d in differences] == sorted(d.path for d in differences)
+    assert not any(", ," in line or "  " in line for line in said)
+
+
 @pytest.mark.slow
 def test_the_same_design_twice_gives_identical_figures_no_differences_and_an_offline_report(
     area: tuple[Warehouse, Path], tmp_path: Path

@@ -112,6 +112,8 @@ def _value_words(value: Any, share: bool) -> str:
 
 _AMOUNT = re.compile(r", -?£[0-9,]+\.[0-9]{2}( each| per achievement above the cohort's baseline)?$")
 _CONTRACT = re.compile(r" \(contract [0-9-]+\)$")
+#: Words with a part missing (a path shorter than the words need: `attachment_fees` alone).
+_GAPS = re.compile(r", ,|\s{2}|^,|, $")
 
 
 def path_label(contract: Contract, path: str) -> str:
@@ -119,20 +121,23 @@ def path_label(contract: Contract, path: str) -> str:
     "" where the statements have no words of their own for it."""
     parts = [p for p in path.split(".") if p]
     said = _AMOUNT.sub("", _CONTRACT.sub("", reference_words(contract, path)))
-    return "" if said == ", ".join(words(p) for p in parts) else said
+    unknown = said == ", ".join(words(p) for p in parts)
+    return "" if unknown or _GAPS.search(said) else said
 
 
 def _diff(a: Any, b: Any, path: list[str], found: list[tuple[list[str], Any, Any]]) -> None:
+    """Append (path, value in a, value in b) for every leaf that differs; empty mappings and lists are absent."""
     if a == b:
         return
+    a, b = (None if v == {} or v == [] else v for v in (a, b))
     if a is None or b is None or type(a) is not type(b):
         found.append((path, a, b))
     elif isinstance(a, dict) and not _is_dated(a) and not _is_dated(b):
         for key in sorted(set(a) | set(b), key=str):
             _diff(a.get(key), b.get(key), [*path, str(key)], found)
-    elif isinstance(a, list) and len(a) == len(b) and all(isinstance(v, dict) for v in [*a, *b]):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _diff(x, y, [*path, str(i)], found)
+    elif isinstance(a, list) and all(isinstance(v, dict) for v in [*a, *b]):
+        for i in range(max(len(a), len(b))):
+            _diff(a[i] if i < len(a) else None, b[i] if i < len(b) else None, [*path, str(i)], found)
     else:
         found.append((path, a, b))
 
@@ -142,8 +147,8 @@ def _sort_key(path: list[str]) -> list[tuple[int, str]]:
 
 
 def contract_differences(first: Contract, second: Contract) -> list[Difference]:
-    """Every field whose value differs between two contracts, ordered by path (a value absent or null in one file
-    is "only in" the other)."""
+    """Every field whose value differs between two contracts, ordered by path (a value absent, null or empty in one
+    file is "only in" the other)."""
     found: list[tuple[list[str], Any, Any]] = []
     _diff(first.model_dump(), second.model_dump(), [], found)
     differences = []
