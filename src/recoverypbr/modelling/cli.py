@@ -10,6 +10,7 @@ import typer
 
 from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
+from recoverypbr.modelling.compare_cli import compare_command
 from recoverypbr.modelling.forecast_cli import forecast_command
 from recoverypbr.modelling.gaming import gaming_command
 from recoverypbr.modelling.risk_cli import risk_command
@@ -23,10 +24,10 @@ model_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Commands (one line each, in the order a commissioner uses them):
+# In the order a commissioner uses them.
 model_app.command("baseline")(baseline_command)
 model_app.command("tariffs")(tariffs_command)
 model_app.command("risk")(risk_command)
-# compare
+model_app.command("compare")(compare_command)
 model_app.command("gaming")(gaming_command)
 model_app.command("forecast")(forecast_command)

@@ -534,17 +534,23 @@ def model_risk(
     fixed: bool = False,
     resolution: Resolution = "month",
     step: Callable[[str, int, int], None] | None = None,
+    templates: Sequence[YearTemplate] | None = None,
 ) -> RiskResult:
-    """Templates of the contract's first `years` years on the baseline's history, then `runs` runs through them."""
+    """Templates of the contract's first `years` years on the baseline's history, then `runs` runs through them.
+    A caller that already made those templates (of this contract and baseline) passes them as `templates`."""
     if runs < 1:
         raise RiskError(f"--runs must be at least 1 (got {runs})", hint="use e.g. --runs 10000")
     notes = check_baseline(baseline, contract)
     indexes = years_asked(contract, years)
-    templates = []
-    for i in indexes:
-        templates.append(year_template(wh, contract, baseline.window_from, i,
-                                       progress=(lambda text, i=i: step(text, i, len(indexes))) if step else None))
-    result = simulate(contract, templates, baseline, runs, seed, fixed=fixed, resolution=resolution,
+    if templates is not None and [t.index for t in templates] != indexes:
+        raise RiskError(f"templates of years {[t.index for t in templates]} given for years {indexes}",
+                        hint="pass one year_template per year asked, in order, or none")
+    made = list(templates or [])
+    if templates is None:
+        for i in indexes:
+            made.append(year_template(wh, contract, baseline.window_from, i,
+                                      progress=(lambda text, i=i: step(text, i, len(indexes))) if step else None))
+    result = simulate(contract, made, baseline, runs, seed, fixed=fixed, resolution=resolution,
                       progress=(lambda done, total: step("runs", done, total)) if step else None)
     result.notes[:0] = notes
     return result
