@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,18 +12,10 @@ from recoverypbr._console import console, print_table, progress_bar, user_errors
 from recoverypbr.modelling import charts
 from recoverypbr.modelling.baseline_file import read_baseline
 from recoverypbr.modelling.compare import Comparison, Design, compare_designs, differences_words, limits_acting_most
+from recoverypbr.modelling.options import BaselineOption, money, share
 from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
-from recoverypbr.modelling.risk_cli import BaselineOption
 from recoverypbr.outcomes.cli import DbOption
 from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
-
-
-def _money(value: Any) -> str:
-    return "" if value is None else f"£{value:,.2f}"
-
-
-def _share(value: Any) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
 
 
 def _short(year: str) -> str:
@@ -70,13 +62,13 @@ def _print_summary(comparison: Comparison) -> None:
     for y, year in enumerate(designs[0].summary.years):
         label = _short(year["year"])
         rows = [d.summary.years[y] for d in designs]
-        table.add_row(f"{label}: expected spend", *(_money(r["mean"]) for r in rows))
-        table.add_row(f"{label}: 5th percentile", *(_money(r["p5"]) for r in rows))
-        table.add_row(f"{label}: 95th percentile", *(_money(r["p95"]) for r in rows))
-        table.add_row(f"{label}: P(over results money)", *(_share(r["p_over"]) for r in rows))
+        table.add_row(f"{label}: expected spend", *(money(r["mean"]) for r in rows))
+        table.add_row(f"{label}: 5th percentile", *(money(r["p5"]) for r in rows))
+        table.add_row(f"{label}: 95th percentile", *(money(r["p95"]) for r in rows))
+        table.add_row(f"{label}: P(over results money)", *(share(r["p_over"]) for r in rows))
     notes = ["; ".join(_design_title(d) for d in designs) + "."]
     notes.append("Limits acting most (share of runs): " + "; ".join(
-        f"{d.name} " + (", ".join(f"{path} {_share(p)}" for path, p in limits_acting_most(d.summary)) or "none")
+        f"{d.name} " + (", ".join(f"{path} {share(p)}" for path, p in limits_acting_most(d.summary)) or "none")
         for d in designs) + ".")
     for first, second, differences in comparison.changes:
         notes.append(f"What changed from {first} to {second}:")
@@ -94,10 +86,10 @@ def _spend_section(comparison: Comparison) -> Section:
     rows, chart_rows = [], []
     for d in comparison.designs:
         for r in d.summary.years:
-            rows.append({"design": _design_title(d), "year": r["year"], "mean": _money(r["mean"]),
-                         "p5": _money(r["p5"]), "p95": _money(r["p95"]), "results money": _money(r["results_money"]),
-                         "P(over)": _share(r["p_over"]),
-                         "limits acting most": ", ".join(f"{p} {_share(s)}" for p, s in limits_acting_most(d.summary))})
+            rows.append({"design": _design_title(d), "year": r["year"], "mean": money(r["mean"]),
+                         "p5": money(r["p5"]), "p95": money(r["p95"]), "results money": money(r["results_money"]),
+                         "P(over)": share(r["p_over"]),
+                         "limits acting most": ", ".join(f"{p} {share(s)}" for p, s in limits_acting_most(d.summary))})
             chart_rows.append({"year": _short(r["year"]), "design": d.name, "mean": r["mean"]})
     return Section(
         "Expected spend by contract year",
@@ -117,8 +109,8 @@ def _per_client_section(comparison: Comparison) -> Section:
     for d in comparison.designs:
         for r in d.per_client:
             rows.append({"design": _design_title(d), "year": r["year"], "complexity group": r["group"],
-                         "earned": _money(r["earned"]), "clients": r["clients"],
-                         "per client": _money(r["per_client"])})
+                         "earned": money(r["earned"]), "clients": r["clients"],
+                         "per client": money(r["per_client"])})
             if r["year"] == d.summary.years[0]["year"]:
                 chart_rows.append({"group": r["group"], "design": d.name, "per_client": r["per_client"]})
     return Section(
@@ -138,8 +130,8 @@ def _by_outcome_section(comparison: Comparison) -> Section:
     rows, chart_rows = [], []
     for d in comparison.designs:
         for r in d.by_outcome:
-            rows.append({"design": _design_title(d), "item": r["item"], "earned": _money(r["earned"]),
-                         "share": _share(r["share"])})
+            rows.append({"design": _design_title(d), "item": r["item"], "earned": money(r["earned"]),
+                         "share": share(r["share"])})
             chart_rows.append({"item": r["item"], "design": d.name, "share": r["share"] * 100})
     return Section(
         "Share of money by outcome",
@@ -153,7 +145,7 @@ def _by_outcome_section(comparison: Comparison) -> Section:
 def _cash_section(d: Design) -> Section:
     chart_rows = [{"provider": r["provider"], "quarter": r["quarter"], "p5": r["p5"], "p50": r["p50"],
                    "p95": r["p95"]} for r in d.summary.cash_flow]
-    rows = [{"provider": r["provider"], "quarter": r["quarter"], **{k: _money(r[k]) for k in ("mean", "p5", "p50",
+    rows = [{"provider": r["provider"], "quarter": r["quarter"], **{k: money(r[k]) for k in ("mean", "p5", "p50",
                                                                                               "p95")}}
             for r in d.summary.cash_flow]
     return Section(f"Providers' cash flow: design {d.name}",

@@ -24,24 +24,18 @@ from recoverypbr.modelling.forecast import (
     money,
     percentiles,
 )
+from recoverypbr.modelling.options import RunsOption, SeedOption, share
+from recoverypbr.modelling.options import money as money_text
 from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
 from recoverypbr.outcomes.cli import AsOfOption, ContractOption, DbOption
 from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
 
 
-def _money(value: Any) -> str:
-    return "" if value is None else f"£{value:,.2f}"
-
-
-def _share(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
-
-
 def forecast_command(
     contract: ContractOption,
     as_of: AsOfOption,
-    runs: Annotated[int, typer.Option("--runs", help="Simulated runs.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random draws: the same seed, the same figures.")] = 1,
+    runs: RunsOption = 10_000,
+    seed: SeedOption = 1,
     prior_months: Annotated[float, typer.Option(
         "--prior-months", help="Shrink each rate toward the prediction, weighed as this many months of data "
                                "(0: the actuals alone).")] = 0.0,
@@ -116,10 +110,10 @@ def _print_summary(result: ForecastResult) -> None:
     for r in rows:
         total = f"{r['median']:,}\n[{r['p5']:,}-{r['p95']:,}]"
         if r["spend_median"] is not None:
-            spend = f"{_money(r['spend_median'])}\n[{_money(r['spend_p5'])}-{_money(r['spend_p95'])}]"
+            spend = f"{money_text(r['spend_median'])}\n[{money_text(r['spend_p5'])}-{money_text(r['spend_p95'])}]"
             funnel = escape(result.contract.funnels[r["funnel"]].label)
             paid.add_row(funnel, f"{r['predicted']:,}", f"{r['actual_to_date']:,}", escape(total),
-                         escape(spend), _share(r["p_maximum"]))
+                         escape(spend), share(r["p_maximum"]))
         else:
             others.add_row(f"{r['funnel']}: {r['milestone']}", f"{r['predicted']:,}", f"{r['actual_to_date']:,}",
                            escape(total.replace("\n", " ")))
@@ -146,10 +140,10 @@ def forecast_report(result: ForecastResult) -> Report:
         "funnel": r["funnel"], "milestone": r["label"], "predicted for the year": r["predicted"],
         "actual to date": r["actual_to_date"], "expected year total": f"{r['expected']:.1f}",
         f"year total median [{LOW}th-{HIGH}th]": f"{r['median']} [{r['p5']}-{r['p95']}]",
-        "unit price": _money(r["unit_price"]), "maximum": _money(r["maximum"]),
+        "unit price": money_text(r["unit_price"]), "maximum": money_text(r["maximum"]),
         f"spend median [{LOW}th-{HIGH}th]": "" if r["spend_median"] is None else
-        f"{_money(r['spend_median'])} [{_money(r['spend_p5'])}-{_money(r['spend_p95'])}]",
-        "P(reaching the maximum)": _share(r["p_maximum"]),
+        f"{money_text(r['spend_median'])} [{money_text(r['spend_p5'])}-{money_text(r['spend_p95'])}]",
+        "P(reaching the maximum)": share(r["p_maximum"]),
     } for r in summary]
     sections = [Section(
         "Every milestone: the year so far and forecast",

@@ -49,6 +49,7 @@ from recoverypbr.contract.model import Complexity, Condition, Contract, Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling import charts
 from recoverypbr.modelling.baseline_file import Baseline, read_baseline
+from recoverypbr.modelling.options import BaselineOption
 from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
 from recoverypbr.modelling.shift import Shift, shift_for, shifted_warehouse
 from recoverypbr.outcomes.cli import ContractOption, DbOption
@@ -722,7 +723,7 @@ def gaming_report(result: GamingResult) -> Report:
 
 def gaming_command(
     contract: ContractOption,
-    baseline: Annotated[Path, typer.Option("--baseline", help="The baseline folder (or its baseline.json).")],
+    baseline: BaselineOption,
     db: DbOption = DEFAULT_DB,
     seed: Annotated[int, typer.Option("--seed", help="Chooses the clients each strategy affects.")] = 0,
     share: Annotated[list[str] | None, typer.Option(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -12,29 +12,18 @@ from recoverypbr._console import console, print_table, progress_bar, user_errors
 from recoverypbr.contract.load import load_contract
 from recoverypbr.modelling import charts
 from recoverypbr.modelling.baseline_file import read_baseline
+from recoverypbr.modelling.options import BaselineOption, RunsOption, SeedOption, money, share, whole_pounds
 from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
 from recoverypbr.modelling.risk import RiskResult, Summary, model_risk, summarise
 from recoverypbr.outcomes.cli import ContractOption, DbOption
 from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
 
-BaselineOption = Annotated[
-    Path, typer.Option("--baseline", help="The baseline folder (or its baseline.json) from model baseline.")
-]
-
-
-def _money(value: Any) -> str:
-    return "" if value is None else f"£{value:,.2f}"
-
-
-def _share(value: Any) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
-
 
 def risk_command(
     contract: ContractOption,
     baseline: BaselineOption,
-    runs: Annotated[int, typer.Option("--runs", help="Simulated runs.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random draws: the same seed, the same figures.")] = 1,
+    runs: RunsOption = 10_000,
+    seed: SeedOption = 1,
     years: Annotated[int | None, typer.Option("--years", help="Simulate the first N contract years (default: all).",
                                               show_default=False)] = None,
     fixed: Annotated[bool, typer.Option(
@@ -64,18 +53,15 @@ def risk_command(
         console.print(f"Report: {page} (with risk.json and a CSV file per table, in {out})")
 
 
-def _whole(value: Any) -> str:
-    return "" if value is None else f"£{value:,.0f}"
-
-
 def _print_summary(result: RiskResult, summary: Summary) -> None:
     table = Table(title=f"Spend by contract year: {result.runs:,} runs, seed {result.seed}")
     for name in ("year", "mean", "5th to 95th percentile", "results money", "P(over)"):
         table.add_column(name, justify="left" if name == "year" else "right")
     for row in summary.years:
-        table.add_row(row["year"].split(" (")[0], _whole(row["mean"]), f"{_whole(row['p5'])} to {_whole(row['p95'])}",
-                      _whole(row["results_money"]), _share(row["p_over"]))
-    acting = [f"{r['limit']} in {r['year'].split(' (')[0]}: {_share(r['p_acts'])} of runs"
+        spread = f"{whole_pounds(row['p5'])} to {whole_pounds(row['p95'])}"
+        table.add_row(row["year"].split(" (")[0], whole_pounds(row["mean"]), spread, whole_pounds(row["results_money"]),
+                      share(row["p_over"]))
+    acting = [f"{r['limit']} in {r['year'].split(' (')[0]}: {share(r['p_acts'])} of runs"
               for r in summary.limits if r["p_acts"]]
     notes = ["Limits acting: " + "; ".join(acting) + "." if acting else "No cap, floor or maximum acted in any run."]
     notes += [f"Years: {', '.join(y.label for y in result.years)}.", *result.notes]
@@ -96,17 +82,17 @@ def risk_report(result: RiskResult, summary: Summary) -> Report:
         if year["results_money"] is not None:
             money_rows.append({"period": r["quarter"], "results_money": year["results_money"] / 4})
     columns = ["year", "mean", "p5", "p25", "p50", "p75", "p95", "results money", "P(spend over results money)"]
-    year_rows = [{"year": r["year"], **{k: _money(r[k]) for k in ("mean", "p5", "p25", "p50", "p75", "p95")},
-                  "results money": _money(r["results_money"]), "P(spend over results money)": _share(r["p_over"])}
+    year_rows = [{"year": r["year"], **{k: money(r[k]) for k in ("mean", "p5", "p25", "p50", "p75", "p95")},
+                  "results money": money(r["results_money"]), "P(spend over results money)": share(r["p_over"])}
                  for r in summary.years]
-    quarter_rows = [{"quarter": r["quarter"], **{k: _money(r[k]) for k in ("mean", "p5", "p25", "p50", "p75", "p95")}}
+    quarter_rows = [{"quarter": r["quarter"], **{k: money(r[k]) for k in ("mean", "p5", "p25", "p50", "p75", "p95")}}
                     for r in summary.quarters]
-    limit_rows = [{"year": r["year"], "limit": r["limit"], "share of runs it acts in": _share(r["p_acts"])}
+    limit_rows = [{"year": r["year"], "limit": r["limit"], "share of runs it acts in": share(r["p_acts"])}
                   for r in summary.limits]
     cash_rows = [{"provider": r["provider"], "quarter": r["quarter"], "p5": r["p5"], "p50": r["p50"], "p95": r["p95"]}
                  for r in summary.cash_flow]
     cash_table = [{"provider": r["provider"], "quarter": r["quarter"],
-                   **{k: _money(r[k]) for k in ("mean", "p5", "p50", "p95")}} for r in summary.cash_flow]
+                   **{k: money(r[k]) for k in ("mean", "p5", "p50", "p95")}} for r in summary.cash_flow]
     return Report(
         title=f"Spend risk: {result.contract.title}",
         intro=[f"{result.contract.area}, contract version {result.contract.effective_from.isoformat()}. {how}",

@@ -41,6 +41,7 @@ from recoverypbr.contract.outcomes import OutcomeCommon
 from recoverypbr.contract.types import DOMAIN_NAMES, WHOLE_CONTRACT, percent, tariff_on, value_on
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling.baseline_file import Baseline
+from recoverypbr.modelling.options import BaselineOption
 from recoverypbr.modelling.shift import Shift, shifted_warehouse
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.run import price_up_to, schedule
@@ -772,7 +773,7 @@ def _report_lines(r: Tariffs, rows: list[dict[str, Any]]) -> list[str]:
 
 def tariffs_command(
     contract: Annotated[Path, typer.Option("--contract", help="The contract YAML file whose tariffs are solved.")],
-    baseline: Annotated[Path, typer.Option("--baseline", help="The baseline folder (or its baseline.json).")],
+    baseline: BaselineOption,
     out: Annotated[Path, typer.Option("--out", help="The draft contract to write (YAML); the report goes beside it.")],
     db: Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB), opened read-only.")] = DEFAULT_DB,
     design: Annotated[Path | None, typer.Option("--design", help="A design file (YAML): domains, outcomes, "
