@@ -3,7 +3,9 @@ that skips the engine's limits never skips a run they would change; bad input is
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -52,14 +54,23 @@ def tight_contract(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def area(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Warehouse, Path]]:
+def area_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 600-client area shaped for Marlshire, loaded (no connection left open)."""
     folder = tmp_path_factory.mktemp("risk-area")
     contract = load_contract(MARLSHIRE)
     generate_area(600, 4, folder / "extract", "csv", contract=contract)
     db = folder / "area.duckdb"
     run_cli("load", str(folder / "extract"), "--db", str(db))
-    with open_warehouse(db) as wh:
-        yield wh, folder
+    # A copy no test opens for writing, for the command to open read-only (and its child processes with it).
+    shutil.copyfile(db, folder / "read-only.duckdb")
+    return db
+
+
+@pytest.fixture(scope="module")
+def area(area_db: Path) -> Iterator[tuple[Warehouse, Path]]:
+    """The area open for writing (pricing stores the ledger), and its folder."""
+    with open_warehouse(area_db) as wh:
+        yield wh, area_db.parent
 
 
 def _baseline(contract: Contract, cells: tuple[Cell, ...] = ()) -> Baseline:
@@ -159,17 +170,19 @@ def test_bad_input_is_refused_clearly(area: tuple[Warehouse, Path]) -> None:
 
 
 @pytest.mark.slow
-def test_the_command_writes_a_report_that_opens_offline(area: tuple[Warehouse, Path], tmp_path: Path) -> None:
+def test_the_command_writes_a_report_that_opens_offline(area_db: Path, tmp_path: Path) -> None:
     from recoverypbr.modelling.baseline_file import write_baseline
     from recoverypbr.modelling.report import external_urls
 
-    wh, _ = area
     contract = load_contract(MARLSHIRE)
     write_baseline(_baseline(contract), tmp_path / "baseline")
+    # Two years: the command opens the warehouse read-only and makes the years' templates in child processes.
+    db = area_db.parent / "read-only.duckdb"
     out = run_cli("model", "risk", "--contract", str(MARLSHIRE), "--baseline", str(tmp_path / "baseline"),
-                  "--db", str(wh.path), "--runs", "200", "--seed", "3", "--years", "1", "--out", str(tmp_path / "r"))
+                  "--db", str(db), "--runs", "200", "--seed", "3", "--years", "2", "--out", str(tmp_path / "r"))
     assert "Spend by contract year: 200 runs, seed 3" in out
-    assert re.search(r"P\(over\)", out)
+    assert re.search(r"year 1 .* year 2 ", out) and "P(over)" in out
     html = (tmp_path / "r" / "risk.html").read_text(encoding="utf-8")
     assert external_urls(html) == [] and "<svg" in html
-    assert (tmp_path / "r" / "risk.json").exists()
+    doc = json.loads((tmp_path / "r" / "risk.json").read_text(encoding="utf-8"))
+    assert "Spend by contract year" in json.dumps(doc)

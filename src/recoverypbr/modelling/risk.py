@@ -41,7 +41,7 @@ from scipy import sparse
 from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling.baseline_file import Baseline
-from recoverypbr.modelling.template import NO_GROUP, YearTemplate, year_template
+from recoverypbr.modelling.template import NO_GROUP, YearTemplate, year_templates
 from recoverypbr.payments.limits import (
     LimitRule,
     apply_limits,
@@ -545,11 +545,8 @@ def model_risk(
     if templates is not None and [t.index for t in templates] != indexes:
         raise RiskError(f"templates of years {[t.index for t in templates]} given for years {indexes}",
                         hint="pass one year_template per year asked, in order, or none")
-    made = list(templates or [])
-    if templates is None:
-        for i in indexes:
-            made.append(year_template(wh, contract, baseline.window_from, i,
-                                      progress=(lambda text, i=i: step(text, i, len(indexes))) if step else None))
+    made = list(templates) if templates is not None else year_templates(
+        wh, contract, baseline.window_from, indexes, progress=(lambda text: step(text, 0, 0)) if step else None)
     result = simulate(contract, made, baseline, runs, seed, fixed=fixed, resolution=resolution,
                       progress=(lambda done, total: step("runs", done, total)) if step else None)
     result.notes[:0] = notes

@@ -12,7 +12,10 @@ draws nothing at random must reproduce to the penny.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -71,11 +74,34 @@ def year_template(
 ) -> YearTemplate:
     """The engine's earned lines of contract year `index` on the history of `wh` moved so that `window_from` falls on
     the year's first day."""
+    return price_year(moved_history(wh, contract, window_from, index, progress), contract, index, progress)
+
+
+@dataclass(frozen=True)
+class MovedHistory:
+    """The baseline's history moved onto one contract year, in a warehouse of its own (closed by `price_year`)."""
+
+    copy: Warehouse
+    shift: Shift
+
+
+def moved_history(
+    wh: Warehouse, contract: Contract, window_from: date, index: int, progress: Progress | None = None
+) -> MovedHistory:
+    """The history of `wh` moved so that `window_from` falls on the first day of contract year `index`."""
     year = contract_year(contract, index)
     shift = Shift((year.start - window_from).days)
     if progress:
         progress(f"moving the baseline onto {year.label}")
-    copy = shifted_warehouse(wh, shift, contract)
+    return MovedHistory(shifted_warehouse(wh, shift, contract), shift)
+
+
+def price_year(moved: MovedHistory, contract: Contract, index: int, progress: Progress | None = None) -> YearTemplate:
+    """Build the ledger as of the year's last day on the moved history and price the year's periods with the
+    engine; the moved history's warehouse is closed afterwards. Years in their own warehouses may be priced at once
+    (each warehouse is its own connection)."""
+    year = contract_year(contract, index)
+    copy = moved.copy
     try:
         if progress:
             progress(f"outcomes as of {year.end.isoformat()}")
@@ -100,4 +126,28 @@ def year_template(
         episodes = copy.to_arrow(e.order_by("episode_id"))
     finally:
         copy.close()
-    return YearTemplate(index, year, shift, tuple(periods), tuple(lines), paid, episodes)
+    return YearTemplate(index, year, moved.shift, tuple(periods), tuple(lines), paid, episodes)
+
+
+def year_templates(
+    wh: Warehouse, contract: Contract, window_from: date, indexes: list[int], progress: Progress | None = None
+) -> list[YearTemplate]:
+    """`year_template` for each contract year asked. Pricing a year is mostly compiling the engine's queries, which
+    holds Python's lock, so for a warehouse file opened read-only (as `model risk` opens it) the years are made in
+    child processes, as many at once as the machine has cores; otherwise one after the other."""
+    workers = min(len(indexes), os.cpu_count() or 1)
+    if workers < 2 or not wh.read_only or str(wh.path) == ":memory:":
+        return [year_template(wh, contract, window_from, i, progress) for i in indexes]
+    if progress:
+        progress(f"moving the baseline onto {len(indexes)} contract years and pricing them, {workers} at a time")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_template_of_file, [str(wh.path)] * len(indexes), [contract] * len(indexes),
+                             [window_from] * len(indexes), indexes))
+
+
+def _template_of_file(db: str, contract: Contract, window_from: date, index: int) -> YearTemplate:
+    """`year_template` in a child process, on the warehouse file opened read-only."""
+    from recoverypbr.warehouse.connection import open_warehouse
+
+    with open_warehouse(db, read_only=True) as wh:
+        return year_template(wh, contract, window_from, index)

@@ -32,6 +32,7 @@ class Warehouse:
 
     def __init__(self, path: Path | str, *, read_only: bool = False, memory_limit: str | None = None) -> None:
         self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
+        self.read_only = read_only
         # Row order is never relied on (every read that needs an order asks for it); letting DuckDB
         # drop insertion order lowers the memory a large load needs.
         config: dict[str, Any] = {"preserve_insertion_order": False}
