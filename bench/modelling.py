@@ -72,7 +72,8 @@ def main() -> None:
         raise SystemExit(f"model risk failed with exit code {os.waitstatus_to_exitcode(status)}:\n{output}")
     print(output.rstrip())
     print(f"clients            {args.clients:,}")
-    print(f"runs               {args.runs:,} ({f'{args.years} contract year(s)' if args.years else 'every contract year'})")
+    years = f"{args.years} contract year(s)" if args.years else "every contract year"
+    print(f"runs               {args.runs:,} ({years})")
     print(f"wall time          {wall:.1f} s (the command in a child process, start-up included)")
     print(f"peak memory        {usage.ru_maxrss / 2**20:.2f} GiB (the child process)")
 
