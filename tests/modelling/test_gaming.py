@@ -56,8 +56,8 @@ from recoverypbr.modelling.gaming import (
     GamingSettings,
     chosen,
     gaming_gains,
-    parse_shares,
 )
+from recoverypbr.modelling.gaming_cli import parse_shares
 from recoverypbr.modelling.shift import shift_for, shifted_warehouse
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "modelling" / "gaming"

@@ -12,9 +12,9 @@ from recoverypbr._console import PlainFlagsGroup
 from recoverypbr.modelling.baseline import baseline_command
 from recoverypbr.modelling.compare_cli import compare_command
 from recoverypbr.modelling.forecast_cli import forecast_command
-from recoverypbr.modelling.gaming import gaming_command
+from recoverypbr.modelling.gaming_cli import gaming_command
 from recoverypbr.modelling.risk_cli import risk_command
-from recoverypbr.modelling.tariffs import tariffs_command
+from recoverypbr.modelling.tariffs_cli import tariffs_command
 
 model_app = typer.Typer(
     cls=PlainFlagsGroup,
