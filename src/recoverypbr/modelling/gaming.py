@@ -161,7 +161,7 @@ class GamingResult:
                 whole = provider == "all providers"
                 gain = s.total_gain_pence if whole else s.gain_pence[provider]
                 honest = sum(s.honest_pence.values()) if whole else s.honest_pence.get(provider, 0)
-                per_client = per_client(gain, s.clients_affected)
+                per_client = gain_per_client(gain, s.clients_affected)
                 rows.append({
                     "strategy": s.strategy,
                     "parameter": s.parameter,
@@ -203,7 +203,7 @@ class GamingResult:
                     "gain_pence": s.gain_pence,
                     "total_gain_pence": s.total_gain_pence,
                     "per_client_pence": s.per_client_pence,
-                    "total_per_client_pence": per_client(s.total_gain_pence, s.clients_affected),
+                    "total_per_client_pence": gain_per_client(s.total_gain_pence, s.clients_affected),
                     "flagged": s.flagged,
                     "driver": s.driver,
                     "lever": s.lever,
@@ -334,7 +334,7 @@ def _gain(
         honest_pence={p: honest.get(p, 0) for p in providers},
         gamed_pence={p: gamed.get(p, 0) for p in providers},
         gain_pence=gain,
-        per_client_pence={p: per_client(g, affected) for p, g in gain.items()},
+        per_client_pence={p: gain_per_client(g, affected) for p, g in gain.items()},
         flagged=total > flag_above,
         driver=_driver(honest_lines, gamed_lines, total),
         lever=LEVERS[strategy],
@@ -342,7 +342,7 @@ def _gain(
     )
 
 
-def per_client(gain_pence: int, clients: int) -> int | None:
+def gain_per_client(gain_pence: int, clients: int) -> int | None:
     """Gain / clients affected, to the penny (half up, the project's one rounding rule); None with no client."""
     return pence(Decimal(gain_pence) / 100 / clients) if clients else None
 

@@ -23,9 +23,9 @@ from recoverypbr.modelling.gaming import (
     GamingError,
     GamingResult,
     GamingSettings,
-    per_client,
-    percent_words,
+    gain_per_client,
     gaming_gains,
+    percent_words,
 )
 from recoverypbr.modelling.options import BaselineOption
 from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
@@ -84,7 +84,7 @@ def gaming_table(result: GamingResult) -> Table:
     table.add_column("per client £", justify="right")
     table.add_column("flag")
     for s in result.strategies:
-        per_client = per_client(s.total_gain_pence, s.clients_affected)
+        per_client = gain_per_client(s.total_gain_pence, s.clients_affected)
         table.add_row(
             LABELS[s.strategy], s.parameter, str(s.clients_affected),
             *[f"{pounds(s.gain_pence.get(p, 0)):,}" for p in providers],
@@ -103,8 +103,8 @@ def gaming_report(result: GamingResult) -> Report:
              f"({result.window_from} to {result.window_to}) moved onto the contract year {result.year_start} to "
              f"{result.year_end}, each strategy applied to it and re-priced by the payments engine.",
              f"A strategy is flagged when its gain passes £{pounds(result.flag_above_pence):,} "
-             f"({percent_words(result.threshold)} of the year's results money); the flag names the contract figure that "
-             "drives it. A negative gain is money the strategy forgoes."]
+             f"({percent_words(result.threshold)} of the year's results money); the flag names the contract figure "
+             "that drives it. A negative gain is money the strategy forgoes."]
     drivers = [f"{s.strategy}: {s.driver}" for s in result.strategies if s.flagged and s.driver]
     return Report(
         title=f"What gaming would earn: {result.contract_area}",
@@ -145,7 +145,7 @@ def gaming_command(
         with open_warehouse(db, read_only=True) as wh, progress_bar("Gaming strategies") as step:
             result = gaming_gains(wh, model, base, settings, progress=step)
         written = (*write_gaming(result, out), write_report(gaming_report(result), out, "gaming-report"))
-    notes = [f"Flagged above £{pounds(result.flag_above_pence):,} ({percent_words(result.threshold)} of the year's results "
-             f"money, £{pounds(result.results_money_pence):,}). A negative gain is money the strategy forgoes."]
+    notes = [f"Flagged above £{pounds(result.flag_above_pence):,} ({percent_words(result.threshold)} of the year's "
+             f"results money, £{pounds(result.results_money_pence):,}). A negative gain is money the strategy forgoes."]
     notes += [f"Wrote {path}" for path in written]
     print_table(gaming_table(result), notes)
