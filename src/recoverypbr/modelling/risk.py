@@ -206,11 +206,11 @@ def prepare_year(template: YearTemplate, contract: Contract, baseline: Baseline 
     pointer, columns, values = amounts.indptr, amounts.indices, amounts.data
     for u in np.flatnonzero(moving):
         part = slice(pointer[u], pointer[u + 1])
-        key = (int(unit_cell[u]), columns[part].tobytes(), values[part].tobytes())
-        if key not in type_of:
-            type_of[key] = len(type_rows)
+        same = (int(unit_cell[u]), columns[part].tobytes(), values[part].tobytes())
+        if same not in type_of:
+            type_of[same] = len(type_rows)
             type_rows.append(int(u))
-        unit_type[u] = type_of[key]
+        unit_type[u] = type_of[same]
     types = amounts[type_rows] if type_rows else sparse.csr_matrix((0, n_buckets), dtype=np.int64)
     type_weight = np.bincount(unit_type[moving], minlength=len(type_rows)).astype(np.int64)
     type_cell = unit_cell[type_rows] if type_rows else np.zeros(0, dtype=np.int64)
@@ -260,9 +260,9 @@ def _screen(contract: Contract, rules: Sequence[LimitRule], buckets: Sequence[Pa
 
     for i, rule in enumerate(rules):
         if rule.kind == "floor":
-            for w in windows(rule.window, span, contract):
-                if span.contains(w.end):
-                    window_index(i, w)
+            for fw in windows(rule.window, span, contract):
+                if span.contains(fw.end):
+                    window_index(i, fw)
     for b, line in enumerate(buckets):
         for i, rule in enumerate(rules):
             if not rule.scope.test(line):
@@ -283,7 +283,8 @@ def _needs_engine(screen: _Screen, amounts: np.ndarray) -> np.ndarray:
     if screen.member.shape[1] == 0:
         return np.zeros(amounts.shape[0], dtype=bool)
     totals = (screen.member.T @ amounts.T).T
-    return ((totals > screen.cap_room) | (totals < screen.floor_need)).any(axis=1)
+    acts: np.ndarray = ((totals > screen.cap_room) | (totals < screen.floor_need)).any(axis=1)
+    return acts
 
 
 def _draw_year(prep: _Year, rng: np.random.Generator, runs: int, volume: dict[str, np.ndarray],
@@ -313,7 +314,8 @@ def _draw_year(prep: _Year, rng: np.random.Generator, runs: int, volume: dict[st
 
 def _amounts(prep: _Year, counts: np.ndarray) -> np.ndarray:
     """Runs x buckets pence from runs x types counts."""
-    return np.asarray((prep.types.T @ counts.T).T, dtype=np.int64) + prep.fixed
+    found: np.ndarray = np.asarray((prep.types.T @ counts.T).T, dtype=np.int64) + prep.fixed
+    return found
 
 
 def _factors(baseline: Baseline | None, flows: pd.DataFrame, rng: np.random.Generator,
