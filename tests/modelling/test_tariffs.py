@@ -256,5 +256,9 @@ def test_solved_tariffs_spend_the_results_money_in_a_real_pay(area: Path, tmp_pa
         tariffs = draft.outcomes[outcome].tariffs
         assert abs(tariffs["high"][date.min] - 2 * tariffs["low"][date.min]) <= 1  # the ratio, to the pound
     written = (tmp_path / "tariffs-report.md").read_text(encoding="utf-8")
+    from recoverypbr.modelling.report import external_urls
+
+    page = (tmp_path / "tariffs-report.html").read_text(encoding="utf-8")
+    assert external_urls(page) == [] and "<svg" in page and "Solved tariffs" in page
     assert f"spends £{paid:,.2f}" in written and "## Tariffs by outcome and group" in written
     assert (tmp_path / "tariffs.csv").read_text(encoding="utf-8").startswith("outcome_id,domain,stage,")

@@ -11,7 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from recoverypbr.contract.types import DOMAIN_NAMES
+from recoverypbr.modelling import charts
 from recoverypbr.modelling.options import BaselineOption
+from recoverypbr.modelling.report import FigureTable, Report, Section
+from recoverypbr.modelling.report import write_report as write_html
 from recoverypbr.modelling.tariffs import (
     ZERO,
     Design,
@@ -70,7 +73,41 @@ def write_report(result: Tariffs, folder: Path) -> tuple[Path, Path]:
         writer.writerows(safe_row(r) for r in rows)
     report = folder / "tariffs-report.md"
     report.write_text("\n".join(_report_lines(result, rows)) + "\n", encoding="utf-8")
+    write_html(tariffs_report(result, rows), folder, "tariffs-report")
     return report, table
+
+
+def tariffs_report(result: Tariffs, rows: list[dict[str, Any]]) -> Report:
+    """The solved tariffs as an HTML report: tariffs by outcome and group, the expected money by outcome, and the
+    table of how each was derived (the Markdown report beside it has the formulas)."""
+    solved = [r for r in rows if r["tariff"] != "kept"]
+    tariff_bars = [{"outcome": r["outcome_id"], "group": r["complexity_group"], "tariff": Decimal(r["tariff"])}
+                   for r in solved]
+    money: dict[str, Decimal] = {}
+    for r in solved:
+        money[r["outcome_id"]] = money.get(r["outcome_id"], ZERO) + Decimal(r["expected_money"])
+    money_bars = [{"outcome": o, "expected": m} for o, m in money.items()]
+    columns = ["outcome_id", "complexity_group", "baseline_rate", "payable_flow", "payable_stock", "current_tariff",
+               "exact_tariff", "tariff", "expected_money"]
+    return Report(
+        title=f"Tariffs solved to the budget: {result.contract.area}",
+        intro=[f"New tariffs from {result.effective_from}: results money {_money(result.results_money)}, of which "
+               f"{_money(result.fixed)} is fixed (fees, incentives, payment points and other amounts not solved); "
+               f"the residual after rounding is {_money(result.solution.residual)}.",
+               f"A real pay of the year on the baseline's history, with the draft contract, spends "
+               f"{_money(result.paid)}.", *result.notes],
+        sections=[
+            Section("Tariffs by outcome and complexity group", ["Pounds per achievement in the draft contract."],
+                    chart=charts.bars_chart(tariff_bars, "outcome", "tariff", "group", title="Solved tariffs",
+                                            x_title="Outcome", y_title="Tariff (£)"),
+                    table=FigureTable(columns, [{c: r[c] for c in columns} for r in rows],
+                                      "How each tariff was derived (counts payable in the year, exact and rounded)")),
+            Section("Expected money by outcome", ["Tariff x achievements payable in the baseline's year."],
+                    chart=charts.bars_chart(money_bars, "outcome", "expected", title="Expected money by outcome",
+                                            x_title="Outcome", y_title="Pounds a year"),
+                    table=FigureTable(["outcome", "expected"], money_bars, "Expected money per outcome (pounds)")),
+        ],
+    )
 
 
 def _report_lines(r: Tariffs, rows: list[dict[str, Any]]) -> list[str]:
@@ -169,7 +206,8 @@ def tariffs_command(
                                for g in result.problem.groups])
         print_table(shown, [f"Results money {_money(result.results_money)}, fixed {_money(result.fixed)}, residual "
                             f"{_money(result.solution.residual)}; a real pay of the year spends {_money(result.paid)}.",
-                            f"Draft contract: {out}", f"Report: {report} and {table}"])
+                            f"Draft contract: {out}",
+                            f"Report: {out.parent / 'tariffs-report.html'}, {report} and {table}"])
         console.print(*[f"Note: {n}" for n in result.notes], sep="\n", highlight=False)
 
 
