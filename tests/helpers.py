@@ -24,6 +24,11 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def squashed(text: str) -> str:
+    """Text without any white space: for finding a long path in output that wrapped it mid-word."""
+    return "".join(text.split())
+
+
 def run_cli(*args: str) -> str:
     """Run the CLI in-process as a user would; it must succeed; its output with wrapping undone."""
     from typer.testing import CliRunner
