@@ -24,7 +24,6 @@ import ibis.expr.types as ir
 import numpy as np
 import typer
 from rich.table import Table
-from scipy.stats import beta
 
 from recoverypbr._console import console, print_table, user_errors
 from recoverypbr.contract.load import load_contract
@@ -90,6 +89,8 @@ def jeffreys(achieved: int, eligible: int) -> tuple[str, str]:
     the low end 0 when x = 0 and the high end 1 when x = n (Brown, Cai and DasGupta 2001); rounded outwards to 4
     places so that the written interval holds the exact one. With no one eligible: 0 to 1 (nothing is known)."""
     x, n = achieved, eligible
+    from scipy.stats import beta  # imported when needed: it is slow to import
+
     low = 0.0 if x == 0 else float(beta.ppf(0.025, x + 0.5, n - x + 0.5))
     high = 1.0 if x == n else float(beta.ppf(0.975, x + 0.5, n - x + 0.5))
     return (

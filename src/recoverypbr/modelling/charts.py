@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import altair as alt
-
 Rows = Sequence[Mapping[str, Any]]
 
 #: Okabe & Ito's colour-blind-safe palette (black first dropped: it is kept for text and rules).
@@ -32,7 +30,7 @@ WIDTH = 560
 HEIGHT = 280
 
 
-def _config(chart: alt.TopLevelMixin) -> Any:
+def _config(chart: Any) -> Any:
     """The house style: fonts, text sizes, palette, no chart border."""
     return (
         chart.configure(font=FONT, background="white")
@@ -66,7 +64,8 @@ def _order(rows: Rows, key: str) -> list[str]:
     return list(dict.fromkeys(str(row[key]) for row in rows))
 
 
-def _data(rows: list[dict[str, Any]]) -> alt.Data:
+def _data(rows: list[dict[str, Any]]) -> Any:
+    import altair as alt  # imported when a chart is made: it is slow to import
     return alt.Data(values=rows)  # type: ignore[no-untyped-call]
 
 
@@ -84,6 +83,7 @@ def fan_chart(
     `rows`: one per period, in order: `period` (label), `p5`, `p25`, `p50`, `p75`, `p95` (pounds).
     `budget_rows`: `period` and `results_money` (pounds), drawn as a dashed line.
     """
+    import altair as alt  # imported when a chart is made: it is slow to import
     order = _order([*rows, *budget_rows], "period")
     fan = [{"period": str(row["period"]), **{p: _number(row[p]) for p in ("p5", "p25", "p50", "p75", "p95")}}
            for row in rows]
@@ -119,6 +119,7 @@ def rates_chart(
     `rows`: `outcome`, `group`, `rate`, `low`, `high` (fractions) and `small` (True for a cell too small to trust),
     drawn as an open diamond instead of a filled circle.
     """
+    import altair as alt  # imported when a chart is made: it is slow to import
     data = [{"outcome": str(row["outcome"]), "group": str(row["group"]), "rate": _number(row["rate"]),
              "low": _number(row["low"]), "high": _number(row["high"]),
              "cell": small_label if row.get("small") else "Enough clients"} for row in rows]
@@ -157,6 +158,7 @@ def cash_flow_chart(
 
     `rows`: `provider`, `quarter` (label, in order), `p5`, `p50`, `p95` (pounds).
     """
+    import altair as alt  # imported when a chart is made: it is slow to import
     data = [{"provider": str(row["provider"]), "quarter": str(row["quarter"]),
              **{p: _number(row[p]) for p in ("p5", "p50", "p95")}} for row in rows]
     providers = _order(data, "provider")
@@ -188,6 +190,7 @@ def funnel_chart(
     `rows`: one per month, in order: `month` (label), `predicted`, `actual` (None for months to come),
     `forecast`, `low`, `high` (None for months already past).
     """
+    import altair as alt  # imported when a chart is made: it is slow to import
     series = (("predicted", "Predicted", [6, 4]), ("actual", "Actual", [1, 0]), ("forecast", "Forecast", [2, 3]))
     lines = [{"month": str(row["month"]), "series": label, "value": _number(row[key])}
              for key, label, _ in series for row in rows if row.get(key) is not None]
@@ -223,6 +226,7 @@ def gains_chart(
     `rows`: `strategy`, `gain` (pounds, may be negative) and `flagged` (True for a strategy the caller flags, such as
     one that pays and no gaming indicator catches; `flagged_label` says what the flag means).
     """
+    import altair as alt  # imported when a chart is made: it is slow to import
     data = [{"strategy": str(row["strategy"]), "gain": _number(row["gain"]),
              "status": flagged_label if row.get("flagged") else unflagged_label} for row in rows]
     domain = [flagged_label, unflagged_label]
@@ -249,6 +253,7 @@ def bars_chart(
     y_title: str | None = None,
 ) -> Any:
     """Plain bars: `x` a category (in the rows' order), `y` a number; with `color`, bars side by side per value."""
+    import altair as alt  # imported when a chart is made: it is slow to import
     data = _plain(rows, [x, color] if color else [x], y)
     encoding: dict[str, Any] = {
         "x": alt.X(f"{x}:N", sort=_order(data, x), title=x_title or x, axis=alt.Axis(labelAngle=0)),

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import vl_convert
 
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.reports.cells import safe_cell, safe_table
@@ -128,6 +127,8 @@ def chart_svg(chart: Any, prefix: str, label: str = "Chart") -> str:
     follow in a table."""
     spec = chart.to_dict()
     label = f"Chart: {spec.get('description') or label}"
+    import vl_convert  # imported when a chart is drawn
+
     svg = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
     svg = _XMLNS.sub("", svg, count=2)
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)

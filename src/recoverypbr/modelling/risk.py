@@ -56,7 +56,7 @@ from recoverypbr.payments.periods import Period, quarter, window, windows
 
 Resolution = Literal["day", "month"]
 #: Runs simulated together (memory: runs x units integers).
-BATCH = 250
+BATCH = 1000
 #: Percentiles reported.
 PERCENTILES = (5, 25, 50, 75, 95)
 BEFORE = -1
