@@ -7,7 +7,7 @@ run. Each strategy then changes a fresh copy of the same history with set-based 
 (assessments, episodes, top) and is priced the same way; its gain per provider is gamed - honest, in pence. A
 strategy that changed no row (no client affected) is not priced again: its gain is zero by construction.
 
-The strategies (the national Gaming Commission's risk areas, shared/domain.md):
+The strategies (the national guidance's gaming risk areas, docs/modelling.md "What gaming would earn"):
 
 - `assessment_inflation`: a share of clients in treatment in the year have every assessment recorded exactly one
   complexity group higher, by raising the assessment fields the contract's grouping reads, just enough;
