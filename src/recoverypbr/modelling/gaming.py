@@ -43,11 +43,11 @@ from recoverypbr.contract.model import Complexity, Condition, Contract, Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling.baseline_file import Baseline
 from recoverypbr.modelling.shift import Shift, shift_for, shifted_warehouse
+from recoverypbr.modelling.template import year_lines
 from recoverypbr.outcomes.frame import SUBSTANCE_DAYS
-from recoverypbr.outcomes.ledger import build_ledger
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import pence, pounds
-from recoverypbr.payments.run import price_up_to, schedule
+from recoverypbr.payments.run import schedule
 from recoverypbr.warehouse.connection import Warehouse
 
 Progress = Callable[[str, int, int], None]
@@ -298,11 +298,7 @@ def _price_year(wh: Warehouse, contract: Contract, year: ContractYear) -> list[P
     """Every line the engine pays for the year's schedule periods as of its last day, payable in the year (the
     rule the caps and the share on results use); the warehouse is closed afterwards."""
     try:
-        last = [p for p in schedule(contract) if p.start <= year.end][-1]
-        build_ledger(wh, contract, year.end)
-        priced = price_up_to(wh, contract, last, year.end)
-        lines = [x for q in priced.periods for x in priced.payments[q.label].lines]
-        return [x for x in lines if year.start <= x.payable_on <= year.end]
+        return year_lines(wh, contract, year.start, year.end)
     finally:
         wh.close()
 

@@ -41,8 +41,8 @@ from recoverypbr.contract.types import DOMAIN_NAMES, WHOLE_CONTRACT, percent, ta
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.modelling.baseline_file import Baseline
 from recoverypbr.modelling.shift import Shift, shifted_warehouse
+from recoverypbr.modelling.template import year_lines
 from recoverypbr.payments.lines import PaymentLine
-from recoverypbr.payments.run import price_up_to, schedule
 from recoverypbr.warehouse.connection import Warehouse
 
 #: The tariff the probe contract gives every tariff being solved: large, so that uplifted pence stay exact enough.
@@ -409,9 +409,7 @@ class YearPay:
 
 def pay_year(copy: Warehouse, contract: Contract, year: ContractYear) -> YearPay:
     """Every line of the schedule periods of the year, priced by `price_up_to` as of the year's last day."""
-    periods = [q for q in schedule(contract) if year.start <= q.start <= year.end]
-    priced = price_up_to(copy, contract, periods[-1], year.end)
-    return YearPay(year, [line for q in periods for line in priced.payments[q.label].lines])
+    return YearPay(year, year_lines(copy, contract, year.start, year.end))
 
 
 @dataclass(frozen=True)

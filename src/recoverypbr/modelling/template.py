@@ -69,6 +69,17 @@ def year_periods(contract: Contract, year: Period) -> list[Period]:
     return [p for p in schedule(contract) if year.start <= p.start <= year.end]
 
 
+def year_lines(wh: Warehouse, contract: Contract, start: date, end: date) -> list[PaymentLine]:
+    """Every line the engine pays (earned, maxima, caps, floors) in the statement periods that start in the year
+    `start` to `end`, priced as `pay` prices them: from the contract's start, as of the year's last day (the ledger
+    as of that day is built first). What gaming and the tariff solver total."""
+    year = Period(start, end, "year")
+    periods = year_periods(contract, year)
+    build_ledger(wh, contract, end)
+    priced = price_up_to(wh, contract, periods[-1], end)
+    return [line for q in periods for line in priced.payments[q.label].lines]
+
+
 def year_template(
     wh: Warehouse, contract: Contract, window_from: date, index: int, progress: Progress | None = None
 ) -> YearTemplate:
