@@ -1,0 +1,1 @@
+"""Assurance: monitoring for gaming, risk-based audit sampling with extrapolated error, service users' views."""
