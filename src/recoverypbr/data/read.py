@@ -107,7 +107,7 @@ def _map_headers(headers: list[str], spec: Table, file: str) -> tuple[list[str],
                 hint="keep one of the two columns (canonical name or NDTMS alias) and remove the other",
             )
         names.append(canonical)
-    required = [c for c in spec.columns if c.required and c.name not in names]
+    required = [c for c in spec.columns if (c.required or c.in_file) and c.name not in names]
     if required:
         wanted = ", ".join(
             c.name + (f" (NDTMS {'/'.join(a.upper() for a in c.aliases)})" if c.aliases else "") for c in required

@@ -32,6 +32,8 @@ class Column:
     maximum: int | None = None
     references: tuple[str, str] | None = None  # (table, column)
     max_length: int | None = None  # for free text: the longest value kept (default: validate.TEXT_MAX_LENGTH)
+    in_file: bool = False
+    """The file must have the column even though a value may be empty (`required` implies it)."""
 
     @property
     def sql_type(self) -> str:
@@ -153,7 +155,7 @@ EPISODES = Table(
         Column("provider_id", "id", required=True, references=("providers", "provider_id")),
         Column("referral_date", "date", aliases=("refld",)),
         Column("triage_date", "date", aliases=("triaged",)),
-        Column("start_date", "date", aliases=("modst",)),  # empty: a referral that never started
+        Column("start_date", "date", aliases=("modst",), in_file=True),  # empty: a referral that never started
         Column("discharge_date", "date", aliases=("disd",)),
         Column(
             "discharge_reason",
