@@ -12,6 +12,7 @@ from rich.table import Table
 
 from recoverypbr import __version__
 from recoverypbr._console import PlainFlagsGroup, console, debug_mode, print_table, progress_bar, user_errors
+from recoverypbr.assurance.cli import assure_app
 from recoverypbr.contract.cli import assess_command, contract_app
 from recoverypbr.contract.load import load_contract
 from recoverypbr.contract.model import Contract
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 app.add_typer(contract_app, name="contract")
 app.add_typer(model_app, name="model")
+app.add_typer(assure_app, name="assure")
 app.command("assess")(assess_command)
 app.command("outcomes")(outcomes_command)
 app.command("explain")(explain_command)

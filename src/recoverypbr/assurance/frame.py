@@ -393,3 +393,19 @@ def _tariffs_of(outcome: Any) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return found
+
+
+def outcome_ledger(ctx: Context) -> ir.Table:
+    """The contract's outcome ledger as of the as-of date, from the engine: the stored one when `outcomes` or `pay`
+    stored it for this date, else evaluated here without storing (materialised once per run)."""
+    from recoverypbr.outcomes.inputs import warehouse_inputs
+    from recoverypbr.outcomes.ledger import has_individual_offending, ledger, stored_ledger
+
+    def make() -> ir.Table:
+        stored = stored_ledger(ctx.wh, ctx.contract, ctx.as_of)
+        if ctx.wh.count(stored) > 0:
+            return stored
+        inputs = warehouse_inputs(ctx.wh, ctx.as_of)
+        found = ledger(inputs, ctx.contract, has_individual_offending(ctx.wh, inputs), ordered=False)
+        return ctx.wh.materialize("_assure_ledger", found)
+    return ctx.shared("outcome_ledger", make)
