@@ -289,6 +289,7 @@ def demo(
             folder = workdir / "statements" / written.folder.name
             print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
             _demo_modelling(wh, model, contract, workdir, seed)
+            _demo_monitoring(wh, model, workdir)
     db = workdir / "recoverypbr.duckdb"
     first = schedule(model)[0]
     console.print(f"Next: [bold]recoverypbr quarantine --db {db}[/] lists each kept-aside row; "
@@ -333,6 +334,22 @@ def _demo_modelling(wh: Warehouse, model: Contract, contract: Path, workdir: Pat
     print_table(table)
     console.print(f"Modelling reports: {out / 'baseline' / 'baseline-report.html'} and {page} (recoverypbr model "
                   "baseline|tariffs|risk|compare|gaming do more; see docs/modelling.md).", highlight=False)
+
+
+def _demo_monitoring(wh: Warehouse, model: Contract, workdir: Path) -> None:
+    """Assurance on the demo area: every gaming indicator as of the contract's last day (or the extract's), its
+    summary and where the report is."""
+    from recoverypbr.assurance.monitor import monitor
+    from recoverypbr.assurance.report import print_summary, write_monitoring
+    from recoverypbr.synth.params import EXTRACT_DATE
+
+    as_of = min(model.end, EXTRACT_DATE)
+    with progress_bar("Monitoring for gaming") as step:
+        result = monitor(wh, model, as_of, progress=step)
+    paths = write_monitoring(result, workdir / "assurance")
+    print_summary(result)
+    console.print(f"Assurance report: {paths['html']} (recoverypbr assure monitor|sample|findings; see "
+                  "docs/assurance.md).", highlight=False)
 
 
 def _demo_period(model: Contract) -> Period:

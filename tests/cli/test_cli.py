@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import DIRTY
+from helpers import DIRTY, words
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
@@ -116,6 +116,10 @@ def test_synth_then_demo(tmp_path: Path) -> None:
     for page in ("baseline/baseline-report.html", "risk/risk.html", "risk/risk.json"):
         assert (tmp_path / "demo" / "model" / page).exists(), page
     assert read_baseline(tmp_path / "demo" / "model" / "baseline").window_from == date(2011, 4, 1)
+    # Issue 13: the demo shows the monitoring summary and writes the assurance report.
+    assert "gaming indicators as of 2015-03-31" in words(shown.stdout)
+    for page in ("monitor-report.html", "monitor.json", "monitor.csv", "flag-rows.csv"):
+        assert (tmp_path / "demo" / "assurance" / page).exists(), page
     # The next step the demo suggests works as printed.
     contract = str(Path(__file__).parents[2] / "contracts" / "marlshire.yaml")
     approved = runner.invoke(app, ["approve", "--contract", contract, "--period", "2012-Q2",
