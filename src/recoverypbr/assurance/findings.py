@@ -222,7 +222,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def _money(pence_value: float) -> str:
-    return str(pounds(pence(Decimal(repr(pence_value)) / 100)))
+    return str(pounds(pence(Decimal(repr(float(pence_value))) / 100)))
 
 
 REPORT_COLUMNS = ("sample_id", "period", "sample_lines", "audited_lines", "not_upheld_lines", "sampled_pounds",

@@ -34,7 +34,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.payments.money import pounds
 from recoverypbr.payments.periods import Period, parse_period
-from recoverypbr.payments.run import make_statements
+from recoverypbr.payments.run import Progress, make_statements
 from recoverypbr.payments.statements import Statement
 from recoverypbr.reports.cells import safe_row
 from recoverypbr.warehouse.connection import Warehouse
@@ -134,11 +134,11 @@ class Population:
 
 def population(
     wh: Warehouse, contract: Contract, period: Period, as_of: date | None = None,
-    providers: Sequence[str] | None = None,
+    providers: Sequence[str] | None = None, progress: Progress | None = None,
 ) -> Population:
     """The statements `pay` makes for the period as of the date (default its last day; an approved period's as
     stored), and their lines of `SAMPLED_KINDS` that name a client, numbered as in their statements."""
-    made = make_statements(wh, contract, period, as_of, providers)
+    made = make_statements(wh, contract, period, as_of, providers, progress)
     rows = [
         {"statement_id": s.statement_id, "statement_line": number,
          **{f: getattr(line, f) for f in _LINE_FIELDS}}
