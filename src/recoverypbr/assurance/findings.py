@@ -9,8 +9,9 @@ adjustments, naming the finding.
 
 `stratified_total` is the estimator: within each stratum h (N_h lines, n_h audited, y the not-upheld pence of a
 line), the overpayment is N_h x mean(y); summed over strata. Its variance is sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h
-(finite population correction), and the 95% interval is the estimate +- t(0.975, n - H) x its standard error,
-clipped to the population's pounds and at zero.
+(finite population correction), and the 95% interval is the estimate +- t(0.975, df) x its standard error, df by
+Satterthwaite (sum v_h)^2 / sum (v_h^2 / (n_h - 1)) over the strata's variance terms v_h, clipped to the
+population's pounds and at zero.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class Estimate:
     standard_error: float
     low: float
     high: float
-    degrees_of_freedom: int
+    degrees_of_freedom: float
 
 
 def stratified_total(values: np.ndarray, strata: np.ndarray, population: Mapping[str, int],
@@ -166,20 +167,22 @@ def stratified_total(values: np.ndarray, strata: np.ndarray, population: Mapping
     from scipy.stats import t as student
 
     values, strata = np.asarray(values, dtype=float), np.asarray(strata)
-    total, variance, sampled = 0.0, 0.0, 0
+    total, parts, dfs = 0.0, [], []
     for name, size in population.items():
         y = values[strata == name]
         if not len(y):
             continue
-        sampled += len(y)
         total += size * y.mean()
         if len(y) > 1:
-            variance += size**2 * (1 - len(y) / size) * y.var(ddof=1) / len(y)
-    df = max(sampled - sum(1 for name in population if (strata == name).any()), 1)
+            parts.append(size**2 * (1 - len(y) / size) * y.var(ddof=1) / len(y))
+            dfs.append(len(y) - 1)
+    variance = float(sum(parts))
+    # Satterthwaite's degrees of freedom: few when the variance comes from a few small strata, so the interval widens.
+    df = variance**2 / sum(p**2 / d for p, d in zip(parts, dfs, strict=True) if p) if variance > 0 else 1.0
     error = float(np.sqrt(variance))
-    half = float(student.ppf(0.5 + confidence / 2, df)) * error
+    half = float(student.ppf(0.5 + confidence / 2, max(df, 1.0))) * error
     high = total + half if ceiling is None else min(total + half, ceiling)
-    return Estimate(total, error, max(total - half, 0.0), high, df)
+    return Estimate(total, error, max(total - half, 0.0), high, round(df, 2))
 
 
 def sample_report(wh: Warehouse, sample_id: str) -> dict[str, Any]:
@@ -211,7 +214,8 @@ def sample_report(wh: Warehouse, sample_id: str) -> dict[str, Any]:
         "confidence": CONFIDENCE, "interval_low": _money(estimate.low), "interval_high": _money(estimate.high),
         "degrees_of_freedom": estimate.degrees_of_freedom,
         "method": "stratified expansion estimator (N_h x mean not-upheld pence of the audited lines per stratum), "
-                  "variance with finite population correction, Student t interval on n - H degrees of freedom",
+                  "variance with finite population correction, Student t interval on Satterthwaite's degrees of "
+                  "freedom",
         "complete": len(audited) == len(rows),
         "findings": [r[4] for r in audited],
     }
