@@ -149,8 +149,8 @@ def population(
                         ("provider_id", pa.string()), ("reference", pa.string()), ("client_id", pa.string()),
                         ("episode_id", pa.string()), ("outcome_id", pa.string()),
                         ("complexity_group", pa.string()), ("amount_pence", pa.int64())])
-    used = made[0].as_of if made else (as_of or period.end)
-    return Population(period, used, tuple(made), pa.Table.from_pylist(rows, schema=schema))
+    # The ledger was evaluated as of this date (an approved statement keeps its own as-of date, in the design).
+    return Population(period, as_of or period.end, tuple(made), pa.Table.from_pylist(rows, schema=schema))
 
 
 def allocate_sizes(size: int, caps: Sequence[int], scores: Sequence[float], minimum: int = MIN_PER_STRATUM
@@ -256,7 +256,8 @@ def _design(contract: Contract, found: Population, size: int, seed: int, flags: 
         "contract": {"area": contract.area, "version": contract.effective_from.isoformat()},
         "period": found.period.label, "as_of": found.as_of.isoformat(), "seed": seed, "size_asked": size,
         "size": sum(sizes), "statements_sha256": found.statements_sha256,
-        "statements": [{"statement_id": s.statement_id, "status": s.status, "fingerprint": s.fingerprint}
+        "statements": [{"statement_id": s.statement_id, "status": s.status, "as_of": s.as_of.isoformat(),
+                        "fingerprint": s.fingerprint}
                        for s in found.statements],
         "kinds": list(SAMPLED_KINDS), "high_value_from": str(pounds(high_from)),
         "high_value_percentile": HIGH_VALUE_PERCENTILE, "risk": risk,
