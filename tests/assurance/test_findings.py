@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,18 +18,27 @@ from recoverypbr.payments.run import approve_statements, make_statements, statem
 from recoverypbr.warehouse.connection import open_warehouse
 
 
-@pytest.fixture()
-def sampled(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """The area with 2013-Q2 approved and a sample of 6 of its lines drawn: (contract, warehouse, sample folder)."""
-    contract_file, db = make_area(tmp_path)
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The area with 2013-Q2 approved and a sample of 6 of its lines drawn, made once for the module."""
+    folder = tmp_path_factory.mktemp("audit")
+    contract_file, db = make_area(folder)
     contract = load_contract(contract_file)
     with open_warehouse(db) as wh:
         made = make_statements(wh, contract, statement_period(contract, "2013-Q2"))
         approve_statements(wh, made, "Finance officer", dt.datetime(2013, 7, 10, 9))
-    out = tmp_path / "sample"
+    out = folder / "sample"
     run("sample", "--contract", str(contract_file), "--period", "2013-Q2", "--size", "6", "--seed", "3",
         "--out", str(out), "--db", str(db))
-    return contract_file, db, out
+    return folder
+
+
+@pytest.fixture()
+def sampled(template: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of the template for one test: (contract, warehouse, sample folder)."""
+    folder = tmp_path / "area"
+    shutil.copytree(template, folder)
+    return folder / "contract.yaml", folder / "area.duckdb", folder / "sample"
 
 
 def _filled(out: Path, verdicts: dict[int, tuple[str, str]], name: str = "findings.csv") -> Path:
@@ -134,6 +144,14 @@ def test_bad_findings_are_refused_whole(sampled: tuple[Path, Path, Path], case: 
     assert all(part in text for part in expected), text
     assert "Nothing was recorded" in text
     assert count(db, "audit_findings") == before == 0
+
+
+def test_a_finding_dated_before_the_samples_statements_is_refused(sampled: tuple[Path, Path, Path]) -> None:
+    contract_file, db, out = sampled
+    path = _filled(out, {1: ("upheld", "")})
+    text = run("findings", str(path), "--contract", str(contract_file), "--on", "2013-06-01", "--by", "A", "--db",
+               str(db), code=2)
+    assert "drawn from statements as of 2013-06-30, after 2013-06-01" in text and count(db, "audit_findings") == 0
 
 
 def test_a_sample_that_is_not_recorded_is_refused(sampled: tuple[Path, Path, Path]) -> None:

@@ -81,11 +81,11 @@ def read_findings(path: Path) -> list[Finding]:
     return found
 
 
-def _problems(wh: Warehouse, contract: Contract, findings: Sequence[Finding], name: str) -> tuple[list[str], list[
-        Finding]]:
+def _problems(wh: Warehouse, contract: Contract, findings: Sequence[Finding], on: date, name: str
+              ) -> tuple[list[str], list[Finding]]:
     """Every row that cannot be recorded, in words, and the rows to record (those not recorded already)."""
-    samples = {str(s) for (s,) in wh.execute(
-        "SELECT sample_id FROM audit_samples WHERE contract_area = ?", [contract.area])}
+    samples = {str(s): d for s, d in wh.execute(
+        "SELECT sample_id, as_of FROM audit_samples WHERE contract_area = ?", [contract.area])}
     lines = {(s, int(n)) for s, n in wh.execute(
         "SELECT l.sample_id, l.line_no FROM audit_sample_lines l JOIN audit_samples s USING (sample_id)"
         " WHERE s.contract_area = ?", [contract.area])}
@@ -100,6 +100,10 @@ def _problems(wh: Warehouse, contract: Contract, findings: Sequence[Finding], na
             problems.append(f"{where}: no sample {f.sample_id!r} is recorded for {contract.area}")
         elif key not in lines:
             problems.append(f"{where}: the sample has no line {f.line}")
+        elif on < samples[f.sample_id]:
+            # Statements as of days before the sample's own could otherwise no longer be re-created.
+            problems.append(f"{where}: the sample was drawn from statements as of {samples[f.sample_id]}, after "
+                            f"{on}, the day given for the finding")
         elif f.verdict not in VERDICTS:
             problems.append(f"{where}: verdict {f.verdict!r} is not upheld or not_upheld")
         elif f.verdict == "not_upheld" and not f.reason:
@@ -121,7 +125,7 @@ def record_findings(wh: Warehouse, contract: Contract, findings: Sequence[Findin
     left alone); refuse the whole file when any row is wrong. Returns the finding ids recorded."""
     if not by.strip():
         raise FindingsError("a finding needs the auditor's name", hint="pass --by NAME")
-    problems, new = _problems(wh, contract, findings, name)
+    problems, new = _problems(wh, contract, findings, on, name)
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise FindingsError("; ".join(problems[:5]) + more + ". Nothing was recorded.",
