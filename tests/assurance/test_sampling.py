@@ -154,7 +154,7 @@ populations = st.lists(
 )
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example([(1, 2417, 0.2, 180, 1), (2, 1881, 0.11, 130, 3), (3, 763, 0.17, 157, 3), (4, 1196, 0.3, 156, 2)])
 @given(populations)
 def test_estimate_is_unbiased_and_its_interval_covers_at_about_95_percent(

@@ -91,6 +91,7 @@ def _evidence(wh: Warehouse, contract: Contract, sample: Sample, sampled: ir.Tab
     episodes = {r["episode_id"]: r for r in wh.to_arrow(known.episodes.filter(known.episodes.episode_id.isin(
         sorted({r["episode_id"] for r in sample.lines if r["episode_id"]}) or [""]))).to_pylist()}
     found = []
+    # One explain lookup per sampled line's evidence ids: a sample is tens of lines, and this is explain's own code.
     for line in sample.lines:
         base = {"line": line["line"], "client_id": line["client_id"], "episode_id": line["episode_id"],
                 "outcome_id": line["outcome_id"]}
