@@ -237,12 +237,13 @@ def synth(
 
 def _providers_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Episodes by provider")
-    for name in ("provider", "name", "episodes", "in treatment", "exits", "completed", "completion rate"):
+    for name in ("provider", "name", "episodes", "in treatment", "exits", "completed", "completion rate",
+                 "referrals not started"):
         table.add_column(name, justify="left" if name in ("provider", "name") else "right")
     for r in rows:
         rate = f"{r['completions'] / r['exits']:.0%}" if r["exits"] else "-"
         table.add_row(r["provider_id"], r["name"] or "", *(f"{r[k]:,}" for k in (
-            "episodes", "in_treatment", "exits", "completions")), rate)
+            "episodes", "in_treatment", "exits", "completions")), rate, f"{r['not_started']:,}")
     return table
 
 

@@ -39,17 +39,22 @@ DISAGREEMENT_COLUMNS = ("episode_id", "client_id", "recorded_group", "complexity
 
 
 def latest_assessment(episodes: ir.Table, assessments: ir.Table) -> ir.Table:
-    """Each episode with its client's latest assessment on or before the episode's start date.
+    """Each episode with its client's latest assessment on or before the episode's start date (for a referral
+    that never started: on or before its triage date, else its referral date).
 
     On one day the highest assessment id is used. Episodes without such an assessment keep one row whose
     assessment columns are empty."""
-    e = episodes.select("episode_id", "client_id", "start_date")
+    day = episodes.start_date
+    for later in ("triage_date", "referral_date"):
+        if later in episodes.columns:
+            day = day.fill_null(episodes[later])
+    e = episodes.select("episode_id", "client_id", "start_date", _day=day)
     a = assessments.rename(assessed_client="client_id", recorded_group="complexity_group")
-    joined = e.left_join(a, [e.client_id == a.assessed_client, a.assessed_on <= e.start_date])
+    joined = e.left_join(a, [e.client_id == a.assessed_client, a.assessed_on <= e._day])
     order = ibis.window(group_by=joined.episode_id, order_by=[ibis.desc(joined.assessed_on),
                                                               ibis.desc(joined.assessment_id)])
     ranked = joined.mutate(_rank=ibis.row_number().over(order))
-    return ranked.filter(ranked._rank == 0).drop("_rank", "assessed_client")
+    return ranked.filter(ranked._rank == 0).drop("_rank", "_day", "assessed_client")
 
 
 def condition(t: ir.Table, cond: Condition) -> ir.BooleanValue:

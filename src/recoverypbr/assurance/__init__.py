@@ -1,1 +1,1 @@
-"""Assurance: gaming monitoring, risk-based audit sampling with findings, and service users' views."""
+"""Assurance: monitoring for gaming, risk-based audit sampling with extrapolated error, service users' views."""

@@ -129,14 +129,17 @@ def latest_load_id(wh: Warehouse) -> int | None:
 
 
 def provider_overview(wh: Warehouse) -> list[dict[str, object]]:
-    """Per provider: episodes, still in treatment, exits, and successful completions among exits."""
+    """Per provider: episodes started, still in treatment, exits, successful completions among exits, and
+    referrals that never started (no `start_date`)."""
     episodes, providers = wh.table("episodes"), wh.table("providers")
-    completed = episodes.discharge_reason.isin(COMPLETION_REASONS)
+    started = episodes.start_date.notnull()
+    completed = started & episodes.discharge_reason.isin(COMPLETION_REASONS)
     per_provider = episodes.group_by("provider_id").aggregate(
-        episodes=episodes.count(),
-        in_treatment=episodes.discharge_date.isnull().sum(),
-        exits=episodes.discharge_date.notnull().sum(),
+        episodes=started.sum(),
+        in_treatment=(started & episodes.discharge_date.isnull()).sum(),
+        exits=(started & episodes.discharge_date.notnull()).sum(),
         completions=completed.sum(),
+        not_started=(~started).sum(),
     )
     named = per_provider.left_join(providers, per_provider.provider_id == providers.provider_id)
     rows = named.select(per_provider.provider_id, providers["name"], *per_provider.columns[1:])

@@ -153,7 +153,7 @@ EPISODES = Table(
         Column("provider_id", "id", required=True, references=("providers", "provider_id")),
         Column("referral_date", "date", aliases=("refld",)),
         Column("triage_date", "date", aliases=("triaged",)),
-        Column("start_date", "date", required=True, aliases=("modst",)),
+        Column("start_date", "date", aliases=("modst",)),  # empty: a referral that never started
         Column("discharge_date", "date", aliases=("disd",)),
         Column(
             "discharge_reason",

@@ -316,10 +316,22 @@ def _kept_aside_rows(kept_aside: ir.Table, table: str) -> ir.Table:
 
 
 def episode_problems(t: ir.Table, spec: Table) -> list[ir.Table]:
-    """A discharge needs both its date and its reason."""
+    """A discharge needs both its date and its reason; an episode needs its start date, unless it is a referral
+    that never started, which needs its referral date instead (it earns nothing but counts in referral-to-start
+    conversion)."""
+    no_start = t.filter(~given(t, "start_date") & ~given(t, "referral_date"))
     no_reason = t.filter(t.discharge_date.notnull() & ~given(t, "discharge_reason"))
     no_date = t.filter(~given(t, "discharge_date") & t.discharge_reason.notnull())
     return [
+        _problem(
+            no_start,
+            spec,
+            "start_date",
+            "missing",
+            ibis.literal("start_date is required but empty (a referral that never started gives its referral_date "
+                         "instead)"),
+            raw(no_start, "start_date"),
+        ),
         _problem(
             no_reason,
             spec,
@@ -367,10 +379,12 @@ def top_date_problems(t: ir.Table, spec: Table, episodes: ir.Table) -> list[ir.T
     outside = in_treatment & (
         (j.top_date < j.ep_start - grace) | (j.ep_end.notnull() & (j.top_date > j.ep_end + grace))
     )
+    never_started = j.ep_start.isnull()
     post_open = ~in_treatment & j.ep_end.isnull()
     post_early = ~in_treatment & j.ep_end.notnull() & (j.top_date < j.ep_end - grace)
     span = j.ep_start.cast("string") + " to " + j.ep_end.cast("string").fill_null("open")
     reason = ibis.cases(
+        (never_started, ibis.literal("a TOP for a referral that never started (its episode has no start_date)")),
         (outside, "top_date is outside its episode (" + span + f", {TOP_GRACE_DAYS} days' grace)"),
         (post_open, ibis.literal("a post_exit TOP for an episode with no discharge")),
         (post_early, "a post_exit TOP dated before the episode's discharge (" + span + ")"),

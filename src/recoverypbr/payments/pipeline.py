@@ -156,9 +156,11 @@ def unpaid_episodes(wh: Warehouse, inputs: Inputs, contract: Contract, period: P
 def payment_inputs(wh: Warehouse, as_of: date) -> Inputs:
     """The warehouse as known on `as_of` for pricing: the outcome engine's as-of view, except that episodes keep
     `triage_date` and `stock_or_flow` and count once triaged or started on or before `as_of` (an attachment fee
-    paid on triage is due before the episode starts); a discharge after `as_of` is hidden."""
+    paid on triage is due before the episode starts); a discharge after `as_of` is hidden. A referral that never
+    started (no `start_date`) earns nothing, not even a fee paid on triage."""
     raw = wh.table("episodes")
-    known = raw.filter((raw.start_date <= as_of) | (raw.triage_date <= as_of).fill_null(False))
+    known = raw.filter(raw.start_date.notnull()
+                       & ((raw.start_date <= as_of) | (raw.triage_date <= as_of).fill_null(False)))
     discharged = known.discharge_date <= as_of
     episodes = known.mutate(
         discharge_date=ibis.ifelse(discharged, known.discharge_date, ibis.null("date")),

@@ -142,6 +142,10 @@ def _edit(rng: np.random.Generator, table: pa.Table, fault: Fault, rows: np.ndar
             values: list[str | None] = [f"{y}-{d}" for y, d in zip(years, day, strict=True)]
         case "non_iso_date":
             values = pc.strftime(original, format="%d/%m/%Y").to_pylist()
+        case "missing" if column == "start_date":
+            # A blank start date alone is a referral that never started (valid data); with no referral date
+            # either, the row is an error.
+            return [(column, rows, [None] * n), ("referral_date", rows, [None] * n)]
         case "missing":
             values = [None] * n
         case "unknown_code":
