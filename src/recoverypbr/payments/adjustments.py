@@ -59,10 +59,12 @@ def adjustment_lines(
     period: Period,
     as_of: date,
     decisions: Mapping[tuple[str, str, str], str] | None = None,
+    findings: Mapping[tuple[str, str, str, str], str] | None = None,
 ) -> list[PaymentLine]:
     """The adjustment lines, payable at the end of `period`, that bring `paid` to `repriced` for one approved
     statement; `decisions` ((client, episode, outcome) -> the ledger's status and evidence as of `as_of`) are
-    quoted in the reason."""
+    quoted in the reason, and so are `findings` ((reference, client, episode, outcome) -> an audit finding in words,
+    `pipeline.audit_reversals`) for the payments they reverse."""
     was, now = _sums(paid), _sums(repriced)
     first_line: dict[Key, int] = {}
     for line_no, line in enumerate(approved.lines, start=1):
@@ -77,6 +79,8 @@ def adjustment_lines(
         sample, number = samples[key], first_line.get(key)
         why = _reason(approved.period_label, number, was.get(key, 0), now.get(key, 0), as_of)
         decision = (decisions or {}).get((key[1], key[2], key[3]))
+        finding = (findings or {}).get(key[:4]) if difference < 0 else None
+        why = f"{finding}; {why}" if finding else why
         found.append(
             PaymentLine(
                 kind="adjustment",

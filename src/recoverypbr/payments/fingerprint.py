@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
-from recoverypbr.payments.pipeline import payment_inputs
+from recoverypbr.payments.pipeline import audit_reversals, payment_inputs
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.warehouse.migrations import PROVENANCE_COLUMNS
 
@@ -80,5 +80,12 @@ def data_sha256(wh: Warehouse, as_of: date) -> str:
 
 
 def fingerprint(wh: Warehouse, contract: Contract, as_of: date) -> Fingerprint:
-    """The contract, data and program digests for statements made as of a date."""
-    return Fingerprint(contract_sha256(contract), data_sha256(wh, as_of), program_version())
+    """The contract, data and program digests for statements made as of a date. Audit findings that reverse
+    payments on that date (`pipeline.audit_reversals`) are data too: when there are any, the data digest covers
+    them (and is unchanged when there are none)."""
+    data = data_sha256(wh, as_of)
+    reversals = audit_reversals(wh, contract, as_of)
+    if reversals:
+        found = "\n".join(f"{'|'.join(key)}={why}" for key, why in sorted(reversals.items()))
+        data = hashlib.sha256(f"{data}\naudit_findings:{found}".encode()).hexdigest()
+    return Fingerprint(contract_sha256(contract), data, program_version())

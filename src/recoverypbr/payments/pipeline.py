@@ -6,12 +6,14 @@ paid on a cohort basis above their baseline rates), attachment fees and incentiv
 then split among its payees; then the contract's caps, the share of the budget paid on results (an implicit cap per
 contract year) and the floors are applied in that order to the split lines, so a provider's limit sees the
 provider's own share. `price_period` reads everything from the warehouse as of a date;
-`pay_period` prices a given ledger.
+`pay_period` prices a given ledger. An earned line that an auditor found not upheld (`audit_reversals`) is not
+paid on data as of the day the finding was recorded or later, before splits and limits see it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -90,7 +92,42 @@ def pay_period(
         earned += attachment_fee_lines(wh, inputs, contract, period)
         earned += incentive_lines(wh, inputs, contract, period)
         unpriced += unpaid_episodes(wh, inputs, contract, period)
+        earned = without_reversed(earned, audit_reversals(wh, contract, inputs.as_of))
     return Payments(period, apply_limits(split_lines(earned, contract), contract, period, earlier), unpriced)
+
+
+#: What an audit finding names: a payment's reference, client, episode and outcome (`adjustments.line_key` less the
+#: group, which the reference's tariff already fixes).
+FindingKey = tuple[str, str, str, str]
+
+
+def finding_key(line: PaymentLine) -> FindingKey:
+    """The reference, client, episode and outcome a line pays for."""
+    return (line.reference, line.client_id or "", line.episode_id or "", line.outcome_id or "")
+
+
+def audit_reversals(wh: Warehouse, contract: Contract, as_of: date) -> dict[FindingKey, str]:
+    """The payments of the contract's area an auditor found not upheld in a finding recorded on or before `as_of`
+    (`assurance.findings`), each with the finding in words: `audit finding F0003 (sample S..., line 12): not
+    upheld: <reason>`. Earlier as-of dates see none of them, so earlier statements re-create unchanged."""
+    if not wh.has_table("audit_findings"):
+        return {}
+    rows = wh.execute(
+        "SELECT reference, client_id, coalesce(episode_id, ''), coalesce(outcome_id, ''), finding_id, sample_id,"
+        " line_no, reason FROM audit_findings WHERE contract_area = ? AND verdict = 'not_upheld'"
+        " AND recorded_on <= ? ORDER BY finding_id",
+        [contract.area, as_of],
+    )
+    found: dict[FindingKey, str] = {}
+    for ref, client, episode, outcome, finding, sample, line_no, reason in rows:
+        found.setdefault((ref, client, episode, outcome),
+                         f"audit finding {finding} (sample {sample}, line {line_no}): not upheld: {reason}")
+    return found
+
+
+def without_reversed(lines: Sequence[PaymentLine], reversed_keys: Mapping[FindingKey, str]) -> list[PaymentLine]:
+    """The lines less those an audit finding reversed (every provider's share of a reversed payment)."""
+    return [line for line in lines if finding_key(line) not in reversed_keys] if reversed_keys else list(lines)
 
 
 def outside_outcomes(wh: Warehouse, covered: ir.Table, contract: Contract, period: Period) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
 from recoverypbr.payments.limits import earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
-from recoverypbr.payments.pipeline import Payments, pay_period, payment_inputs, period_ledger
+from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
@@ -236,7 +236,7 @@ class _Making:
                 notes.append(f"Changes to its approved periods will be adjusted in {open_before[0]}, the next open "
                              "period.")
         else:
-            lines += _adjustments(self.wh, provider, period, priced, dict(approved), self.ledger)
+            lines += _adjustments(self.wh, self.contract, provider, period, priced, dict(approved), self.ledger)
         notes += outside_note(self.contract, provider, payments.unpriced)
         shares = [(whose, change_share(mine, self.contract)) for whose, mine in
                   (("this provider", provider_lines(payments.lines, provider)), ("all providers", payments.lines))]
@@ -285,6 +285,7 @@ class _Making:
 
 def _adjustments(
     wh: Warehouse,
+    contract: Contract,
     provider: str,
     period: Period,
     priced: Priced,
@@ -293,6 +294,7 @@ def _adjustments(
 ) -> list[PaymentLine]:
     mine = sorted((a for (pid, _), a in approved.items() if pid == provider), key=lambda a: a.period_start)
     found: list[PaymentLine] = []
+    findings = audit_reversals(wh, contract, priced.as_of)
     for index, done in enumerate(mine):
         if done.period_start >= period.start:
             continue
@@ -300,7 +302,7 @@ def _adjustments(
         repriced = provider_lines(priced.payments[done.period_label].lines, provider)
         changed = {(line.client_id, line.episode_id, line.outcome_id) for line in [*paid, *repriced]}
         decisions = ledger_decisions(wh, ledger, {k for k in changed if k[0]})
-        found += adjustment_lines(done, paid, repriced, period, priced.as_of, decisions)
+        found += adjustment_lines(done, paid, repriced, period, priced.as_of, decisions, findings)
     return found
 
 

@@ -141,6 +141,32 @@ def _statement_sets(wh: Warehouse) -> None:
     )
 
 
+def _audit(wh: Warehouse) -> None:
+    # Audit samples, their lines and the auditors' findings are written once and never updated (a finding reverses
+    # a payment through an adjustment, never by editing a statement), so all three carry primary keys.
+    wh.execute(
+        "CREATE TABLE audit_samples (sample_id VARCHAR PRIMARY KEY, contract_area VARCHAR NOT NULL,"
+        " contract_version DATE NOT NULL, period_label VARCHAR NOT NULL, as_of DATE NOT NULL, seed BIGINT NOT NULL,"
+        " size INTEGER NOT NULL, statements_sha256 VARCHAR NOT NULL, design VARCHAR NOT NULL,"
+        " recorded_at TIMESTAMP NOT NULL)"
+    )
+    wh.execute(
+        "CREATE TABLE audit_sample_lines (sample_id VARCHAR NOT NULL, line_no INTEGER NOT NULL,"
+        " statement_id VARCHAR NOT NULL, statement_line INTEGER NOT NULL, kind VARCHAR NOT NULL,"
+        " provider_id VARCHAR NOT NULL, reference VARCHAR NOT NULL, client_id VARCHAR NOT NULL, episode_id VARCHAR,"
+        " outcome_id VARCHAR, complexity_group VARCHAR, amount_pence BIGINT NOT NULL, stratum VARCHAR NOT NULL,"
+        " inclusion_probability DOUBLE NOT NULL, PRIMARY KEY (sample_id, line_no))"
+    )
+    wh.execute(
+        "CREATE TABLE audit_findings (finding_id VARCHAR PRIMARY KEY, sample_id VARCHAR NOT NULL,"
+        " line_no INTEGER NOT NULL, contract_area VARCHAR NOT NULL, period_label VARCHAR NOT NULL,"
+        " statement_id VARCHAR NOT NULL, statement_line INTEGER NOT NULL, reference VARCHAR NOT NULL,"
+        " client_id VARCHAR NOT NULL, episode_id VARCHAR, outcome_id VARCHAR, provider_id VARCHAR NOT NULL,"
+        " amount_pence BIGINT NOT NULL, verdict VARCHAR NOT NULL, reason VARCHAR NOT NULL,"
+        " recorded_by VARCHAR NOT NULL, recorded_on DATE NOT NULL, UNIQUE (sample_id, line_no))"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
@@ -150,6 +176,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "how each file was read and its warnings; the client, episode and provider of each quarantine "
               "entry", _load_notes_and_owners),
     Migration(7, "the folders statement sets were written to, for approve to write them again", _statement_sets),
+    Migration(8, "audit samples, their lines and the auditors' findings", _audit),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
