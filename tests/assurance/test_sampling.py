@@ -67,7 +67,9 @@ def test_flagged_clients_and_providers_are_over_sampled(area: tuple[Path, Path],
     flags = tmp_path / "monitor.json"
     flags.write_text(json.dumps([
         {"provider_id": "P2", "family": "misrepresentation", "indicator": "top_heaping", "period": "2013-Q2",
-         "flagged": True, "rows": ["C09", "C10"], "value": 0.4},
+         "flagged": True, "rows": ["episode:E09", "C10"], "value": 0.4},  # the monitor's case ids name clients
+        {"provider_id": "P7", "family": "timing", "indicator": "bunching", "period": "2013-Q2", "flagged": True,
+         "rows": []},  # a provider the contract does not pay: skipped
         {"provider_id": "P1", "family": "timing", "indicator": "bunching", "period": "2013-Q2", "flagged": False,
          "rows": ["C01"]},
         {"provider_id": "P1", "family": "creaming_parking", "indicator": "conversion", "period": "2014-Q1",
@@ -87,7 +89,7 @@ def test_flagged_clients_and_providers_are_over_sampled(area: tuple[Path, Path],
 BAD_SAMPLES = {
     "unknown period": (("--period", "2019-Q1"), "2019-Q1 is not one of the contract's quarterly statement periods"),
     "unknown provider": (("--provider", "P9"), "no statement for P9 in 2013-Q2"),
-    "flags name an unknown provider": (("--flags", "FLAGS"), "row 1 names provider P9, which the contract does not"),
+    "flags row without its fields": (("--flags", "FLAGS"), "row 1 lacks flagged"),
     "too small": (("--size", "1"), "a sample of 1 lines cannot take 2 from each of the 2 strata"),
 }
 
@@ -97,8 +99,8 @@ def test_bad_sample_requests_are_refused_and_nothing_recorded(area: tuple[Path, 
                                                               case: str) -> None:
     contract_file, db = area
     flags = tmp_path / "monitor.json"
-    flags.write_text(json.dumps([{"provider_id": "P9", "family": "timing", "indicator": "x", "period": "2013-Q2",
-                                  "flagged": True, "rows": []}]), encoding="utf-8")
+    flags.write_text(json.dumps([{"provider_id": "P1", "family": "timing", "indicator": "x", "period": "2013-Q2",
+                                  "rows": []}]), encoding="utf-8")
     extra, expected = BAD_SAMPLES[case]
     options = {"--period": "2013-Q2", "--size": "6"} | dict(zip(extra[::2], extra[1::2], strict=True))
     args = [part for key, value in options.items() for part in (key, str(flags) if value == "FLAGS" else value)]

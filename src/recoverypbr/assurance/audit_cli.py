@@ -51,9 +51,9 @@ def sample(
         model = load_contract(contract)
         _warehouse(db)
         chosen = statement_period(model, period)
-        risk = read_flags(flags, model, chosen) if flags is not None else None
         folder = out or Path(f"audit-sample-{safe_name(chosen.label)}")
         with open_warehouse(db) as wh:
+            risk = read_flags(flags, model, chosen, wh) if flags is not None else None
             with progress_bar("Making the period's statements") as step:
                 found = population(wh, model, chosen, as_of, provider, progress=step)
             drawn = draw(wh, model, found, size, seed, risk)

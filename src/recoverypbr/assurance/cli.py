@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import typer
 
 from recoverypbr._console import PlainFlagsGroup, console, progress_bar, user_errors
+from recoverypbr.assurance import audit_cli
 from recoverypbr.contract.load import load_contract
 from recoverypbr.outcomes.cli import AsOfOption, ContractOption, DbOption
 from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
@@ -60,3 +61,6 @@ def monitor_command(
         print_summary(result)
         console.print(f"Report: {paths['html']} (with monitor.json, monitor.csv and flag-rows.csv in {out})",
                       highlight=False)
+
+
+audit_cli.register(assure_app)

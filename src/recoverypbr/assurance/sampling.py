@@ -71,10 +71,30 @@ class Flags:
     file: str
 
 
-def read_flags(path: Path, contract: Contract, period: Period) -> Flags:
+#: The case ids the monitor lists behind a flag (`table:id`) and the column of their table that names the client.
+CASE_TABLES = {"episode": ("episodes", "episode_id"), "top": ("top", "top_id"),
+               "assessment": ("assessments", "assessment_id"), "feedback": ("feedback", "response_key")}
+
+
+def case_clients(wh: Warehouse, names: list[str]) -> set[str]:
+    """The clients behind the monitor's case ids (`episode:E1`, `top:T1`, `assessment:A1`, `feedback:<key>`,
+    `client:C1`); a bare id is a client id."""
+    clients = {n for n in names if ":" not in n} | {n.split(":", 1)[1] for n in names if n.startswith("client:")}
+    for prefix, (table, key) in CASE_TABLES.items():
+        ids = sorted({n.split(":", 1)[1] for n in names if n.startswith(prefix + ":")})
+        if ids:
+            t = wh.table(table)
+            found = t.filter(t[key].isin(ids) & t.client_id.notnull()).select("client_id").distinct()
+            clients.update(str(c) for c in wh.to_arrow(found).column(0).to_pylist())
+    return clients
+
+
+def read_flags(path: Path, contract: Contract, period: Period, wh: Warehouse | None = None) -> Flags:
     """The flags of a monitoring JSON file (`assure monitor --format json`: rows with provider_id, family,
-    indicator, period, flagged and rows) raised for quarters starting on or before the period's end; a row that
-    names a provider the contract does not have, or a period that cannot be read, is refused."""
+    indicator, period, flagged and rows) raised for periods starting on or before the period's end. The cases
+    behind a flag name its clients (resolved through `wh` when given); a flagged row naming none flags its provider
+    as a whole. Rows of providers the contract does not pay are skipped (no line of theirs can be sampled); a row
+    without its fields, or a period that cannot be read, is refused."""
     try:
         text = path.read_bytes()
         rows = json.loads(text)
@@ -93,8 +113,9 @@ def read_flags(path: Path, contract: Contract, period: Period) -> Flags:
             continue
         count += 1
         named = [str(c) for c in row.get("rows") or []]
-        clients.update(named)
-        if not named:
+        behind = case_clients(wh, named) if wh is not None else {n for n in named if ":" not in n}
+        clients.update(behind)
+        if not behind:
             providers.add(str(row["provider_id"]))
     return Flags(frozenset(clients), frozenset(providers), count, hashlib.sha256(text).hexdigest(), path.name)
 
@@ -105,10 +126,8 @@ def _applies(path: Path, number: int, row: Any, contract: Contract, period: Peri
     if missing:
         raise SampleError(f"{path}: row {number} lacks {', '.join(missing)}",
                           hint="each row needs provider_id, family, indicator, period, flagged and rows")
-    provider = str(row["provider_id"])
-    if provider not in contract.providers:
-        raise SampleError(f"{path}: row {number} names provider {provider}, which the contract does not have",
-                          hint=f"the contract's providers are {', '.join(contract.providers)}")
+    if str(row["provider_id"]) not in contract.providers:
+        return False
     try:
         start = parse_period(str(row["period"])).start
     except RecoveryPbrError as exc:
