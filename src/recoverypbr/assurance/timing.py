@@ -1,0 +1,118 @@
+"""Timing indicators: discharges and reviews bunched just after the edge of a payment window.
+
+A provider paid by statement period (a quarter, or a month) and by contract year can gain by moving an event
+across an edge: a discharge held back from the last days of a quarter into the first days of the next puts its
+outcome (and the episode's re-presentation clock) in the next statement, where a cap or floor may treat it
+better, and a review moved past a contract year's edge is priced at the next year's share on results.
+
+The measure is the same for every edge (`stats.share_after`): the events in the band of `EDGE_BAND_DAYS` days
+just after an edge, against the band of the same width just before it. Without timing the two counts are about
+equal (the density of discharges is smooth over four weeks), so the share after is near 1/2; a provider's share is
+judged against its peers' share around the same edges. Each case is one event within a band, counted on the edge's
+day (so both bands of an edge fall in the quarter the edge opens); only edges whose after-band has ended by the
+as-of date are counted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from recoverypbr.assurance.frame import Context, Indicator, known_episodes
+
+#: Width of each band around an edge, in days: the first two weeks of a window against the last two of the one
+#: before (the synthetic timing game moves discharges from a quarter's last three weeks into the next's first two).
+EDGE_BAND_DAYS = 14
+
+
+def payment_edges(ctx: Context) -> list[date]:
+    """The first days of the payment windows from the baseline's start to the as-of date: each statement period
+    (calendar quarters, or months when the contract pays monthly) and each contract year (and the baseline's own
+    year start), keeping only edges whose bands lie inside baseline start..as-of. A year edge within two bands of
+    a statement edge is the same edge for counting (a discharge is counted once)."""
+    first, last = ctx.baseline.start, ctx.as_of
+    monthly = ctx.contract.payment_schedule.frequency == "monthly"
+    step = 1 if monthly else 3
+    statement: list[date] = []
+    year, month = first.year, first.month
+    month = month if monthly else 3 * ((month - 1) // 3) + 1
+    while date(year, month, 1) <= last:
+        statement.append(date(year, month, 1))
+        month += step
+        if month > 12:
+            year, month = year + 1, month - 12
+    years = [y.start for y in ctx.contract.years] + [ctx.baseline.start]
+    band = timedelta(days=EDGE_BAND_DAYS)
+    edges = set(statement)
+    for day in years:
+        if all(abs((day - other).days) >= 2 * EDGE_BAND_DAYS for other in statement):
+            edges.add(day)
+    return sorted(d for d in edges if d - band >= first and d + band - timedelta(days=1) <= last)
+
+
+def _edges_table(ctx: Context) -> ir.Table:
+    edges = payment_edges(ctx)
+    band = timedelta(days=EDGE_BAND_DAYS)
+    return ibis.memtable(
+        {"edge": edges, "band_start": [d - band for d in edges], "band_end": [d + band - timedelta(days=1)
+                                                                             for d in edges]},
+        schema={"edge": "date", "band_start": "date", "band_end": "date"},
+    )
+
+
+def around_edges(events: ir.Table, ctx: Context) -> ir.Table:
+    """Cases for `events` (`provider_id`, `on`, `unit_id`) within a band of a payment edge: `value` 1 after the
+    edge, 0 before it, counted on the edge's day."""
+    edges = _edges_table(ctx)
+    j = events.join(edges, [events.on >= edges.band_start, events.on <= edges.band_end])
+    return j.select(provider_id=j.provider_id, day=j.edge, value=(j.on >= j.edge).cast("float64"),
+                    unit_id=j.unit_id)
+
+
+def discharges_after_edge(ctx: Context) -> ir.Table:
+    """Every discharge of a started episode known on the as-of date, within a band of a payment edge."""
+    e = known_episodes(ctx)
+    e = e.filter(e.started & e.discharge_date.notnull())
+    events = e.select("provider_id", on=e.discharge_date, unit_id="episode:" + e.episode_id)
+    return around_edges(events, ctx)
+
+
+def reviews_after_edge(ctx: Context) -> ir.Table:
+    """Every review TOP dated on or before the as-of date, within a band of a payment edge (its provider is its
+    episode's)."""
+    t = ctx.wh.table("top")
+    t = t.filter((t.stage == "review") & (t.top_date <= ctx.as_of))
+    e = known_episodes(ctx).select(e_episode="episode_id", e_provider="provider_id")
+    j = t.join(e, t.episode_id == e.e_episode)
+    events = j.select(provider_id=j.e_provider, on=j.top_date, unit_id="top:" + j.top_id)
+    return around_edges(events, ctx)
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        family="timing", id="discharges_after_payment_edge",
+        title="Discharges just after a payment window's edge", direction="high", kind="rate",
+        cases=discharges_after_edge,
+        formula=f"discharges in the {EDGE_BAND_DAYS} days after each quarter's (or month's) and contract year's "
+                f"first day / discharges in those days and the {EDGE_BAND_DAYS} days before it",
+        meaning="More of this provider's discharges fall just after a payment window opens than just before it "
+                "closes, compared with its peers: discharges may be held back into the next statement period.",
+        next_step="List the discharges in the first two weeks of the flagged quarters (the rows below) and check "
+                  "their case notes: the last contact, the planned exit date and when the exit TOP was done.",
+        drift=False,
+    ),
+    Indicator(
+        family="timing", id="reviews_after_payment_edge",
+        title="Review TOPs just after a payment window's edge", direction="high", kind="rate",
+        cases=reviews_after_edge,
+        formula=f"review TOPs in the {EDGE_BAND_DAYS} days after each payment window's first day / review TOPs "
+                f"in those days and the {EDGE_BAND_DAYS} days before it",
+        meaning="More of this provider's review TOPs fall just after a payment window opens than just before "
+                "it closes: reviews (and the outcomes they record) may be timed for the next statement or year.",
+        next_step="Compare the review dates with the episodes' review schedule (about every six months) and ask "
+                  "why reviews were due in one window but done in the next.",
+        drift=False, judged_groups=(),
+    ),
+)
