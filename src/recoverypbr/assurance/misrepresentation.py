@@ -11,8 +11,10 @@
 - outcome rates far above the case-mix expectation: each ledger row (achieved or not) against its peers'
   achievement rate for the same outcome, complexity group and quarter (the ledger comes from the outcome engine).
 
-Only the heaping at zero, the completions without review and the pilots' pattern are judged (they can be
-flagged); the others are shown with their limits for context, so that the family's false alarms stay rare.
+The two heaping measures, the completions without review and the pilots' pattern are judged (they can be
+flagged, over the whole window only); identical answers and the case-mix comparison are shown with their limits
+for context, so that the family's false alarms stay rare (chance matches of common answer vectors, and seven
+outcomes each judged, would raise them).
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, SUBSTANCE_DAYS, f
 from recoverypbr.outcomes.inputs import TOP_COLUMNS
 
 FOLLOW_UP_STAGES = ("review", "exit")
+#: A review TOP is due about six months into treatment: a completion this long after the start should have one.
+REVIEW_DUE_DAYS = 182
+#: Judged indicators flag on the whole window only: a quarter's few cases make a skewed rate's limits too narrow,
+#: and the gaming they look for, once begun, shows over the window.
+WINDOW_ONLY = ("window",)
 #: The answers compared for identical vectors: every answer of the TOP (not its ids, date or stage).
 ANSWER_COLUMNS = tuple(c for c in TOP_COLUMNS if c not in ("top_id", "client_id", "episode_id", "top_date", "stage"))
 
@@ -126,10 +133,12 @@ def identical_answers(ctx: Context) -> ir.Table:
 
 
 def completions_without_review(ctx: Context) -> ir.Table:
-    """Started episodes discharged (on or before the as-of date) with a completion code: 1 when no review TOP is
-    dated between the start and the discharge (inclusive). Counted on the discharge date."""
+    """Started episodes discharged (on or before the as-of date) with a completion code at least `REVIEW_DUE_DAYS`
+    after the start (a review was due): 1 when no review TOP is dated between the start and the discharge
+    (inclusive). Counted on the discharge date."""
     e = known_episodes(ctx)
     e = e.filter(e.started & e.discharge_reason.isin(completion_reasons(ctx)).fill_null(False))
+    e = e.filter(e.discharge_date >= e.start_date + ibis.interval(days=REVIEW_DUE_DAYS))
     t = ctx.wh.table("top")
     t = t.filter((t.stage == "review") & (t.top_date <= ctx.as_of))
     r = t.select(r_episode="episode_id", r_date="top_date")
@@ -175,7 +184,8 @@ def outcomes_against_case_mix(ctx: Context) -> ir.Table:
         e = known_episodes(ctx).select(k_episode="episode_id", k_start="start_date")
         j = rows.join(e, rows.episode_id == e.k_episode)
         j = j.filter(j.k_start.notnull())
-        j = j.mutate(q=_quarter_key(j.k_start), hit=(j.status == ACHIEVED).cast("float64"))
+        j = j.mutate(q=_quarter_key(j.k_start), hit=(j.status == ACHIEVED).cast("float64"),
+                     complexity_group=j.complexity_group.fill_null("none"))
         keys = ["outcome_id", "complexity_group", "q"]
         own = j.group_by([*keys, "provider_id"]).aggregate(o_n=j.hit.count(), o_hit=j.hit.sum())
         every = j.group_by(keys).aggregate(a_n=j.hit.count(), a_hit=j.hit.sum())
@@ -202,18 +212,19 @@ INDICATORS: tuple[Indicator, ...] = (
                 "they were.",
         next_step="Sample the TOPs listed and compare them with the case notes, drug tests and prescribing "
                   "records of the same weeks; check who completed the TOP and whether the client took part.",
-        drift=False,
+        drift=False, judged_periods=WINDOW_ONLY,
     ),
     Indicator(
         family="misrepresentation", id="completions_without_review",
         title="Completions with no review TOP during the episode", direction="high", kind="rate",
         cases=completions_without_review,
-        formula="completions with no review TOP dated between the start and the discharge / completions",
+        formula=f"completions at least {REVIEW_DUE_DAYS} days after the start with no review TOP dated between the "
+                f"start and the discharge / completions at least {REVIEW_DUE_DAYS} days after the start",
         meaning="More of this provider's completions have no review on record than its peers': completions may "
                 "be recorded for clients who left treatment in another way.",
         next_step="Check the listed episodes' last contacts and discharge letters: was the completion planned "
                   "and agreed with the client, or did the client stop attending?",
-        drift=False,
+        drift=False, judged_periods=WINDOW_ONLY,
     ),
     Indicator(
         family="misrepresentation", id="quality_of_life_heaping",
@@ -222,8 +233,9 @@ INDICATORS: tuple[Indicator, ...] = (
         formula="first follow-up TOPs rated at the quality-of-life threshold / those rated at the threshold or "
                 "one point below it",
         meaning="Ratings pile up exactly where the quality-of-life outcome pays rather than just below it.",
-        next_step="Compare the listed TOPs' ratings with the client's own account (feedback, case notes).",
-        drift=False, judged_groups=(),
+        next_step="Compare the listed TOPs' ratings with the client's own account (feedback, case notes) and "
+                  "with the same client's earlier ratings.",
+        drift=False, judged_periods=WINDOW_ONLY,
     ),
     Indicator(
         family="misrepresentation", id="identical_top_answers",

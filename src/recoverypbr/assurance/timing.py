@@ -5,12 +5,13 @@ across an edge: a discharge held back from the last days of a quarter into the f
 outcome (and the episode's re-presentation clock) in the next statement, where a cap or floor may treat it
 better, and a review moved past a contract year's edge is priced at the next year's share on results.
 
-The measure is the same for every edge (`stats.share_after`): the events in the band of `EDGE_BAND_DAYS` days
-just after an edge, against the band of the same width just before it. Without timing the two counts are about
-equal (the density of discharges is smooth over four weeks), so the share after is near 1/2; a provider's share is
-judged against its peers' share around the same edges. Each case is one event within a band, counted on the edge's
-day (so both bands of an edge fall in the quarter the edge opens); only edges whose after-band has ended by the
-as-of date are counted.
+The measure is the same for every edge (`stats.share_after`): the events in a band just after the edge against
+those in a band just before it (`bands`: the last three weeks before the edge and the first two after it under
+quarterly statements; two weeks each under monthly ones). Without timing the density of events is smooth over
+those five weeks, so the share after is about the bands' ratio (14/35); a provider's share is judged against its
+peers' share around the same edges, which carries the calendar's own bumps (holidays, weekends). Each case is one
+event within a band, counted on the edge's day (so both bands of an edge fall in the quarter the edge opens); only
+edges whose bands have ended by the as-of date are counted.
 """
 
 from __future__ import annotations
@@ -22,9 +23,21 @@ import ibis.expr.types as ir
 
 from recoverypbr.assurance.frame import Context, Indicator, known_episodes
 
-#: Width of each band around an edge, in days: the first two weeks of a window against the last two of the one
-#: before (the synthetic timing game moves discharges from a quarter's last three weeks into the next's first two).
-EDGE_BAND_DAYS = 14
+#: The bands around an edge, in days, under quarterly statements: the last three weeks before the edge against
+#: the first two after it. An event held back into the next window is recorded soon after the window opens, and
+#: it comes from the closing weeks of the one before; a band wider than that only adds events nobody moved.
+#: Without timing the share after is the bands' ratio, 14/35.
+BAND_BEFORE_DAYS = 21
+BAND_AFTER_DAYS = 14
+#: Under monthly statements both bands are two weeks, so that the bands of consecutive edges never overlap.
+MONTHLY_BAND_DAYS = 14
+
+
+def bands(ctx: Context) -> tuple[int, int]:
+    """The widths of the bands before and after an edge, in days, under the contract's payment schedule."""
+    if ctx.contract.payment_schedule.frequency == "monthly":
+        return MONTHLY_BAND_DAYS, MONTHLY_BAND_DAYS
+    return BAND_BEFORE_DAYS, BAND_AFTER_DAYS
 
 
 def payment_edges(ctx: Context) -> list[date]:
@@ -44,20 +57,20 @@ def payment_edges(ctx: Context) -> list[date]:
         if month > 12:
             year, month = year + 1, month - 12
     years = [y.start for y in ctx.contract.years] + [ctx.baseline.start]
-    band = timedelta(days=EDGE_BAND_DAYS)
+    before, after = bands(ctx)
     edges = set(statement)
     for day in years:
-        if all(abs((day - other).days) >= 2 * EDGE_BAND_DAYS for other in statement):
+        if all(abs((day - other).days) >= before + after for other in statement):
             edges.add(day)
-    return sorted(d for d in edges if d - band >= first and d + band - timedelta(days=1) <= last)
+    return sorted(d for d in edges if d - timedelta(days=before) >= first and d + timedelta(days=after - 1) <= last)
 
 
 def _edges_table(ctx: Context) -> ir.Table:
     edges = payment_edges(ctx)
-    band = timedelta(days=EDGE_BAND_DAYS)
+    before, after = bands(ctx)
     return ibis.memtable(
-        {"edge": edges, "band_start": [d - band for d in edges], "band_end": [d + band - timedelta(days=1)
-                                                                             for d in edges]},
+        {"edge": edges, "band_start": [d - timedelta(days=before) for d in edges],
+         "band_end": [d + timedelta(days=after - 1) for d in edges]},
         schema={"edge": "date", "band_start": "date", "band_end": "date"},
     )
 
@@ -95,20 +108,22 @@ INDICATORS: tuple[Indicator, ...] = (
         family="timing", id="discharges_after_payment_edge",
         title="Discharges just after a payment window's edge", direction="high", kind="rate",
         cases=discharges_after_edge,
-        formula=f"discharges in the {EDGE_BAND_DAYS} days after each quarter's (or month's) and contract year's "
-                f"first day / discharges in those days and the {EDGE_BAND_DAYS} days before it",
+        formula=f"discharges in the {BAND_AFTER_DAYS} days from each quarter's (or month's) and contract year's "
+                f"first day / discharges in those days and the {BAND_BEFORE_DAYS} days before it (two weeks each "
+                f"side under monthly statements)",
         meaning="More of this provider's discharges fall just after a payment window opens than just before it "
                 "closes, compared with its peers: discharges may be held back into the next statement period.",
-        next_step="List the discharges in the first two weeks of the flagged quarters (the rows below) and check "
+        next_step="List the discharges in the first weeks of the flagged quarters (the rows below) and check "
                   "their case notes: the last contact, the planned exit date and when the exit TOP was done.",
-        drift=False,
+        judged_periods=("window",),
     ),
     Indicator(
         family="timing", id="reviews_after_payment_edge",
         title="Review TOPs just after a payment window's edge", direction="high", kind="rate",
         cases=reviews_after_edge,
-        formula=f"review TOPs in the {EDGE_BAND_DAYS} days after each payment window's first day / review TOPs "
-                f"in those days and the {EDGE_BAND_DAYS} days before it",
+        formula=f"review TOPs in the {BAND_AFTER_DAYS} days from each payment window's first day / review TOPs in "
+                f"those days and the {BAND_BEFORE_DAYS} days before it (two weeks each side under monthly "
+                f"statements)",
         meaning="More of this provider's review TOPs fall just after a payment window opens than just before "
                 "it closes: reviews (and the outcomes they record) may be timed for the next statement or year.",
         next_step="Compare the review dates with the episodes' review schedule (about every six months) and ask "
