@@ -73,7 +73,7 @@ def test_discharges_bunched_after_the_edge_are_flagged(ctx: Context) -> None:
     # P02: 1/3 against 14/15: far below (z = -6.587), not the way timing pushes.
     assert p02.z == pytest.approx(-6.5873, abs=1e-4) and not p02.flagged
     # The edge's cases count in the quarter it opens; quarters are shown, only the window is judged.
-    q3 = [r for r in rows if r.provider_id == "P01" and r.period == "2012-Q3"][0]
+    q3 = next(r for r in rows if r.provider_id == "P01" and r.period == "2012-Q3")
     assert q3.n == 15 and q3.level == "alarm" and not q3.flagged
     base = _row(rows, "P01", "baseline")
     assert (base.n, base.value, base.level) == (1, 1.0, "too_few")
@@ -107,5 +107,5 @@ def test_monthly_statements_use_two_week_bands(ctx: Context) -> None:
     q3 = {r.provider_id: r for r in rows if r.period == "2012-Q3"}
     assert (q3["P01"].n, q3["P01"].value) == (14, 1.0)
     assert (q3["P02"].n, q3["P02"].value) == (15, pytest.approx(5 / 15))
-    q2 = [r for r in rows if r.provider_id == "P01" and r.period == "2012-Q2"][0]
+    q2 = next(r for r in rows if r.provider_id == "P01" and r.period == "2012-Q2")
     assert (q2.n, q2.value) == (2, 1.0)
