@@ -31,6 +31,9 @@ BAND_BEFORE_DAYS = 21
 BAND_AFTER_DAYS = 14
 #: Under monthly statements both bands are two weeks, so that the bands of consecutive edges never overlap.
 MONTHLY_BAND_DAYS = 14
+#: Flags on the whole window only: timing, once begun, shows at every edge, while a quarter's one edge holds few
+#: events (its limits, and a CUSUM over such quarters, would raise more false alarms than they find gaming).
+WINDOW_ONLY = ("window",)
 
 
 def bands(ctx: Context) -> tuple[int, int]:
@@ -115,7 +118,7 @@ INDICATORS: tuple[Indicator, ...] = (
                 "closes, compared with its peers: discharges may be held back into the next statement period.",
         next_step="List the discharges in the first weeks of the flagged quarters (the rows below) and check "
                   "their case notes: the last contact, the planned exit date and when the exit TOP was done.",
-        judged_periods=("window",),
+        drift=False, judged_periods=WINDOW_ONLY,
     ),
     Indicator(
         family="timing", id="reviews_after_payment_edge",
@@ -128,6 +131,6 @@ INDICATORS: tuple[Indicator, ...] = (
                 "it closes: reviews (and the outcomes they record) may be timed for the next statement or year.",
         next_step="Compare the review dates with the episodes' review schedule (about every six months) and ask "
                   "why reviews were due in one window but done in the next.",
-        drift=False, judged_groups=(),
+        drift=False, judged_periods=WINDOW_ONLY,
     ),
 )
