@@ -63,7 +63,8 @@ def first_follow_ups(ctx: Context) -> ir.Table:
     """Each started episode's first follow-up TOP (review or exit, dated from the start and on or before the
     as-of date; by date, then id), with its provider, `start_use` (the start TOP had use of a presenting
     substance), `zero_use` (zero days of every presenting substance; a missing count is not zero) and its
-    `quality_of_life`. One case per episode, so that an episode's later TOPs do not count its answers twice."""
+    `quality_of_life`. One case per episode, so that an episode's later TOPs do not count its answers twice.
+    Materialised once per run (four indicators read it)."""
     def make() -> ir.Table:
         e = known_episodes(ctx)
         e = e.filter(e.started)
@@ -85,8 +86,9 @@ def first_follow_ups(ctx: Context) -> ir.Table:
                                                 for s, c in SUBSTANCE_DAYS.items()])
         used = functools.reduce(operator.or_, [f[f"p_{s}"] & (f[f"s_{c}"] > 0).fill_null(False)
                                                for s, c in SUBSTANCE_DAYS.items()])
-        return f.select(provider_id=f.e_provider, episode_id=f.episode_id, top_id=f.top_id, day=f.top_date,
-                        start_use=used, zero_use=some & zero, quality_of_life=f.quality_of_life)
+        out = f.select(provider_id=f.e_provider, episode_id=f.episode_id, top_id=f.top_id, day=f.top_date,
+                       start_use=used, zero_use=some & zero, quality_of_life=f.quality_of_life)
+        return ctx.wh.materialize("_assure_first_follow_ups", out)
     return ctx.shared("misrepresentation.first_follow_ups", make)
 
 
