@@ -109,3 +109,14 @@ def test_monthly_statements_use_two_week_bands(ctx: Context) -> None:
     assert (q3["P02"].n, q3["P02"].value) == (15, pytest.approx(5 / 15))
     q2 = next(r for r in rows if r.provider_id == "P01" and r.period == "2012-Q2")
     assert (q2.n, q2.value) == (2, 1.0)
+
+
+def test_a_contract_year_starting_mid_quarter_is_an_edge_of_its_own(ctx: Context) -> None:
+    first = ctx.contract.years[0]
+    years = [first.model_copy(update={"end": date(2012, 11, 14)}),
+             first.model_copy(update={"start": date(2012, 11, 15), "end": date(2013, 11, 14)})]
+    contract = ctx.contract.model_copy(update={"years": years})
+    shifted = Context(ctx.wh, contract, AS_OF, ctx.quarters, ctx.window, ctx.baseline, ctx.providers)
+    edges = timing.payment_edges(shifted)
+    # 2012-11-15 is 45 days from 2012-10-01 and 47 from 2013-01-01, more than the 35 days of two bands.
+    assert date(2012, 11, 15) in edges and len(edges) == 7
