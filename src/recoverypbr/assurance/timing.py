@@ -5,13 +5,14 @@ across an edge: a discharge held back from the last days of a quarter into the f
 outcome (and the episode's re-presentation clock) in the next statement, where a cap or floor may treat it
 better, and a review moved past a contract year's edge is priced at the next year's share on results.
 
-The measure is the same for every edge (`stats.share_after`): the events in a band just after the edge against
-those in a band just before it (`bands`: the last three weeks before the edge and the first two after it under
-quarterly statements; two weeks each under monthly ones). Without timing the density of events is smooth over
-those five weeks, so the share after is about the bands' ratio (14/35); a provider's share is judged against its
-peers' share around the same edges, which carries the calendar's own bumps (holidays, weekends). Each case is one
-event within a band, counted on the edge's day (so both bands of an edge fall in the quarter the edge opens); only
-edges whose bands have ended by the as-of date are counted.
+The measure is the same for every edge: the share of the events near it that fall just after it (each case is
+1 after the edge and 0 before, so a provider's rate is `stats.share_after` of its counts), a band just after the
+edge against a band just before it (`bands`: the last three weeks before the edge and the first two after it
+under quarterly statements; two weeks each under monthly ones). Without timing the density of events is smooth
+over those five weeks, so the share after is about the bands' ratio (14/35); a provider's share is judged against
+its peers' share around the same edges, which carries the calendar's own bumps (holidays, weekends). Each case is
+one event within a band, counted on the edge's day (so both bands of an edge fall in the quarter the edge opens);
+only edges whose bands have ended by the as-of date are counted.
 """
 
 from __future__ import annotations
