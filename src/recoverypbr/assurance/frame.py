@@ -106,6 +106,9 @@ class Indicator:
     """Whether the CUSUM across quarters can flag it (drift over time) besides the window's funnel limits."""
     judged_groups: tuple[str, ...] | None = None
     """With `by_group`, the groups whose rows can be flagged (the others are shown for context); None for all."""
+    judged_periods: tuple[str, ...] = ("quarter", "window")
+    """The period kinds whose rows can be flagged: ("window",) shows the quarters without flagging them (a
+    quarter's few cases make a skewed rate's normal limits too narrow); the CUSUM still flags on the window row."""
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,10 @@ def _target(indicator: Indicator, cell: _Cell, peers: _Cell) -> tuple[float | No
         return None, None
     p0 = peers.total / peers.n
     if indicator.kind == "rate":
-        return p0, stats.rate_spread(p0, cell.n, peers.n)
+        # Peers all one way (a rate of 0 or 1) have no spread: the pooled rate gives one, so a single case
+        # against peers with none is not "infinitely" unusual.
+        spread_rate = p0 if 0 < p0 < 1 else (cell.total + peers.total) / (cell.n + peers.n)
+        return p0, stats.rate_spread(spread_rate, cell.n, peers.n)
     both = cell.n + peers.n
     mean = (cell.total + peers.total) / both
     var = max((cell.squares + peers.squares) / both - mean * mean, 0.0) * both / max(both - 1, 1)
@@ -279,7 +285,7 @@ def _provider_rows(ctx: Context, indicator: Indicator, cells: dict[tuple[str, st
         path = stats.cusum(quarter_z, indicator.direction) if kind != "baseline" else []
         s = path[-1] if path else None
         signal = indicator.drift and kind == "window" and any(x > stats.CUSUM_H for x in path)
-        flagged = judged and kind != "baseline" and (j.level == "alarm" or signal)
+        flagged = judged and kind in indicator.judged_periods and (j.level == "alarm" or signal)
         made.append(IndicatorRow(
             provider_id=provider, family=indicator.family, indicator=name, title=indicator.title,
             period=period.label, period_kind=kind, period_start=period.start, period_end=period.end,
