@@ -158,8 +158,10 @@ class IndicatorRow:
 
 
 def _round(value: float | None) -> float | None:
+    """A figure for JSON: six decimals; an infinite or undefined figure (a z against peers without spread) is
+    null."""
     if value is None or not math.isfinite(value):
-        return None if value is None or math.isnan(value) else value
+        return None
     return round(value, 6)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -341,8 +342,9 @@ def pattern_judgement(abstinence: tuple[float, float, float] | None,
     return weaker, "in_control"
 
 
-def extra_rows(ctx: Context) -> list[IndicatorRow]:
-    """One row per provider over the monitoring window: recorded abstinence (first follow-up TOPs with zero use)
+def extra_rows(ctx: Context, rows: Sequence[IndicatorRow] = ()) -> list[IndicatorRow]:
+    """(`rows`, the rows made so far, are not needed.) One row per provider over the monitoring window: recorded
+    abstinence (first follow-up TOPs with zero use)
     rising from its baseline more than its peers' while its completion rate (completions / discharges) falls
     more than its peers'. `value` and `expected` are the abstinence changes (provider, peers); the completion
     changes are in the words."""
