@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zipfile
 from pathlib import Path
@@ -73,6 +74,33 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     assert first == again
     assert first.keys() == other.keys()
     assert first != other
+
+
+#: sha256 of each CSV of the area of 300 clients, seed 3, before referrals that never start were generated, and of
+#: its rows other than those referrals (`"R..."` episodes and `"AR..."` assessments) today: they must not change.
+_BEFORE_REFERRALS = {
+    "assessments.csv": "61a27afe13fd4f13b82d2159cf86ec382af7619c80733362db72c74600190429",
+    "clients.csv": "9e99f19f2e2b1e18f60701dcc5046942aaeac07d6984c4903ca898b79c612379",
+    "episodes.csv": "c610d11cc896440c2ea7e1d742fc68ee3936f420253547f654dbb050f332b454",
+    "events.csv": "e32c1fcfed679070c61b5bf119b91251fcf93e527c1ca76b181a6d91a5a2cd30",
+    "feedback.csv": "8dab623d92c8ae879bb0c6a8996ef0921620cfcba2eb3c4a8326b1c6fe62f9cf",
+    "offending_cohort.csv": "dfd049a5824edf5304dac8c8b6aa8300473c9b64fcbfb15a34b6375bda444513",
+    "presentations.csv": "7d9beca8e84730bd45da30bf27eb58b80f0e99996728b87c6a75269d61f46b7a",
+    "providers.csv": "cb2e4505aa2c9645355995eac833948cba80da4e7cee325f8421c1c35e9b97d1",
+    "top.csv": "1081270c936c87ab8beb628347eb87e84a0169c45bfcb6f812bd43712cb4de1c",
+}
+
+
+def test_referrals_are_appended_and_every_other_row_is_unchanged(tmp_path: Path) -> None:
+    generate_area(300, 3, tmp_path, fmt="csv")
+    found, referrals = {}, 0
+    for path in sorted(tmp_path.iterdir()):
+        lines = path.read_bytes().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith((b'"R', b'"AR'))]
+        referrals += len(lines) - len(kept)
+        found[path.name] = hashlib.sha256(b"".join(kept)).hexdigest()
+    assert found == _BEFORE_REFERRALS
+    assert referrals > 50  # episodes and their assessments
 
 
 def test_workbook_times_are_fixed(tmp_path: Path) -> None:

@@ -244,7 +244,7 @@ def _misrepresentation(rng: np.random.Generator, tables: dict[str, pa.Table], pr
                        ) -> tuple[dict[str, pa.Table], dict[str, int]]:
     """Misrepresented success: a share s of the provider's review and exit TOPs from go-live record no use of
     any presenting substance and a quality of life of at least 14; half of those (s/2) copy every answer of one
-    template TOP of the provider; a share s of its drop-outs from go-live are recorded as completed drug free
+    template TOP of the provider; a share s of its drop-outs started from go-live are recorded as completed drug free
     (their review TOPs dropped: completions with no review); a share s of the feedback about it from go-live
     is 2 points lower (never below 1)."""
     e, top, feedback = tables["episodes"], tables["top"], tables["feedback"]
@@ -273,7 +273,7 @@ def _misrepresentation(rng: np.random.Generator, tables: dict[str, pa.Table], pr
             top = _set(top, column, top[column].take(source))
     reason = _reason_index(e)
     dropped = codes.DISCHARGE_REASONS.index("dropped_out")
-    recoded = _of(e, provider) & (reason == dropped) & (days(e["discharge_date"]) >= GO_LIVE)
+    recoded = _of(e, provider) & (reason == dropped) & (days(e["start_date"]) >= GO_LIVE)
     recoded &= rng.random(n) < s
     new_reason = np.where(recoded, codes.DISCHARGE_REASONS.index("completed_drug_free"), reason)
     e = _set(e, "discharge_reason", t.labels(codes.DISCHARGE_REASONS, new_reason))
