@@ -215,3 +215,17 @@ def test_a_gamed_area_loads_with_nothing_kept_aside(wh: Warehouse, tmp_path: Pat
     assert wh.execute("SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL") == []
     rows = dict(wh.execute("SELECT provider_id, count(*) FROM episodes WHERE start_date IS NULL GROUP BY 1"))
     assert rows["P04"] > max(n for provider, n in rows.items() if provider != "P04")
+
+
+@pytest.mark.parametrize("providers", [None, 3])
+def test_ids_stay_unique_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, providers: int | None) -> None:
+    monkeypatch.setattr(p, "CHUNK_CLIENTS", 100)
+    every = ",".join(f"{kind}=0.7" for kind in KINDS)
+    summary = generate_area(250, 2, tmp_path, providers=providers, gaming=every, gaming_provider="P02")
+    assert summary.gamed["assessment"]["re-assessments by the provider"] > 0
+    con = duckdb.connect()
+    for name, key, prefix in (("episodes", "episode_id", "R"), ("assessments", "assessment_id", "AG"),
+                              ("top", "top_id", "T")):
+        found = con.execute(f"SELECT count(*) - count(DISTINCT {key}), count(*) FILTER (WHERE {key} LIKE "
+                            f"'{prefix}%') FROM read_parquet('{tmp_path / name}.parquet')").fetchone()
+        assert found is not None and found[0] == 0 and found[1] > 0, name
