@@ -215,6 +215,13 @@ def synth(
     dirty: Annotated[bool, typer.Option("--dirty", help="Add a small share of realistic errors.")] = False,
     contract: Annotated[Path | None, typer.Option(
         help="Shape the area for this contract: its providers, service lines, local events and cohorts.")] = None,
+    providers: Annotated[int | None, typer.Option(
+        help="Share the clients equally between N exchangeable peer providers P01..PNN (N >= 2; LASARS L01).")
+    ] = None,
+    gaming: Annotated[str | None, typer.Option(
+        help="Make --gaming-provider game: KIND=STRENGTH[,...], kinds assessment, creaming_parking, timing, "
+             "misrepresentation; strength in (0, 1].")] = None,
+    gaming_provider: Annotated[str | None, typer.Option(help="The provider that games (e.g. P03).")] = None,
 ) -> None:
     """Write a calibrated synthetic area: every canonical table over several years."""
     from recoverypbr.synth import generate_area
@@ -225,7 +232,8 @@ def synth(
         count = clients if clients is not None else clients_for(model) if model is not None else 5000
         with progress_bar("Generating") as progress:
             summary = generate_area(count, seed, out, fmt, dirty=dirty,  # type: ignore[arg-type]
-                                    progress=lambda done, total: progress("clients", done, total), contract=model)
+                                    progress=lambda done, total: progress("clients", done, total), contract=model,
+                                    providers=providers, gaming=gaming, gaming_provider=gaming_provider)
     shaped = f", shaped for {model.area}" if model is not None else ""
     table = Table(title=f"Synthetic area{shaped}: {summary.clients:,} clients, seed {seed}, {fmt} in {out}")
     table.add_column("table")
@@ -235,6 +243,14 @@ def synth(
     print_table(table)
     if dirty:
         console.print(f"{summary.dirty_rows:,} rows carry deliberate errors.")
+    if summary.gamed:
+        gamed = Table(title=f"Gaming injected by {gaming_provider} from go-live")
+        for name in ("kind", "what", "rows"):
+            gamed.add_column(name, justify="right" if name == "rows" else "left")
+        for kind, counts in summary.gamed.items():
+            for what, n in counts.items():
+                gamed.add_row(kind, what, f"{n:,}")
+        print_table(gamed)
 
 
 def _providers_table(rows: list[dict[str, Any]]) -> Table:

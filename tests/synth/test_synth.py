@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zipfile
 from pathlib import Path
@@ -73,6 +74,33 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     assert first == again
     assert first.keys() == other.keys()
     assert first != other
+
+
+#: sha256 of each CSV of the area of 300 clients, seed 3, before referrals that never start were generated, and of
+#: its rows other than those referrals (`"R..."` episodes and `"AR..."` assessments) today: they must not change.
+_BEFORE_REFERRALS = {
+    "assessments.csv": "61a27afe13fd4f13b82d2159cf86ec382af7619c80733362db72c74600190429",
+    "clients.csv": "9e99f19f2e2b1e18f60701dcc5046942aaeac07d6984c4903ca898b79c612379",
+    "episodes.csv": "c610d11cc896440c2ea7e1d742fc68ee3936f420253547f654dbb050f332b454",
+    "events.csv": "e32c1fcfed679070c61b5bf119b91251fcf93e527c1ca76b181a6d91a5a2cd30",
+    "feedback.csv": "8dab623d92c8ae879bb0c6a8996ef0921620cfcba2eb3c4a8326b1c6fe62f9cf",
+    "offending_cohort.csv": "dfd049a5824edf5304dac8c8b6aa8300473c9b64fcbfb15a34b6375bda444513",
+    "presentations.csv": "7d9beca8e84730bd45da30bf27eb58b80f0e99996728b87c6a75269d61f46b7a",
+    "providers.csv": "cb2e4505aa2c9645355995eac833948cba80da4e7cee325f8421c1c35e9b97d1",
+    "top.csv": "1081270c936c87ab8beb628347eb87e84a0169c45bfcb6f812bd43712cb4de1c",
+}
+
+
+def test_referrals_are_appended_and_every_other_row_is_unchanged(tmp_path: Path) -> None:
+    generate_area(300, 3, tmp_path, fmt="csv")
+    found, referrals = {}, 0
+    for path in sorted(tmp_path.iterdir()):
+        lines = path.read_bytes().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith((b'"R', b'"AR'))]
+        referrals += len(lines) - len(kept)
+        found[path.name] = hashlib.sha256(b"".join(kept)).hexdigest()
+    assert found == _BEFORE_REFERRALS
+    assert referrals > 50  # episodes and their assessments
 
 
 def test_workbook_times_are_fixed(tmp_path: Path) -> None:
@@ -155,8 +183,9 @@ def test_keys_are_unique_and_ids_well_formed(db: duckdb.DuckDBPyConnection) -> N
         key = ", ".join(k for k in TABLES_BY_NAME[name].key if k != "response_key")
         if key:
             assert _scalar(db, f"SELECT count(*) - count(DISTINCT ({key})) FROM {name}") == 0, name
-    patterns = {("clients", "client_id"): "^C[0-9]{7}$", ("episodes", "episode_id"): "^E[0-9]{7}$",
-                ("assessments", "assessment_id"): "^A[0-9]{7}$", ("top", "top_id"): "^T[0-9]{8}$",
+    # referrals that never started: R0000001, assessed in AR0000001
+    patterns = {("clients", "client_id"): "^C[0-9]{7}$", ("episodes", "episode_id"): "^[ER][0-9]{7}$",
+                ("assessments", "assessment_id"): "^AR?[0-9]{7}$", ("top", "top_id"): "^T[0-9]{8}$",
                 ("providers", "provider_id"): "^P[0-9]{2}$"}
     for (name, column), pattern in patterns.items():
         assert _scalar(db, f"SELECT count(*) FROM {name} WHERE NOT regexp_matches({column}, '{pattern}')") == 0
@@ -174,8 +203,11 @@ def test_references_are_valid_and_rows_name_their_episode_client(db: duckdb.Duck
         assert _scalar(db, f"SELECT count(*) FROM {name} x JOIN episodes e USING (episode_id) "
                            "WHERE x.client_id <> e.client_id") == 0
     assert _scalar(db, "SELECT count(*) FROM clients WHERE client_id NOT IN (SELECT client_id FROM episodes)") == 0
-    assert _scalar(db, "SELECT max(n) FROM (SELECT count(*) n FROM episodes GROUP BY client_id)") <= 4
-    assert _scalar(db, "SELECT count(*) FROM assessments a JOIN episodes e ON substr(a.assessment_id, 2) = "
+    assert _scalar(db, "SELECT max(n) FROM (SELECT count(*) n FROM episodes WHERE start_date IS NOT NULL "
+                       "GROUP BY client_id)") <= 4
+    assert _scalar(db, "SELECT count(*) FROM assessments a JOIN episodes e ON a.assessment_id = 'A' || e.episode_id "
+                       "WHERE a.client_id <> e.client_id") == 0
+    assert _scalar(db, "SELECT count(*) FROM assessments a JOIN episodes e ON a.assessment_id = "
                        "substr(e.episode_id, 2) WHERE a.client_id <> e.client_id") == 0
 
 
@@ -186,8 +218,9 @@ def test_dates_are_in_order_and_inside_their_episodes(db: duckdb.DuckDBPyConnect
         "discharge without reason or reason without discharge": "SELECT count(*) FROM episodes WHERE "
         "(discharge_date IS NULL) <> (discharge_reason IS NULL)",
         "after the extract": f"SELECT count(*) FROM episodes WHERE greatest(start_date, discharge_date) > '{EXTRACT}'",
-        "assessed after start": "SELECT count(*) FROM assessments a JOIN episodes e ON substr(a.assessment_id, 2)"
-        " = substr(e.episode_id, 2) WHERE a.assessed_on > e.start_date OR a.assessed_on < e.referral_date",
+        "assessed after start": "SELECT count(*) FROM assessments a JOIN episodes e ON a.assessment_id"
+        " = 'A' || substr(e.episode_id, 2) AND e.episode_id LIKE 'E%' WHERE a.assessed_on > e.start_date "
+        "OR a.assessed_on < e.referral_date",
         "TOP outside episode": "SELECT count(*) FROM top t JOIN episodes e USING (episode_id) WHERE t.top_date > "
         f"'{EXTRACT}' OR (t.stage <> 'post_exit' AND (t.top_date < e.start_date OR t.top_date > "
         "coalesce(e.discharge_date, t.top_date))) OR (t.stage = 'post_exit' AND NOT t.top_date > e.discharge_date)",
@@ -204,7 +237,8 @@ def test_dates_are_in_order_and_inside_their_episodes(db: duckdb.DuckDBPyConnect
 
 
 def test_episodes_are_consistent_with_their_assessment(db: duckdb.DuckDBPyConnection) -> None:
-    joined = ("FROM assessments a JOIN episodes e ON substr(a.assessment_id, 2) = substr(e.episode_id, 2)")
+    joined = ("FROM assessments a JOIN episodes e ON a.assessment_id = 'A' || substr(e.episode_id, 2) "
+              "AND e.episode_id LIKE 'E%'")
     assert _scalar(db, f"SELECT count(*) {joined} WHERE NOT list_contains(string_split(e.substances, ';'), "
                        "a.primary_substance)") == 0
     assert _scalar(db, "SELECT count(*) FROM episodes WHERE discharge_reason = 'completed_occasional_user' "
@@ -213,6 +247,36 @@ def test_episodes_are_consistent_with_their_assessment(db: duckdb.DuckDBPyConnec
                        "(stock_or_flow = 'stock')") == 0
     assert _scalar(db, "SELECT count(DISTINCT provider_id) FROM episodes") == 2
     assert _scalar(db, "SELECT count(*) FROM providers WHERE role = 'lasars'") == 1
+
+
+def test_referrals_that_never_start(db: duckdb.DuckDBPyConnection) -> None:
+    """About a tenth of referrals never start, more often in the high group; each is closed a few days after
+    triage (declined, or `other`: no appropriate treatment or an inappropriate referral) or still waiting on the
+    extract date; each has an assessment on or before its referral, no TOP or event, and lies between the
+    client's episodes."""
+    referrals = "FROM episodes WHERE start_date IS NULL"
+    share = _scalar(db, "SELECT avg((start_date IS NULL)::INT) FROM episodes")
+    assert 0.08 <= share <= 0.12  # type: ignore[operator]
+    assert _scalar(db, f"SELECT count(*) {referrals} AND episode_id NOT LIKE 'R%'") == 0
+    reasons = {r for (r,) in db.execute(f"SELECT DISTINCT discharge_reason {referrals}").fetchall()}
+    assert reasons == {"declined", "other", None}
+    assert _scalar(db, f"SELECT count(*) {referrals} AND NOT (referral_date <= coalesce(triage_date, referral_date) "
+                       "AND triage_date <= coalesce(discharge_date, triage_date) "
+                       f"AND coalesce(discharge_date, referral_date) <= '{EXTRACT}')") == 0
+    assert _scalar(db, f"SELECT count(*) {referrals} AND discharge_date IS NULL AND referral_date < "
+                       f"DATE '{EXTRACT}' - INTERVAL 60 DAY") == 0
+    by_group = dict(db.execute(
+        "SELECT a.complexity_group, avg((e.start_date IS NULL)::INT) FROM episodes e JOIN assessments a ON "
+        "a.assessment_id = CASE WHEN e.episode_id LIKE 'R%' THEN 'A' || e.episode_id "
+        "ELSE 'A' || substr(e.episode_id, 2) END GROUP BY 1").fetchall())
+    assert by_group["low"] < by_group["high"]
+    assert _scalar(db, "SELECT count(*) FROM assessments a JOIN episodes e ON a.assessment_id = 'A' || e.episode_id "
+                       "WHERE a.assessed_on > e.referral_date") == 0
+    for name in ("top", "events"):
+        assert _scalar(db, f"SELECT count(*) FROM {name} WHERE episode_id LIKE 'R%'") == 0
+    assert _scalar(db, "SELECT count(*) FROM episodes r JOIN episodes e USING (client_id) WHERE r.start_date IS NULL "
+                       "AND e.start_date IS NOT NULL AND r.referral_date BETWEEN e.referral_date AND "
+                       f"coalesce(e.discharge_date, DATE '{EXTRACT}')") == 0
 
 
 def test_chunks_keep_ids_unique_and_report_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,7 +306,8 @@ _DIRTY_CHECKS = {
     "unknown discharge reason": "SELECT count(*) FROM episodes WHERE discharge_reason NOT IN "
     f"{codes.DISCHARGE_REASONS + tuple(codes.OLD_DISCHARGE_CODES)}",
     "unknown stage": f"SELECT count(*) FROM top WHERE stage NOT IN {codes.TOP_STAGES}",
-    "missing start date": "SELECT count(*) FROM episodes WHERE start_date IS NULL",
+    "missing start and referral date": "SELECT count(*) FROM episodes WHERE start_date IS NULL AND "
+    "referral_date IS NULL",
     "missing TOP date": "SELECT count(*) FROM top WHERE top_date IS NULL",
     "exact duplicate": "SELECT count(*) FROM (SELECT count(*) n FROM episodes GROUP BY ALL HAVING n > 1)",
     "conflicting duplicate": "SELECT count(*) FROM (SELECT episode_id FROM (SELECT DISTINCT * FROM episodes) "
@@ -303,7 +368,7 @@ def _review_shares(con: duckdb.DuckDBPyConnection, substance: str, column: str) 
         SELECT avg((r.{column} = 0)::INT),
                avg((r.{column} > 0 AND s.{column} - r.{column} >= {threshold})::INT),
                avg((r.{column} - s.{column} >= {threshold})::INT)
-        FROM episodes e
+        FROM started e
         JOIN top s ON s.episode_id = e.episode_id AND s.stage = 'start'
         JOIN top r ON r.episode_id = e.episode_id AND r.stage = 'review'
                   AND r.top_date - e.start_date BETWEEN {low} AND {high}
@@ -313,36 +378,38 @@ def _review_shares(con: duckdb.DuckDBPyConnection, substance: str, column: str) 
 
 
 def measure_calibration(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    """Every CALIBRATION figure, computed from the written tables."""
+    """Every CALIBRATION figure, computed from the written tables (treatment episodes: referrals that never
+    started are not in the published figures)."""
+    con.execute("CREATE OR REPLACE TEMP VIEW started AS SELECT * FROM episodes WHERE start_date IS NOT NULL")
     got: dict[str, float] = {}
-    firsts = "(SELECT substances FROM episodes QUALIFY row_number() OVER (PARTITION BY client_id " \
+    firsts = "(SELECT substances FROM started QUALIFY row_number() OVER (PARTITION BY client_id " \
              "ORDER BY start_date) = 1)"
     got["first_episode_opiate_group"], got["first_episode_alcohol_only"] = con.execute(
         f"SELECT avg((substances LIKE '%opiates%')::INT), avg((substances = 'alcohol')::INT) FROM {firsts}"
     ).fetchone() or ()
-    for group, rate in con.execute(f"SELECT {_GROUP}, avg({_COMPLETED}) FROM episodes WHERE {_IN_2014_15} "
+    for group, rate in con.execute(f"SELECT {_GROUP}, avg({_COMPLETED}) FROM started WHERE {_IN_2014_15} "
                                    "GROUP BY 1").fetchall():
         got[f"completion_2014_15_{group}"] = rate
-    got["completion_2014_15_overall"] = _scalar(con, f"SELECT avg({_COMPLETED}) FROM episodes WHERE {_IN_2014_15}")
+    got["completion_2014_15_overall"] = _scalar(con, f"SELECT avg({_COMPLETED}) FROM started WHERE {_IN_2014_15}")
     got["completed_drug_free_share"] = _scalar(
-        con, "SELECT avg((discharge_reason = 'completed_drug_free')::INT) FROM episodes WHERE "
+        con, "SELECT avg((discharge_reason = 'completed_drug_free')::INT) FROM started WHERE "
         f"{_COMPLETED} = 1 AND substances NOT LIKE '%opiates%' AND substances NOT LIKE '%crack%'")
     for reason, share in con.execute(
-        "SELECT discharge_reason, count(*) / sum(count(*)) OVER () FROM episodes WHERE discharge_reason IS NOT "
+        "SELECT discharge_reason, count(*) / sum(count(*)) OVER () FROM started WHERE discharge_reason IS NOT "
         f"NULL AND {_COMPLETED} = 0 GROUP BY 1"
     ).fetchall():
         got[f"non_completion_share_{reason}"] = share
     got["died_share_of_exits"] = _scalar(
-        con, "SELECT avg((discharge_reason = 'died')::INT) FROM episodes WHERE discharge_reason IS NOT NULL")
+        con, "SELECT avg((discharge_reason = 'died')::INT) FROM started WHERE discharge_reason IS NOT NULL")
     for substance, column in (("opiates", "opiate_days"), ("crack", "crack_days")):
         for outcome, share in _review_shares(con, substance, column).items():
             got[f"review_{substance}_{outcome}"] = share
     got["no_return_4y"] = _scalar(con, f"""
-        WITH back AS (SELECT client_id, start_date AS day FROM episodes
+        WITH back AS (SELECT client_id, start_date AS day FROM started
                       UNION ALL SELECT client_id, presented_on FROM presentations)
         SELECT avg((NOT EXISTS (SELECT 1 FROM back b WHERE b.client_id = e.client_id AND b.day > e.discharge_date
                                 AND b.day <= e.discharge_date + INTERVAL 4 YEAR))::INT)
-        FROM episodes e WHERE e.discharge_date <= DATE '{EXTRACT}' - INTERVAL 4 YEAR""")
+        FROM started e WHERE e.discharge_date <= DATE '{EXTRACT}' - INTERVAL 4 YEAR""")
     return got
 
 

@@ -128,8 +128,11 @@ def _signature(line: PaymentLine, rules: Sequence[LimitRule]) -> tuple[bool, ...
     return tuple(rule.scope.test(line) for rule in rules)
 
 
-def _cohort(start: date, year: Period) -> int:
-    return BEFORE if start < year.start else (start.year - year.start.year) * 12 + start.month - year.start.month
+def _cohort(start: date | None, year: Period) -> int:
+    # a referral that never started (no start_date) earns nothing, so it is in no unit; it counts as before the year
+    if start is None or start < year.start:
+        return BEFORE
+    return (start.year - year.start.year) * 12 + start.month - year.start.month
 
 
 def prepare_year(template: YearTemplate, contract: Contract, baseline: Baseline | None,

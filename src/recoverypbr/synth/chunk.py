@@ -19,10 +19,11 @@ from recoverypbr.synth.assessments import make_assessments
 from recoverypbr.synth.events import DETAILS, EVENT_TYPES, make_events
 from recoverypbr.synth.journeys import REASONS, SOURCES, simulate_journeys
 from recoverypbr.synth.population import PROFILE_GROUP, add_birth_dates, make_clients
-from recoverypbr.synth.sampling import Frame, day_number, take
+from recoverypbr.synth.referrals import make_referrals
+from recoverypbr.synth.sampling import NO_DATE, Frame, day_number, take
 from recoverypbr.synth.tops import DAY_COLUMNS, make_tops
 
-PART_CLIENTS, PART_JOURNEYS, PART_ASSESSMENTS, PART_TOPS, PART_EVENTS, PART_FEEDBACK = range(1, 7)
+PART_CLIENTS, PART_JOURNEYS, PART_ASSESSMENTS, PART_TOPS, PART_EVENTS, PART_FEEDBACK, PART_REFERRALS = range(1, 8)
 #: Service line of an episode by provider (prime, subcontractor) and group (GROUPS order).
 SERVICE_LINE = (
     ("adult drugs prescribing", "adult drugs psychosocial", "adult alcohol"),
@@ -40,10 +41,15 @@ class IdCounters:
 
     episodes: int = 0
     tops: int = 0
+    referrals: int = 0
 
 
 def generate_chunk(seed: int, chunk: int, first_client: int, n: int, used: IdCounters) -> dict[str, pa.Table]:
-    """The tables of `n` clients numbered from `first_client` (0-based); advances `used`."""
+    """The tables of `n` clients numbered from `first_client` (0-based); advances `used`.
+
+    Referrals that never started come apart, as `referral_episodes` and `referral_assessments` (appended to
+    `episodes` and `assessments` when written), so that shaping for a contract leaves the other rows alone.
+    """
     def rng(part: int) -> np.random.Generator:
         return np.random.default_rng([seed, chunk, part])
 
@@ -62,6 +68,10 @@ def generate_chunk(seed: int, chunk: int, first_client: int, n: int, used: IdCou
     client_id = t.ids("C", clients["client"] + 1, 7)
     episode_id = t.ids("E", episode_number, 7)
     ep_client = client_id.take(pa.array(episodes["client"]))
+    referral, referral_assessment = make_referrals(rng(PART_REFERRALS), episodes, clients)
+    referral_number = used.referrals + 1 + np.arange(len(referral["client"]))
+    used.referrals += len(referral_number)
+    referral_client = client_id.take(pa.array(referral["client"]))
     return {
         "clients": _clients(clients, client_id),
         "assessments": _assessments(assessment, t.ids("A", episode_number, 7), ep_client),
@@ -70,6 +80,11 @@ def generate_chunk(seed: int, chunk: int, first_client: int, n: int, used: IdCou
         "events": _events(events, episode_id, ep_client),
         "presentations": _presentations(shown, client_id),
         "feedback": feedback(rng(PART_FEEDBACK), clients["client"]),
+        "referral_episodes": _episodes(referral, clients["profile"][referral["client"]],
+                                       t.ids(p.REFERRAL_PREFIX, referral_number, 7), referral_client),
+        "referral_assessments": _assessments(referral_assessment,
+                                             t.ids(p.REFERRAL_ASSESSMENT_PREFIX, referral_number, 7),
+                                             referral_client),
     }
 
 
@@ -118,7 +133,8 @@ def _episodes(e: Frame, profile: np.ndarray, episode_id: pa.Array, client_id: pa
         "discharge_reason": t.labels(REASONS, e["reason"]),
         "service_line": t.labels(lines, line),
         "substances": t.labels([prof.label for prof in p.PROFILES], profile),
-        "stock_or_flow": t.labels(codes.STOCK_OR_FLOW, e["start"] >= day_number(p.GO_LIVE)),
+        "stock_or_flow": t.labels(codes.STOCK_OR_FLOW, np.where(e["start"] == NO_DATE, e["referral"], e["start"])
+                                  >= day_number(p.GO_LIVE)),
     }, len(episode_id))
 
 

@@ -115,6 +115,8 @@ def _eligible(table: pa.Table, fault: Fault) -> np.ndarray:
     """Rows where the error makes sense: a date to spoil, a discharge to move, a start TOP to misdate."""
     if fault.kind in ("impossible_date", "non_iso_date"):
         return _valid(table[fault.column])
+    if fault.kind == "date_order":  # a discharge moved before a start (a referral that never started has none)
+        return np.asarray(_valid(table["discharge_date"]) & _valid(table["start_date"]))
     if fault.column in ("discharge_date", "discharge_reason"):
         return _valid(table["discharge_date"])
     if fault.kind == "outside_episode":

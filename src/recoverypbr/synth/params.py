@@ -388,6 +388,46 @@ ASSESSOR_DISAGREEMENT = 0.05
 DISAGREEMENT_UP_SHARE = 0.7
 PARENT_OR_CARER_SHARE = 0.27  # illustrative
 
+# --- Referrals that never start ----------------------------------------------------------------------
+
+#: illustrative: share of referrals that never start a treatment episode, by the complexity group of the
+#: assessment made before the referral (low, medium, high): about 10% overall, more among complex clients,
+#: the same at every provider. NDTMS records why: the client declined, no appropriate treatment (old code 4,
+#: `other` here), an inappropriate referral (old code 13, also `other`), or the client is still waiting.
+NOT_STARTED_SHARE = (0.08, 0.11, 0.15)
+#: illustrative: why a referral that was closed without a start was closed (NDTMS reasons, canonical codes).
+NOT_STARTED_REASONS = (("declined", 0.55), ("other", 0.45))
+#: illustrative: a referral that never started is dated this many days before the client's next referral,
+#: after any earlier discharge; it is closed a few days after its triage.
+NOT_STARTED_LEAD_DAYS = (30, 240)
+NOT_STARTED_CLOSE_DAYS = (3, 21)
+#: illustrative: share of clients whose last episode ended long before the extract who are referred again in
+#: its last weeks and still waiting on the extract date (no discharge); half of them are triaged already.
+STILL_WAITING_SHARE = 0.015
+STILL_WAITING_DAYS = 56
+#: Ids of referrals that never start (`R0000001`) and of their assessments (`AR0000001`): after the existing
+#: ranges, from their own random stream, so every other row of an area is unchanged by them.
+REFERRAL_PREFIX, REFERRAL_ASSESSMENT_PREFIX = "R", "AR"
+
+# --- Several providers and injected gaming (assurance testing) ------------------------------------------
+
+#: illustrative: with `--providers N`, every provider P01..PNN runs the prime's service lines, clients are
+#: shared out equally at random, and every provider's feedback follows this one score distribution.
+PEER_FEEDBACK_SCORES = (0.04, 0.08, 0.18, 0.40, 0.30)  # the prime's own distribution
+PEER_LASARS_ID = "L01"
+MAX_PEER_PROVIDERS = 99
+#: The gaming kinds (`--gaming KIND=STRENGTH`), named after the assurance indicator families.
+GAMING_KINDS = ("assessment", "creaming_parking", "timing", "misrepresentation")
+#: Ids of re-assessments a gaming provider records itself (`AG0000001`).
+REASSESSMENT_PREFIX = "AG"
+#: illustrative: how gaming inflates an assessment (steps and additions to its inputs).
+INFLATE_YEARS_OF_USE, INFLATE_PREVIOUS_TREATMENT = 5, 2
+REASSESSMENT_DAYS = (30, 90)  # after the episode's start
+CREAMING_WAIT_DAYS = 30  # added to the high group's wait from triage to start, times the strength
+TIMING_LAST_DAYS, TIMING_FIRST_DAYS = 21, 14  # from the last 21 days of a quarter to days 1-14 of the next
+MISREPORTED_QUALITY_OF_LIFE = 14  # quality of life raised to this when below
+FEEDBACK_FALL = 2  # points a gamed provider's lowered feedback falls (never below 1)
+
 # --- Events --------------------------------------------------------------------------------------------
 
 RECOVERY_PLAN_SHARE = 0.85  # illustrative
