@@ -106,6 +106,9 @@ class Indicator:
     """Whether the CUSUM across quarters can flag it (drift over time) besides the window's funnel limits."""
     judged_groups: tuple[str, ...] | None = None
     """With `by_group`, the groups whose rows can be flagged (the others are shown for context); None for all."""
+    judged_periods: tuple[str, ...] = ("quarter", "window")
+    """The period kinds whose rows can be flagged: ("window",) shows the quarters without flagging them (a
+    quarter's few cases make a skewed rate's normal limits too narrow); the CUSUM still flags on the window row."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,7 @@ def _provider_rows(ctx: Context, indicator: Indicator, cells: dict[tuple[str, st
         path = stats.cusum(quarter_z, indicator.direction) if kind != "baseline" else []
         s = path[-1] if path else None
         signal = indicator.drift and kind == "window" and any(x > stats.CUSUM_H for x in path)
-        flagged = judged and kind != "baseline" and (j.level == "alarm" or signal)
+        flagged = judged and kind in indicator.judged_periods and (j.level == "alarm" or signal)
         made.append(IndicatorRow(
             provider_id=provider, family=indicator.family, indicator=name, title=indicator.title,
             period=period.label, period_kind=kind, period_start=period.start, period_end=period.end,
