@@ -125,13 +125,14 @@ WAIT_DAYS = Indicator(
 
 NO_REVIEW = Indicator(
     family="creaming_parking", id="no_review", title="In treatment six months with no review TOP",
-    direction="high", kind="rate", cases=no_review_cases, by_group=True, judged_groups=JUDGED_GROUPS,
+    direction="high", kind="rate", cases=no_review_cases, by_group=True, judged_groups=(),
     judged_periods=WINDOW_ONLY, drift=False,
     formula=f"episodes still open {REVIEW_DUE_DAYS + REVIEW_GRACE_DAYS} days after the start ({REVIEW_DUE_DAYS} "
             f"days plus {REVIEW_GRACE_DAYS} days' grace) with no review TOP after the start and by then / episodes "
             "still open then (counted on that day)",
-    meaning="Complex clients in treatment at this provider go without a review more often than at its peers: "
-            "they may be parked (kept on the books but not actively treated).",
+    meaning="Shown, not flagged: complex clients in treatment at this provider going without a review more often "
+            "than at its peers may be parked (kept on the books but not actively treated). Missing reviews cluster "
+            "(by client and keyworker) more than chance allows, so peer limits would flag clean providers too often.",
     next_step="Check the listed episodes' care plans and contacts since the start; ask the provider for the "
               "review dates and why none was recorded.",
 )
