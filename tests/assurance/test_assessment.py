@@ -3,14 +3,13 @@
 The area (as of 2013-03-31; baseline year 2011-04-01..2012-03-31; window 2012-04-01..2013-03-31):
 - baseline: P1 and P2 each start 10 episodes on 2011-07-01, 2 of them high (6 points), 8 low (0 points);
 - P1 starts 30 episodes on 2012-07-01: 18 high, 12 low; 3 of the low have "medium" recorded on their assessment;
-  5 other low clients are reassessed by P1 itself on 2012-09-01 with answers worth 6 points (high);
+  10 of the low clients (the last 10) are reassessed by P1 itself on 2012-09-01 with answers worth 6 points (high);
 - P2 starts 30: 6 high, 24 low; one low client is reassessed high after its episode ended (not counted), one is
   reassessed low during treatment (no rise).
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from pathlib import Path
 
@@ -86,21 +85,26 @@ def test_recorded_higher_by_assessor(ctx: Context) -> None:
     rows = evaluate(ctx, assessment.ASSESSOR_RECORDED_HIGHER)
     l1, p1 = _row(rows, "L1", "window"), _row(rows, "P1", "window")
     # L1 assessed 60 clients on 2012-06-26 and reassessed 2 of P2's on 2012-09-01: 62, of which 3 recorded higher.
+    # P1 made the 10 reassessments itself, each recorded as the rules give: 0 of 10.
     assert (l1.n, l1.value) == (62, pytest.approx(3 / 62))
-    # P1 made the 5 reassessments itself, each recorded as the rules give: too few to judge.
-    assert (p1.n, p1.value, p1.level) == (5, pytest.approx(0.0), "too_few")
+    assert (p1.n, p1.value) == (10, pytest.approx(0.0))
+    # L1's only peer has a rate of 0, which has no spread: the pooled rate 3/72 gives one.
+    # s = sqrt(3/72 * 69/72 * (1/62 + 1/10)) = 0.068096; z = (3/62) / 0.068096 = 0.711: in control.
+    assert l1.expected == pytest.approx(0.0) and l1.z == pytest.approx(0.7106, abs=1e-3)
+    assert not l1.flagged and not p1.flagged
     assert _row(rows, "L1", "baseline").n == 20
 
 
 def test_reassessment_raised(ctx: Context) -> None:
     rows = with_rows(ctx, assessment.REASSESSMENT_RAISED, evaluate(ctx, assessment.REASSESSMENT_RAISED))
     p1, p2 = _row(rows, "P1", "window"), _row(rows, "P2", "window")
-    # P1: 5 of its 30 episodes were reassessed high in treatment; P2: 0 of 30 (the one reassessed high had ended,
-    # the other stayed low). The peers' rate is 0, so any rise is beyond every limit.
-    assert p1.value == pytest.approx(5 / 30) and p2.value == pytest.approx(0.0)
+    # P1: 10 of its 30 episodes were reassessed high in treatment; P2: 0 of 30 (the one reassessed high had ended,
+    # the other stayed low). The peers' rate 0 has no spread, so the pooled rate 10/60 gives it:
+    # s = sqrt(1/6 * 5/6 * (1/30 + 1/30)) = 0.096225; z = (1/3) / 0.096225 = 3.464 > 3.090: flagged.
+    assert p1.value == pytest.approx(1 / 3) and p2.value == pytest.approx(0.0)
+    assert p1.z == pytest.approx(3.4641, abs=1e-3)
     assert p1.flagged and not p2.flagged
-    assert p1.rows_total == 5
-    assert math.isinf(p1.z)
+    assert p1.rows_total == 10
 
 
 def test_indicators_exported() -> None:

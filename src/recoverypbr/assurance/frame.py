@@ -256,7 +256,10 @@ def _target(indicator: Indicator, cell: _Cell, peers: _Cell) -> tuple[float | No
         return None, None
     p0 = peers.total / peers.n
     if indicator.kind == "rate":
-        return p0, stats.rate_spread(p0, cell.n, peers.n)
+        # Peers all one way (a rate of 0 or 1) have no spread: the pooled rate gives one, so a single case
+        # against peers with none is not "infinitely" unusual.
+        spread_rate = p0 if 0 < p0 < 1 else (cell.total + peers.total) / (cell.n + peers.n)
+        return p0, stats.rate_spread(spread_rate, cell.n, peers.n)
     both = cell.n + peers.n
     mean = (cell.total + peers.total) / both
     var = max((cell.squares + peers.squares) / both - mean * mean, 0.0) * both / max(both - 1, 1)
