@@ -108,3 +108,21 @@ def test_unplanned_exits_by_group(ctx: Context) -> None:
 def test_clean_provider_never_flagged(ctx: Context) -> None:
     for indicator in creaming.INDICATORS:
         assert not any(r.flagged for r in evaluate(ctx, indicator) if r.provider_id == "P2"), indicator.id
+
+
+def test_contract_without_grouping_is_judged_as_one_group(ctx: Context) -> None:
+    """Worcestershire's contract has no complexity grouping: every case is in group `all`, which is judged."""
+    from dataclasses import replace
+
+    from recoverypbr.assurance import assessment
+
+    plain = replace(ctx, contract=load_contract(ROOT / "contracts" / "worcestershire.yaml"), cache={})
+    rows = evaluate(plain, creaming.CONVERSION)
+    p1 = _row(rows, "P1", "conversion")
+    # Both groups together: P1 20 + 10 (low) started of 40; P2 38 + 10 of 50.
+    assert (p1.n, p1.value) == (40, pytest.approx(30 / 40))
+    assert p1.flagged
+    # The assessment indicators have nothing to judge without a grouping.
+    for indicator in assessment.INDICATORS:
+        assert not any(r.flagged for r in evaluate(plain, indicator)), indicator.id
+    assert evaluate(plain, assessment.BEST_PAID_SHARE) == []

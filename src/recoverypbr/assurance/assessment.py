@@ -30,6 +30,11 @@ NO_GROUP = "none"
 WINDOW_ONLY = ("window",)
 
 
+def has_grouping(contract: Contract) -> bool:
+    """Whether the contract groups clients by complexity (points or rules)."""
+    return contract.complexity is not None and bool(contract.complexity.points or contract.complexity.rules)
+
+
 def group_order(contract: Contract) -> tuple[str, ...]:
     """The contract's complexity groups from least to most complex (as the contract lists them)."""
     return tuple(contract.complexity.groups) if contract.complexity else ()
@@ -44,6 +49,8 @@ def hardest_group(contract: Contract) -> str:
 def group_rank(contract: Contract, group: ir.StringValue) -> ir.IntegerValue:
     """A group's place in the contract's order (0 for the least complex); -1 for no group or an unknown one."""
     ranks = {g: i for i, g in enumerate(group_order(contract))}
+    if not ranks:
+        return ibis.literal(-1, "int64")
     return group.substitute(ranks, else_=-1).fill_null(-1).cast("int64")
 
 
@@ -56,6 +63,9 @@ def assessment_groups(ctx: Context) -> ir.Table:
     def make() -> ir.Table:
         a = ctx.wh.table("assessments")
         a = a.filter(a.assessed_on <= ctx.as_of)
+        if not has_grouping(ctx.contract):  # nothing to compute a group from: no assessment is judged
+            return a.select("assessment_id", "client_id", "assessed_on", assessor_org=a.assessor_org.strip(),
+                            recorded_group=ibis.null("string"), computed_group=ibis.null("string"))
         # Each assessment is grouped on its own: a stand-in episode per assessment, keyed by the assessment id.
         own = a.mutate(client_id=a.assessment_id)
         stand_in = own.select(episode_id=own.assessment_id, client_id=own.assessment_id, start_date=own.assessed_on)
@@ -73,6 +83,8 @@ def started_in_groups(ctx: Context) -> ir.Table:
     """Episodes started on or before the as-of date with their complexity group (`none` without an assessment)."""
     e = known_episodes(ctx)
     e = e.filter(e.started)
+    if not has_grouping(ctx.contract):
+        return e.mutate(complexity_group=ibis.literal(NO_GROUP))
     g = episode_groups(ctx)
     return e.join(g, "episode_id")
 

@@ -23,6 +23,7 @@ from datetime import timedelta
 import ibis
 import ibis.expr.types as ir
 
+from recoverypbr.assurance.assessment import has_grouping
 from recoverypbr.assurance.frame import Context, Indicator, episode_groups, known_episodes
 
 #: The group judged: the most complex group, as every example contract names it; `all` without a grouping.
@@ -42,7 +43,7 @@ def grouped_episodes(ctx: Context) -> ir.Table:
     """Every known episode and referral with `group`: its complexity group by the contract's rules (`none`
     without an assessment), or `all` when the contract has no grouping."""
     e = known_episodes(ctx)
-    if ctx.contract.complexity is None or not (ctx.contract.complexity.points or ctx.contract.complexity.rules):
+    if not has_grouping(ctx.contract):
         return e.mutate(group=ibis.literal("all"))
     g = episode_groups(ctx)
     j = e.join(g, "episode_id")
