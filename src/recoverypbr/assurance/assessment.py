@@ -40,12 +40,6 @@ def group_order(contract: Contract) -> tuple[str, ...]:
     return tuple(contract.complexity.groups) if contract.complexity else ()
 
 
-def hardest_group(contract: Contract) -> str:
-    """The most complex group (the contract lists its groups from least to most complex); `all` without groups."""
-    groups = group_order(contract)
-    return groups[-1] if groups else "all"
-
-
 def group_rank(contract: Contract, group: ir.StringValue) -> ir.IntegerValue:
     """A group's place in the contract's order (0 for the least complex); -1 for no group or an unknown one."""
     ranks = {g: i for i, g in enumerate(group_order(contract))}
