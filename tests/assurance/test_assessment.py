@@ -112,3 +112,18 @@ def test_indicators_exported() -> None:
     assert ids == ["best_paid_share", "best_paid_share_own", "recorded_higher", "assessor_recorded_higher",
                    "reassessment_raised"]
     assert {i.family for i in assessment.INDICATORS} == {"assessment"}
+
+
+def test_first_per_client_counts_a_client_once_per_segment(ctx: Context) -> None:
+    """A client's episodes are alike, so each client counts once in the baseline year and once in the window."""
+    import ibis
+
+    t = ibis.memtable({
+        "client_id": ["C1", "C1", "C1", "C1", "C2"],
+        "episode_id": ["E0", "E1", "E3", "E2", "E4"],
+        "start_date": [date(2010, 5, 1), date(2011, 7, 1), date(2012, 9, 1), date(2012, 7, 1), date(2012, 7, 1)],
+    })
+    kept = assessment.first_per_client(ctx, t, "start_date")
+    ids = sorted(ctx.wh.to_arrow(kept.select("episode_id")).column(0).to_pylist())
+    # E0 is before the baseline year; E1 is C1's baseline episode; E2 (not E3) its first in the window; E4 is C2's.
+    assert ids == ["E1", "E2", "E4"]

@@ -83,12 +83,29 @@ def started_in_groups(ctx: Context) -> ir.Table:
     return e.join(g, "episode_id")
 
 
+def first_per_client(ctx: Context, cases: ir.Table, day: str) -> ir.Table:
+    """Each client's first row (by `day`, then `episode_id`) in the baseline year and in the monitoring window;
+    rows on other days are dropped.
+
+    A client's episodes share the client's needs and habits, so counting every episode would make a provider's
+    cases look more independent than they are, and its limits too narrow (clean providers flagged too often)."""
+    d = cases[day]
+    segment = ibis.cases(((d >= ctx.baseline.start) & (d <= ctx.baseline.end), "baseline"),
+                         ((d >= ctx.window.start) & (d <= ctx.window.end), "window"), else_=ibis.null("string"))
+    t = cases.mutate(_segment=segment)
+    t = t.filter(t._segment.notnull())
+    order = ibis.window(group_by=[t.client_id, t._segment], order_by=[t[day], t.episode_id])
+    t = t.mutate(_first=ibis.row_number().over(order))
+    return t.filter(t._first == 0).drop("_segment", "_first")
+
+
 # --- Case tables ---------------------------------------------------------------------------------------------------
 
 def best_paid_cases(ctx: Context) -> ir.Table:
-    """One case per new episode with an assessed group, on its start date: 1 when its group is the best-paid one."""
+    """One case per client's first new episode with an assessed group in the baseline year and in the window, on
+    its start date: 1 when its group is the best-paid one."""
     e = started_in_groups(ctx)
-    e = e.filter(e.complexity_group != NO_GROUP)
+    e = first_per_client(ctx, e.filter(e.complexity_group != NO_GROUP), "start_date")
     best = best_paid_group(ctx.contract)
     return e.select(provider_id=e.provider_id, day=e.start_date,
                     value=(e.complexity_group == best).cast("float64"),

@@ -23,7 +23,7 @@ from datetime import timedelta
 import ibis
 import ibis.expr.types as ir
 
-from recoverypbr.assurance.assessment import has_grouping
+from recoverypbr.assurance.assessment import first_per_client, has_grouping
 from recoverypbr.assurance.frame import Context, Indicator, episode_groups, known_episodes
 
 #: The group judged: the most complex group, as every example contract names it; `all` without a grouping.
@@ -51,21 +51,22 @@ def grouped_episodes(ctx: Context) -> ir.Table:
 
 
 def conversion_cases(ctx: Context) -> ir.Table:
-    """One case per referral, on its referral day (else triage, else start): 1 when it started treatment by the
-    as-of date. A referral still open and younger than `SETTLE_DAYS` days is not counted yet."""
+    """One case per referral (each client's first in the baseline year and in the window), on its referral day
+    (else triage, else start): 1 when it started treatment by the as-of date. A referral still open and younger
+    than `SETTLE_DAYS` days is not counted yet."""
     e = grouped_episodes(ctx)
     settled = e.started | e.discharge_date.notnull() | (e.day_referred <= ctx.as_of - timedelta(days=SETTLE_DAYS))
-    e = e.filter(settled)
+    e = first_per_client(ctx, e.filter(settled), "day_referred")
     return e.select(provider_id=e.provider_id, day=e.day_referred, value=e.started.cast("float64"),
                     unit_id="episode:" + e.episode_id, group=e.group)
 
 
 def wait_cases(ctx: Context) -> ir.Table:
-    """One case per started episode with a triage or referral date, on its start date: the days from triage
-    (else referral) to the start."""
+    """One case per started episode with a triage or referral date (each client's first in the baseline year and in
+    the window), on its start date: the days from triage (else referral) to the start."""
     e = grouped_episodes(ctx)
     asked = e.triage_date.fill_null(e.referral_date)
-    e = e.filter(e.started & asked.notnull())
+    e = first_per_client(ctx, e.filter(e.started & asked.notnull()), "start_date")
     days = e.start_date.delta(e.triage_date.fill_null(e.referral_date), unit="day")
     return e.select(provider_id=e.provider_id, day=e.start_date, value=days.cast("float64"),
                     unit_id="episode:" + e.episode_id, group=e.group)
@@ -74,12 +75,13 @@ def wait_cases(ctx: Context) -> ir.Table:
 def no_review_cases(ctx: Context) -> ir.Table:
     """One case per episode still in treatment `REVIEW_DUE_DAYS + REVIEW_GRACE_DAYS` days after its start (that
     day on or before the as-of date), counted on that day: 1 when no review TOP is dated after the start and on or
-    before it."""
+    before it (each client's first such episode in the baseline year and in the window)."""
     e = grouped_episodes(ctx)
     check = e.start_date + ibis.interval(days=REVIEW_DUE_DAYS + REVIEW_GRACE_DAYS)
     e = e.mutate(check_day=check)
     e = e.filter(e.started & (e.check_day <= ctx.as_of)
                  & (e.discharge_date.isnull() | (e.discharge_date > e.check_day)))
+    e = first_per_client(ctx, e.mutate(check_day=e.check_day.cast("date")), "check_day")
     t = ctx.wh.table("top")
     t = t.filter((t.stage == "review") & (t.top_date <= ctx.as_of))
     reviewed = e.join(t, [e.episode_id == t.episode_id, t.top_date > e.start_date, t.top_date <= e.check_day])
@@ -90,10 +92,10 @@ def no_review_cases(ctx: Context) -> ir.Table:
 
 
 def unplanned_exit_cases(ctx: Context) -> ir.Table:
-    """One case per exit of a started episode, on its discharge date: 1 when the reason is unplanned
-    (`UNPLANNED_REASONS`)."""
+    """One case per exit of a started episode (each client's first in the baseline year and in the window), on its
+    discharge date: 1 when the reason is unplanned (`UNPLANNED_REASONS`)."""
     e = grouped_episodes(ctx)
-    e = e.filter(e.started & e.discharge_date.notnull())
+    e = first_per_client(ctx, e.filter(e.started & e.discharge_date.notnull()), "discharge_date")
     unplanned = e.discharge_reason.isin(UNPLANNED_REASONS).fill_null(False)
     return e.select(provider_id=e.provider_id, day=e.discharge_date, value=unplanned.cast("float64"),
                     unit_id="episode:" + e.episode_id, group=e.group)
