@@ -4,8 +4,9 @@ The complexity group fixes the tariff, so a provider that records its clients as
 paid more for the same outcomes. Four indicators watch for it, each counted in the database from the warehouse as
 known on the as-of date:
 
-- `best_paid_share`: the share of a provider's new episodes whose complexity group (by the contract's own rules,
-  on the assessment before the start) is the contract's best-paid group, against its peers in the same period,
+- `best_paid_share`: the share of a provider's referrals (started or not) whose complexity group (by the
+  contract's own rules, on the assessment before the start, else the triage or referral) is the contract's
+  best-paid group, against its peers in the same period,
   with a CUSUM over the quarters for drift (the measure the upcoding literature uses);
 - `best_paid_share_own`: the same share against the provider's own share in the baseline year (shown, not
   flagged: an area's case mix can move for every provider at once);
@@ -75,8 +76,14 @@ def assessment_groups(ctx: Context) -> ir.Table:
 
 def started_in_groups(ctx: Context) -> ir.Table:
     """Episodes started on or before the as-of date with their complexity group (`none` without an assessment)."""
+    e = referrals_in_groups(ctx)
+    return e.filter(e.started)
+
+
+def referrals_in_groups(ctx: Context) -> ir.Table:
+    """Every episode and referral known on the as-of date with its complexity group (`none` without an
+    assessment)."""
     e = known_episodes(ctx)
-    e = e.filter(e.started)
     if not has_grouping(ctx.contract):
         return e.mutate(complexity_group=ibis.literal(NO_GROUP))
     g = episode_groups(ctx)
@@ -102,12 +109,15 @@ def first_per_client(ctx: Context, cases: ir.Table, day: str) -> ir.Table:
 # --- Case tables ---------------------------------------------------------------------------------------------------
 
 def best_paid_cases(ctx: Context) -> ir.Table:
-    """One case per client's first new episode with an assessed group in the baseline year and in the window, on
-    its start date: 1 when its group is the best-paid one."""
-    e = started_in_groups(ctx)
-    e = first_per_client(ctx, e.filter(e.complexity_group != NO_GROUP), "start_date")
+    """One case per client's first referral with an assessed group (whether or not it started) in the baseline
+    year and in the window, on its referral day (else triage, else start): 1 when its group is the best-paid one.
+
+    Referrals, not starts: a provider that does not start its complex referrals (creaming) lowers the share among
+    its starts, which would make its peers' shares look inflated; the mix of referrals is untouched by it."""
+    e = referrals_in_groups(ctx)
+    e = first_per_client(ctx, e.filter(e.complexity_group != NO_GROUP), "day_referred")
     best = best_paid_group(ctx.contract)
-    return e.select(provider_id=e.provider_id, day=e.start_date,
+    return e.select(provider_id=e.provider_id, day=e.day_referred,
                     value=(e.complexity_group == best).cast("float64"),
                     unit_id="episode:" + e.episode_id)
 
@@ -173,10 +183,11 @@ def reassessment_cases(ctx: Context) -> ir.Table:
 _INFLATION = ("Assessments may be inflating clients' complexity, which raises the tariff paid for each outcome.")
 
 BEST_PAID_SHARE = Indicator(
-    family="assessment", id="best_paid_share", title="New episodes in the best-paid complexity group",
+    family="assessment", id="best_paid_share", title="New clients in the best-paid complexity group",
     direction="high", kind="rate", cases=best_paid_cases, judged_periods=WINDOW_ONLY,
-    formula="episodes started in the period whose complexity group (the contract's rules on the assessment on or "
-            "before the start) is the best-paid group / episodes started in the period with an assessment",
+    formula="referrals in the period (started or not; each client's first) whose complexity group (the contract's "
+            "rules on the assessment on or before the start, else the triage or referral) is the best-paid group / "
+            "such referrals with an assessment",
     meaning="More of this provider's new clients are in the best-paid group than its peers' new clients. "
             + _INFLATION,
     next_step="Sample the provider's assessments in the best-paid group from the flagged period (the episodes "
