@@ -30,7 +30,7 @@ from recoverypbr.payments.periods import Period
 from recoverypbr.warehouse.connection import Warehouse
 
 #: The modules of the indicator families, in the order the report shows them.
-FAMILY_MODULES = ("timing", "misrepresentation", "feedback")
+FAMILY_MODULES = ("assessment", "creaming", "timing", "misrepresentation", "feedback")
 
 Progress = Callable[[str, int, int], None]
 
