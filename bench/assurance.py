@@ -1,6 +1,6 @@
 """Detection measured: recall and false alarms of `assure monitor` on synthetic areas with injected gaming.
 
-    python bench/assurance.py [--seeds 20] [--clients 5000] [--providers 5] [--strength 0.3] [--jobs 2]
+    python bench/assurance.py [--seeds 20] [--clients 5000] [--providers 4] [--strength 0.3] [--jobs 2]
                               [--big 100000]
 
 For each seed, one clean area and one area per gaming kind (`synth --providers N --gaming KIND=STRENGTH
@@ -50,7 +50,7 @@ contract = load_contract(sys.argv[8])
 as_of = date.fromisoformat(sys.argv[9])
 db = folder / "area.duckdb"
 if not (folder / ".loaded").exists():
-    gaming = {} if kind == "clean" else {kind: strength}
+    gaming = None if kind == "clean" else {kind: strength}
     generate_area(clients, seed, folder / "extract", "parquet", providers=providers, gaming=gaming,
                   gaming_provider=gamer if gaming else None)
     if db.exists():
@@ -85,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=5000)
-    parser.add_argument("--providers", type=int, default=5)
+    parser.add_argument("--providers", type=int, default=4)
     parser.add_argument("--strength", type=float, default=0.3)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--big", type=int, default=0)
