@@ -40,7 +40,7 @@ def _feedback_cases(ctx: Context) -> ir.Table:
 
 FEEDBACK_SCORE = Indicator(
     family="feedback", id="feedback_score", title="Service users' mean feedback score (1-5)", direction="low",
-    kind="mean", cases=_feedback_cases, drift=False,
+    kind="mean", cases=_feedback_cases, drift=False, judged_periods=("window",),
     meaning="Service users rate this provider lower than they rate its peers.",
     next_step="Read the comments behind the low scores (the rows listed), compare with complaints, and ask the "
               "provider and service-user groups what changed.",

@@ -187,14 +187,14 @@ def _family_sections(result: MonitorResult, family: str, indicators: dict[str, I
     for name in names:
         base = indicators.get(name.split(".")[0])
         mine = [r for r in rows if r.indicator == name]
-        if base is not None and base.judged_groups is not None and "." in name and \
-                name.split(".", 1)[1] not in base.judged_groups:
-            continue
+        group = name.split(".", 1)[1] if "." in name else "all"
+        judged = base is not None and (base.judged_groups is None or group in base.judged_groups)
         rate = base is not None and base.kind == "rate"
         points = [{"provider": r.provider_id, "n": r.n, "value": r.value, "flagged": r.flagged,
                    "sd": _sd_of(r)} for r in mine if r.value is not None]
+        # A funnel plot for what is judged; what is shown for context has its table only.
         chart = charts.funnel_plot(points, title=mine[0].title + _group_words(name),
-                                   y_title=mine[0].title, rate=rate) if points and base is not None else None
+                                   y_title=mine[0].title, rate=rate) if points and judged else None
         table = FigureTable(("provider", "cases", "value", "expected (peers)", "baseline", "99.8% limits", "level",
                              "flagged"),
                             [{"provider": r.provider_id, "cases": r.n, "value": _fmt(r.value),
@@ -203,6 +203,8 @@ def _family_sections(result: MonitorResult, family: str, indicators: dict[str, I
                               "level": r.level, "flagged": "yes" if r.flagged else "no"} for r in mine],
                             f"{mine[0].title}{_group_words(name)} over the window, by provider")
         text = [base.formula] if base is not None and base.formula else []
+        if not judged:
+            text.append("Shown for context: this indicator is not flagged.")
         sections.append(Section(f"{FAMILY_TITLES[family]}: {mine[0].title}{_group_words(name)}", text, chart,
                                 table))
         for r in mine:
