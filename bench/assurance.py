@@ -97,6 +97,10 @@ def main() -> None:
         tasks.append((seed, args.clients, args.providers, "clean", 0.0, gamer))
         tasks.extend((seed, args.clients, args.providers, kind, args.strength, gamer) for kind in KINDS)
     started = time.perf_counter()
+    if not tasks:  # --seeds 0: only the large area's time
+        big = run_area(1, args.big, 5, "clean", 0.0, "P01")
+        print(f"monitor of a {args.big:,}-client area: {big['seconds']:.1f} s, peak {big['peak_gib']:.2f} GiB")
+        return
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda t: run_area(*t), tasks))
     lines = [f"assure monitor on {args.seeds} seeds x {args.clients:,}-client areas, {args.providers} providers, "

@@ -162,7 +162,8 @@ def _round(value: float | None) -> float | None:
     null."""
     if value is None or not math.isfinite(value):
         return None
-    return round(value, 6)
+    rounded = round(value, 6)
+    return 0.0 if rounded == 0 else rounded  # never "-0.0"
 
 
 # --- Counting cases per provider and period (in the database) -----------------------------------------------------
@@ -188,11 +189,19 @@ def counted(ctx: Context, cases: ir.Table, by_group: bool) -> list[dict[str, Any
         value=cases.value.cast("float64"),
     )
     j = c.join(periods, [c.day >= periods.p_start, c.day <= periods.p_end])
+    # Sums of floats depend on the order a parallel database adds them in; the expectations are summed as whole
+    # billionths instead, so the same data always give the same figures (and the same bytes).
+    scale = 1_000_000_000
     agg = j.group_by(["provider_id", "group", "p_label", "p_kind"]).aggregate(
         n=j.value.count(), total=j.value.sum(), squares=(j.value * j.value).sum(),
-        expected_total=j.expected.sum(), expected_var=(j.expected * (1 - j.expected)).sum(),
+        expected_total=(j.expected * scale).round().cast("int64").sum(),
+        expected_var=(j.expected * (1 - j.expected) * scale).round().cast("int64").sum(),
     )
-    return ctx.wh.to_arrow(agg).to_pylist()
+    rows = ctx.wh.to_arrow(agg).to_pylist()
+    for r in rows:
+        for key in ("expected_total", "expected_var"):
+            r[key] = None if r[key] is None else r[key] / scale
+    return rows
 
 
 # --- Judging -----------------------------------------------------------------------------------------------------
@@ -403,17 +412,35 @@ def _tariffs_of(outcome: Any) -> dict[str, float]:
     return found
 
 
+LEDGER_KEYS = ("outcome_id", "episode_id", "provider_id", "complexity_group", "status")
+
+
 def outcome_ledger(ctx: Context) -> ir.Table:
-    """The contract's outcome ledger as of the as-of date, from the engine: the stored one when `outcomes` or `pay`
-    stored it for this date, else evaluated here without storing (materialised once per run)."""
+    """The outcome ledger's `LEDGER_KEYS` for this contract as of the as-of date, from the engine: the stored
+    ledger when `outcomes` or `pay` built it for this contract version and date, else the outcome engine's
+    evaluation (not stored; only each outcome's status is read, so no evidence is rendered). Once per run."""
+    from recoverypbr.outcomes.engine import evaluate_outcomes
+    from recoverypbr.outcomes.frame import status_words
     from recoverypbr.outcomes.inputs import warehouse_inputs
-    from recoverypbr.outcomes.ledger import has_individual_offending, ledger, stored_ledger
+    from recoverypbr.outcomes.ledger import RUNS, has_individual_offending, stored_ledger
 
     def make() -> ir.Table:
-        stored = stored_ledger(ctx.wh, ctx.contract, ctx.as_of)
-        if ctx.wh.count(stored) > 0:
-            return stored
+        if ctx.wh.has_table(RUNS):
+            runs = ctx.wh.table(RUNS)
+            found = runs.filter((runs.contract_area == ctx.contract.area)
+                                & (runs.contract_version == ctx.contract.effective_from)
+                                & (runs.as_of == ctx.as_of)).count()
+            if int(ctx.wh.to_arrow(found.as_table()).column(0)[0].as_py()) > 0:
+                return stored_ledger(ctx.wh, ctx.contract, ctx.as_of).select(*LEDGER_KEYS)
         inputs = warehouse_inputs(ctx.wh, ctx.as_of)
-        found = ledger(inputs, ctx.contract, has_individual_offending(ctx.wh, inputs), ordered=False)
-        return ctx.wh.materialize("_assure_ledger", found)
+        evaluation = evaluate_outcomes(inputs, ctx.contract, has_individual_offending(ctx.wh, inputs))
+        statuses = [f"{spot.prefix}status" for spot in evaluation.placed]
+        table = ctx.wh.materialize("_assure_outcomes", evaluation.table.select(
+            "episode_id", "provider_id", "complexity_group", *statuses))
+        parts = [table.select(outcome_id=ibis.literal(spot.outcome_id, "string"), episode_id=table.episode_id,
+                              provider_id=table.provider_id.cast("string"),
+                              complexity_group=table.complexity_group.cast("string"),
+                              status=status_words(table[f"{spot.prefix}status"]))
+                 for spot in evaluation.placed]
+        return ibis.union(*parts, distinct=False)
     return ctx.shared("outcome_ledger", make)

@@ -28,7 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.assurance import stats
-from recoverypbr.assurance.frame import Context, Indicator, IndicatorRow, counted, known_episodes
+from recoverypbr.assurance.frame import Context, Indicator, IndicatorRow, counted, known_episodes, outcome_ledger
 from recoverypbr.contract.outcomes import QualityOfLife, SuccessfulCompletion
 from recoverypbr.data import codes
 from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, SUBSTANCE_DAYS, first_by, presents
@@ -154,40 +154,6 @@ def completions_without_review(ctx: Context) -> ir.Table:
 
 
 # --- Outcome rates against the case-mix expectation ---------------------------------------------------------------
-
-LEDGER_KEYS = ("outcome_id", "episode_id", "provider_id", "complexity_group", "status")
-
-
-def outcome_ledger(ctx: Context) -> ir.Table:
-    """The outcome ledger's `LEDGER_KEYS` for this contract as of the as-of date: from the stored ledger when it
-    was built for this contract version and date, else from the outcome engine's evaluation (not stored; only
-    each outcome's status is read, so no evidence is rendered)."""
-    from recoverypbr.outcomes.engine import evaluate_outcomes
-    from recoverypbr.outcomes.frame import status_words
-    from recoverypbr.outcomes.inputs import warehouse_inputs
-    from recoverypbr.outcomes.ledger import RUNS, has_individual_offending, stored_ledger
-
-    def make() -> ir.Table:
-        if ctx.wh.has_table(RUNS):
-            runs = ctx.wh.table(RUNS)
-            found = runs.filter((runs.contract_area == ctx.contract.area)
-                                & (runs.contract_version == ctx.contract.effective_from)
-                                & (runs.as_of == ctx.as_of)).count()
-            if int(ctx.wh.to_arrow(found.as_table()).column(0)[0].as_py()) > 0:
-                return stored_ledger(ctx.wh, ctx.contract, ctx.as_of).select(*LEDGER_KEYS)
-        inputs = warehouse_inputs(ctx.wh, ctx.as_of)
-        evaluation = evaluate_outcomes(inputs, ctx.contract, has_individual_offending(ctx.wh, inputs))
-        statuses = [f"{spot.prefix}status" for spot in evaluation.placed]
-        table = ctx.wh.materialize("_assure_outcomes", evaluation.table.select(
-            "episode_id", "provider_id", "complexity_group", *statuses))
-        parts = [table.select(outcome_id=ibis.literal(spot.outcome_id, "string"), episode_id=table.episode_id,
-                              provider_id=table.provider_id.cast("string"),
-                              complexity_group=table.complexity_group.cast("string"),
-                              status=status_words(table[f"{spot.prefix}status"]))
-                 for spot in evaluation.placed]
-        return ibis.union(*parts, distinct=False)
-    return ctx.shared("misrepresentation.ledger", make)
-
 
 def _quarter_key(day: ir.DateValue) -> ir.IntegerValue:
     return day.year() * 10 + (day.month() - 1) // 3
