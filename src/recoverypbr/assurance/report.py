@@ -117,7 +117,8 @@ def print_summary(result: MonitorResult) -> None:
     shown = sorted({r.provider_id for r in result.rows})
     for provider in shown:
         flags = by_family.get(provider, {})
-        table.add_row(provider, *("FLAGGED" if flags.get(f) else "-" for f in FAMILIES))
+        role = " (assessor)" if provider in result.assessors and provider not in result.providers else ""
+        table.add_row(provider + role, *("FLAGGED" if flags.get(f) else "-" for f in FAMILIES))
     flagged = result.flags()
     notes = [f"{len(flagged)} flag(s) over the window; '-' is within the 99.8% limits and no drift."
              if flagged else "Nothing flagged over the window: every indicator is within its 99.8% limits."]
