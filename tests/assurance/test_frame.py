@@ -94,3 +94,17 @@ def test_a_mean_indicator_against_its_peers_by_hand(golden: Context) -> None:
     # quarters: P01's responses fall in 2012-Q2 (May, June) and 2012-Q3 (July, August)
     quarters = {r.period: r.n for r in rows if r.provider_id == "P01" and r.period_kind == "quarter"}
     assert quarters == {"2012-Q2": 6, "2012-Q3": 4, "2012-Q4": 0, "2013-Q1": 0}
+
+
+def test_views_falling_against_peers_by_hand() -> None:
+    """P1's scores: ten 4s in the window's first half, five 2s and five 3s in its second (mean 2.5, sample
+    variance (5 x 0.25 + 5 x 0.25) / 9 = 0.27778); its peers' ten 4s in each half. The change -1.5 against the
+    peers' 0, over sqrt(0/10 + 0.27778/10 + 0/10 + 0/10) = 0.16667: z = -9.0."""
+    from recoverypbr.assurance.feedback import _change_z
+
+    first = {"P1": (40.0, 160.0, 10), "P2": (40.0, 160.0, 10)}
+    second = {"P1": (25.0, 65.0, 10), "P2": (40.0, 160.0, 10)}
+    assert _change_z(first, second, ("P1", "P2"), "P1") == pytest.approx(-9.0)
+    assert _change_z(first, second, ("P1", "P2"), "P2") == pytest.approx(9.0)
+    # fewer than 10 responses in any half: not judged
+    assert _change_z({"P1": (36.0, 144.0, 9), "P2": (40.0, 160.0, 10)}, second, ("P1", "P2"), "P1") is None
