@@ -106,6 +106,8 @@ class Indicator:
     """Whether the CUSUM across quarters can flag it (drift over time) besides the window's funnel limits."""
     judged_groups: tuple[str, ...] | None = None
     """With `by_group`, the groups whose rows can be flagged (the others are shown for context); None for all."""
+    group_word: str = "group"
+    """What the `group` column holds, in words (a complexity `group`, or e.g. the `outcome`)."""
     judged_periods: tuple[str, ...] = ("quarter", "window")
     """The period kinds whose rows can be flagged: ("window",) shows the quarters without flagging them (a
     quarter's few cases make a skewed rate's normal limits too narrow); the CUSUM still flags on the window row."""
@@ -312,6 +314,8 @@ def unusual_words(j: stats.Judged, signal: bool, s: float | None) -> str:
     """How unusual the value is, in words."""
     if j.level == "too_few":
         return f"too few cases to judge (fewer than {stats.MIN_CASES})"
+    if j.level == "no_peers":
+        return "no peers with cases in the period to compare with"
     parts = []
     if j.z is not None and math.isfinite(j.z):
         chance = j.p_value or 0.0

@@ -236,7 +236,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         family="misrepresentation", id="outcomes_against_case_mix",
         title="Outcome rate against the case-mix expectation", direction="high", kind="rate",
-        cases=outcomes_against_case_mix, by_group=True, judged_groups=(),
+        cases=outcomes_against_case_mix, by_group=True, judged_groups=(), group_word="outcome",
         formula="achieved / decided ledger rows of the outcome, against the sum over the rows of the peers' "
                 "achievement rate for the same outcome, complexity group and start quarter",
         meaning="This provider achieves the outcome far more often than its peers do for clients of the same "

@@ -108,6 +108,7 @@ def _number(value: float | None, rate: bool) -> str:
 
 def print_summary(result: MonitorResult) -> None:
     """Providers by family (flagged or not), then each flag with what it means and what to look at next."""
+    _know(result)
     by_family = flags_by_family(result, [*result.providers, *result.assessors])
     table = Table(title=f"{result.area}: gaming indicators as of {result.as_of} (window {result.window.label}, "
                         f"against peers)")
@@ -132,14 +133,27 @@ def print_summary(result: MonitorResult) -> None:
             f"{r.meaning} Next: {r.next_step} Cases behind it: {r.rows_total:,}.", highlight=False)
 
 
+#: indicator id -> what its `.suffix` names (set from the run's indicators before a report is made).
+_GROUP_WORDS: dict[str, str] = {}
+
+
 def _group_words(indicator: str) -> str:
-    return f" (group {indicator.split('.', 1)[1]})" if "." in indicator else ""
+    """" (group high)" for `conversion.high`; " (outcome abstinence)" for a by-outcome indicator."""
+    if "." not in indicator:
+        return ""
+    base, suffix = indicator.split(".", 1)
+    return f" ({_GROUP_WORDS.get(base, 'group')} {suffix})"
+
+
+def _know(result: MonitorResult) -> None:
+    _GROUP_WORDS.update({i.id: i.group_word for i in result.indicators})
 
 
 # --- The HTML report --------------------------------------------------------------------------------------------
 
 def monitoring_report(result: MonitorResult) -> Report:
     """Flags first, then each family's funnel plots and the trends of what is flagged, then service users' views."""
+    _know(result)
     from recoverypbr.assurance import charts
 
     indicators = {i.id: i for i in result.indicators}

@@ -44,7 +44,7 @@ class Judged:
 
     z: float | None
     limits: dict[str, list[float]]
-    level: str  # "alarm", "warning", "in_control", "too_few"
+    level: str  # "alarm", "warning", "in_control", "too_few", "no_peers"
     p_value: float | None
 
 
@@ -52,8 +52,10 @@ def judge(value: float | None, expected: float | None, spread: float | None, dir
           *, bounds: tuple[float, float] | None = (0.0, 1.0)) -> Judged:
     """Judge `value` against `expected` with standard error `spread`; `direction` is "high" or "low" (the side
     gaming pushes). Limits are clipped to `bounds` (a rate's 0 to 1) when given."""
-    if value is None or expected is None or spread is None or n < MIN_CASES:
+    if value is None or n < MIN_CASES:
         return Judged(None, {}, "too_few", None)
+    if expected is None or spread is None:
+        return Judged(None, {}, "no_peers", None)
     limits = {}
     for name, z in (("95", Z95), ("99.8", Z998)):
         low, high = expected - z * spread, expected + z * spread
