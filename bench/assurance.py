@@ -117,13 +117,13 @@ def main() -> None:
         others = [r["flags"][p][f] for r in gamed for p in r["flags"] if p != r["gamer"] for f in FAMILIES]
         table[kind].update({"recall": sum(hits) / len(hits), "detected": sum(hits), "gamed_areas": len(hits),
                             "clean_providers_flagged_in_gamed_areas": sum(others) / len(others)})
-    lines.append(f"{'family':<20} {'recall':>8} {'false alarms':>14} {'clean flagged in gamed areas':>30}")
+    lines.append(f"{'family':<20} {'recall':>14} {'false alarms':>14} {'clean flagged in gamed areas':>30}")
     for family in FAMILIES:
         row = table[family]
         recall = f"{row['recall']:.2f} ({row['detected']}/{row['gamed_areas']})" if "recall" in row else "n/a"
         alarms = f"{row['false_alarm_rate']:.3f} ({row['false_alarms']}/{row['clean_trials']})"
         other = f"{row['clean_providers_flagged_in_gamed_areas']:.3f}" if "recall" in row else ""
-        lines.append(f"{family:<20} {recall:>14} {alarms:>14} {other:>24}")
+        lines.append(f"{family:<20} {recall:>14} {alarms:>14} {other:>30}")
     times = sorted(r["seconds"] for r in results)
     lines += ["", f"monitor time per {args.clients:,}-client area: median {times[len(times) // 2]:.1f} s, "
               f"max {times[-1]:.1f} s"]
