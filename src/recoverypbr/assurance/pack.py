@@ -26,6 +26,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.explain import Seen, evidence_rows, evidence_words, words
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import episode_groups, stored_ledger
+from recoverypbr.reports.pdf import FooterPages, pdf_text
 from recoverypbr.warehouse.connection import Warehouse
 
 TOP_SHOWN = ("top_id", "top_date", "stage", "alcohol_days", "opiate_days", "crack_days", "cocaine_days",
@@ -128,34 +129,20 @@ def write_pack(tables: dict[str, list[dict[str, Any]]], sample: Sample, folder: 
     return [*written, pdf]
 
 
-def _text(value: Any) -> str:
-    """A value as PDF core-font text (Latin-1; any other character as `?`)."""
-    return ("" if value is None else str(value)).encode("latin-1", "replace").decode("latin-1")
-
-
-class _Pages(FPDF):
-    footer_text = ""
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", size=7)
-        self.cell(0, 8, _text(f"{self.footer_text}   page {self.page_no()} of {{nb}}"), align="R")
-
-
 def pack_pdf(tables: dict[str, list[dict[str, Any]]], sample: Sample) -> bytes:
     """The case-file pack as a PDF: the summary with an empty findings column, then one section per line."""
     design = sample.design
-    pdf = _Pages(orientation="L", format="A4")
+    pdf = FooterPages(orientation="L", format="A4")
     pdf.footer_text = f"Audit sample {sample.sample_id}, {design['period']}"
     pdf.set_creation_date(datetime.combine(date.fromisoformat(design["as_of"]), datetime.min.time()))
-    pdf.set_title(_text(f"Audit sample {sample.sample_id}"))
+    pdf.set_title(pdf_text(f"Audit sample {sample.sample_id}"))
     pdf.set_creator("recoverypbr")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 9, _text(f"Audit case files: sample {sample.sample_id}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 9, pdf_text(f"Audit case files: sample {sample.sample_id}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=9)
-    pdf.multi_cell(0, 5, _text(
+    pdf.multi_cell(0, 5, pdf_text(
         f"{design['contract']['area']}, {design['period']}, statements as of {design['as_of']}; seed "
         f"{design['seed']}; {design['size']} of {design['population_lines']} lines (GBP "
         f"{design['population_pounds']}). Risk weighting: {design['risk']['weighting']}. Record each line's "
@@ -179,15 +166,15 @@ def _table(pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[Any]], widt
     pdf.set_font("Helvetica", size=7)
     with pdf.table(col_widths=tuple(widths) if widths else None, headings_style=HEAD, align="LEFT",
                    width=sum(widths) if widths else None) as table:
-        table.row([_text(h) for h in header])
+        table.row([pdf_text(h) for h in header])
         for row in rows:
-            table.row([_text(v) for v in row])
+            table.row([pdf_text(v) for v in row])
 
 
 def _heading(pdf: FPDF, text: str, size: int = 10) -> None:
     pdf.ln(2)
     pdf.set_font("Helvetica", "B", size)
-    pdf.multi_cell(0, 6, _text(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
 
 
@@ -196,14 +183,14 @@ def _section(pdf: FPDF, line: dict[str, Any], rows: dict[str, list[dict[str, Any
     _heading(pdf, f"Line {line['line']}: {line['provider_id']} {line['kind'].replace('_', ' ')} "
                   f"{line['outcome_id']}, client {line['client_id']}, episode {line['episode_id']}, "
                   f"GBP {line['amount']}", 12)
-    pdf.multi_cell(0, 4.5, _text(
+    pdf.multi_cell(0, 4.5, pdf_text(
         f"Statement {line['statement_id']} line {line['statement_line']}; reference {line['reference']}; "
         f"paid at complexity group {line['complexity_group'] or 'none'}; stratum {line['stratum']}, inclusion "
         f"probability {line['inclusion_probability']}, weight {line['weight']}."), new_x="LMARGIN", new_y="NEXT")
     evidence = rows["evidence"]
     if evidence:
         _heading(pdf, "Decision")
-        pdf.multi_cell(0, 4.5, _text(evidence[0]["decision"]), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, pdf_text(evidence[0]["decision"]), new_x="LMARGIN", new_y="NEXT")
         shown = [(r["evidence_id"], r["evidence_words"]) for r in evidence if r["evidence_id"]]
         if shown:
             _heading(pdf, "Evidence")
@@ -217,7 +204,7 @@ def _section(pdf: FPDF, line: dict[str, Any], rows: dict[str, list[dict[str, Any
             pdf.cell(0, 5, "none recorded on or before the sample's date", new_x="LMARGIN", new_y="NEXT")
     groups = rows["groups"]
     _heading(pdf, "Complexity group")
-    pdf.cell(0, 5, _text(f"by the contract's grouping: {groups[0]['complexity_group'] if groups else 'none'}; "
+    pdf.cell(0, 5, pdf_text(f"by the contract's grouping: {groups[0]['complexity_group'] if groups else 'none'}; "
                          f"paid at: {line['complexity_group'] or 'none'}"), new_x="LMARGIN", new_y="NEXT")
     _heading(pdf, "Finding")
     pdf.multi_cell(0, 7, "Verdict:   [  ] upheld     [  ] not upheld\nReason (required when not upheld): "

@@ -33,25 +33,28 @@ LINE_COLUMNS = (
 HEAD = FontFace(emphasis="BOLD", fill_color=(221, 230, 240))
 
 
-def _text(value: Any) -> str:
+def pdf_text(value: Any) -> str:
+    """A value as PDF core-font text (Latin-1; any other character as `?`)."""
     return ("" if value is None else str(value)).encode("latin-1", "replace").decode("latin-1")
 
 
-class _Pages(FPDF):
+class FooterPages(FPDF):
+    """Pages whose footer says `footer_text` and "page N of M"."""
+
     footer_text = ""
 
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("Helvetica", size=7)
-        self.cell(0, 8, _text(f"{self.footer_text}   page {self.page_no()} of {{nb}}"), align="R")
+        self.cell(0, 8, pdf_text(f"{self.footer_text}   page {self.page_no()} of {{nb}}"), align="R")
 
 
 def statement_pdf(document: dict[str, Any], path: Path) -> None:
     """Write the PDF."""
-    pdf = _Pages(orientation="L", format="A4")
+    pdf = FooterPages(orientation="L", format="A4")
     pdf.footer_text = f"{document['statement_id']}   fingerprint {document['fingerprint'][:12]}"
     pdf.set_creation_date(datetime.combine(date.fromisoformat(document["as_of"]), datetime.min.time()))
-    pdf.set_title(_text(f"Statement {document['statement_id']}"))
+    pdf.set_title(pdf_text(f"Statement {document['statement_id']}"))
     pdf.set_creator("recoverypbr")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
@@ -60,9 +63,9 @@ def statement_pdf(document: dict[str, Any], path: Path) -> None:
     pdf.set_font("Helvetica", size=9)
     for label, value in heading(document):
         pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(28, 5, _text(label))
+        pdf.cell(28, 5, pdf_text(label))
         pdf.set_font("Helvetica", size=9)
-        pdf.multi_cell(0, 5, _text(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, pdf_text(value), new_x="LMARGIN", new_y="NEXT")
     for section in sections(document):
         _section(pdf, section)
     _lines(pdf, document)
@@ -72,7 +75,7 @@ def statement_pdf(document: dict[str, Any], path: Path) -> None:
 def _section(pdf: FPDF, section: Section) -> None:
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, _text(section.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, pdf_text(section.title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
     wide = len(section.header) <= 2
     with pdf.table(
@@ -82,9 +85,9 @@ def _section(pdf: FPDF, section: Section) -> None:
         headings_style=HEAD,
         text_align=tuple("RIGHT" if i in section.money else "LEFT" for i in range(len(section.header))),
     ) as table:
-        table.row([_text(h) for h in section.header])
+        table.row([pdf_text(h) for h in section.header])
         for row in section.rows:
-            table.row([_text(grouped(v) if i in section.money else v) for i, v in enumerate(row)])
+            table.row([pdf_text(grouped(v) if i in section.money else v) for i, v in enumerate(row)])
 
 
 def _detail(line: dict[str, Any]) -> str:
@@ -153,7 +156,7 @@ def _lines(pdf: FPDF, document: dict[str, Any]) -> None:
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 11)
     total = document["totals"]
-    pdf.cell(0, 7, _text(f"Lines ({total['lines']}), total GBP {grouped(total['total'])}"), new_x="LMARGIN",
+    pdf.cell(0, 7, pdf_text(f"Lines ({total['lines']}), total GBP {grouped(total['total'])}"), new_x="LMARGIN",
              new_y="NEXT")
     # Drawn cell by cell rather than with fpdf2's table(): a national provider's tens of thousands of lines take
     # seconds this way, minutes that way.
@@ -161,6 +164,6 @@ def _lines(pdf: FPDF, document: dict[str, Any]) -> None:
     _row(pdf, header, None, bold=True)
     for line in document["lines"]:
         row = {**line, "detail": _detail(line), "amount": grouped(line["amount"])}
-        _row(pdf, [_text(row.get(key, "")) for _, key, _ in LINE_COLUMNS], header)
+        _row(pdf, [pdf_text(row.get(key, "")) for _, key, _ in LINE_COLUMNS], header)
     totals = {"kind": "Total", "amount": grouped(total["total"])}
     _row(pdf, [totals.get(key, "") for _, key, _ in LINE_COLUMNS], header, bold=True)
