@@ -300,7 +300,8 @@ def _provider_rows(ctx: Context, indicator: Indicator, cells: dict[tuple[str, st
         signal = indicator.drift and kind == "window" and any(x > stats.CUSUM_H for x in path)
         flagged = judged and kind in indicator.judged_periods and (j.level == "alarm" or signal)
         made.append(IndicatorRow(
-            provider_id=provider, family=indicator.family, indicator=name, title=indicator.title,
+            provider_id=provider, family=indicator.family, indicator=name,
+            title=indicator.title if group == "all" else f"{indicator.title} ({indicator.group_word} {group})",
             period=period.label, period_kind=kind, period_start=period.start, period_end=period.end,
             value=value, expected=expected, baseline=baseline, n=cell.n, peers_n=peers.n,
             limits=j.limits, z=j.z, p_value=j.p_value, cusum=s, level=j.level, flagged=flagged,

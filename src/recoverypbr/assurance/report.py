@@ -108,7 +108,6 @@ def _number(value: float | None, rate: bool) -> str:
 
 def print_summary(result: MonitorResult) -> None:
     """Providers by family (flagged or not), then each flag with what it means and what to look at next."""
-    _know(result)
     by_family = flags_by_family(result, [*result.providers, *result.assessors])
     table = Table(title=f"{result.area}: gaming indicators as of {result.as_of} (window {result.window.label}, "
                         f"against peers)")
@@ -128,32 +127,15 @@ def print_summary(result: MonitorResult) -> None:
     for r in flagged:
         rate = rates.get(r.indicator.split(".")[0], False)
         console.print(
-            f"[bold]{r.provider_id}[/] {r.family}: {r.title}{_group_words(r.indicator)} is "
+            f"[bold]{r.provider_id}[/] {r.family}: {r.title} is "
             f"{_number(r.value, rate)} against {_number(r.expected, rate)} expected ({r.unusual}). "
             f"{r.meaning} Next: {r.next_step} Cases behind it: {r.rows_total:,}.", highlight=False)
-
-
-#: indicator id -> what its `.suffix` names (set from the run's indicators before a report is made).
-_GROUP_WORDS: dict[str, str] = {}
-
-
-def _group_words(indicator: str) -> str:
-    """" (group high)" for `conversion.high`; " (outcome abstinence)" for a by-outcome indicator."""
-    if "." not in indicator:
-        return ""
-    base, suffix = indicator.split(".", 1)
-    return f" ({_GROUP_WORDS.get(base, 'group')} {suffix})"
-
-
-def _know(result: MonitorResult) -> None:
-    _GROUP_WORDS.update({i.id: i.group_word for i in result.indicators})
 
 
 # --- The HTML report --------------------------------------------------------------------------------------------
 
 def monitoring_report(result: MonitorResult) -> Report:
     """Flags first, then each family's funnel plots and the trends of what is flagged, then service users' views."""
-    _know(result)
     from recoverypbr.assurance import charts
 
     indicators = {i.id: i for i in result.indicators}
@@ -177,8 +159,8 @@ def monitoring_report(result: MonitorResult) -> Report:
 
 def _flags_section(result: MonitorResult) -> Section:
     flagged = result.flags()
-    rows = [{"provider": r.provider_id, "family": FAMILY_TITLES[r.family], "indicator": r.title
-             + _group_words(r.indicator), "value": _fmt(r.value), "expected": _fmt(r.expected),
+    rows = [{"provider": r.provider_id, "family": FAMILY_TITLES[r.family], "indicator": r.title,
+             "value": _fmt(r.value), "expected": _fmt(r.expected),
              "how unusual": r.unusual, "what it means": r.meaning, "look next at": r.next_step,
              "cases behind it": r.rows_total} for r in flagged]
     text = (f"{len(flagged)} flag(s) over the window." if flagged else
@@ -208,7 +190,7 @@ def _family_sections(result: MonitorResult, family: str, indicators: dict[str, I
         points = [{"provider": r.provider_id, "n": r.n, "value": r.value, "flagged": r.flagged,
                    "sd": _sd_of(r)} for r in mine if r.value is not None]
         # A funnel plot for what is judged; what is shown for context has its table only.
-        chart = charts.funnel_plot(points, title=mine[0].title + _group_words(name),
+        chart = charts.funnel_plot(points, title=mine[0].title,
                                    y_title=mine[0].title, rate=rate) if points and judged else None
         table = FigureTable(("provider", "cases", "value", "expected (peers)", "baseline", "99.8% limits", "level",
                              "flagged"),
@@ -216,11 +198,11 @@ def _family_sections(result: MonitorResult, family: str, indicators: dict[str, I
                               "expected (peers)": _fmt(r.expected), "baseline": _fmt(r.baseline),
                               "99.8% limits": " to ".join(_fmt(v) for v in r.limits.get("99.8", [])),
                               "level": r.level, "flagged": "yes" if r.flagged else "no"} for r in mine],
-                            f"{mine[0].title}{_group_words(name)} over the window, by provider")
+                            f"{mine[0].title} over the window, by provider")
         text = [base.formula] if base is not None and base.formula else []
         if not judged:
             text.append("Shown for context: this indicator is not flagged.")
-        sections.append(Section(f"{FAMILY_TITLES[family]}: {mine[0].title}{_group_words(name)}", text, chart,
+        sections.append(Section(f"{FAMILY_TITLES[family]}: {mine[0].title}", text, chart,
                                 table))
         for r in mine:
             if r.flagged:
@@ -243,12 +225,12 @@ def _trend_section(result: MonitorResult, flagged: IndicatorRow, charts: Any) ->
     points = [{"period": r.period, "value": r.value, "expected": r.expected,
                "low": (r.limits.get("99.8") or [None, None])[0], "high": (r.limits.get("99.8") or [None, None])[1]}
               for r in quarters]
-    chart = charts.trend_chart(points, title=f"{flagged.provider_id}: {flagged.title}{_group_words(flagged.indicator)}"
+    chart = charts.trend_chart(points, title=f"{flagged.provider_id}: {flagged.title}"
                                " by quarter", y_title=flagged.title) if points else None
     table = FigureTable(("period", "value", "expected", "low", "high"),
                         [{k: (_fmt(v) if isinstance(v, float) else v) for k, v in p.items()} for p in points],
                         "By quarter: the provider, its peers and the 99.8% limits")
-    return Section(f"Trend: {flagged.provider_id}, {flagged.title}{_group_words(flagged.indicator)}",
+    return Section(f"Trend: {flagged.provider_id}, {flagged.title}",
                    [f"{flagged.meaning} {flagged.unusual}. Look next at: {flagged.next_step}"], chart, table)
 
 
