@@ -13,6 +13,7 @@ from recoverypbr import load_extract, open_warehouse
 from recoverypbr.assurance.frame import FAMILIES
 from recoverypbr.cli import app
 from recoverypbr.contract.load import load_contract
+from recoverypbr.modelling.report import external_urls
 from recoverypbr.synth import generate_area
 
 ROOT = Path(__file__).parents[2]
@@ -50,6 +51,9 @@ def test_json_has_every_row_with_the_fields_tools_read(area: Path, tmp_path: Pat
     assert (out / "monitor.json").read_text(encoding="utf-8") == text
     for name in ("monitor.csv", "flag-rows.csv", "monitor-report.html"):
         assert (out / name).exists(), name
+    # the report opens offline: nothing fetched from outside the file, its charts drawn in
+    page = (out / "monitor-report.html").read_text(encoding="utf-8")
+    assert external_urls(page) == [] and "<svg" in page and "<script" not in page
     # the same data give the same bytes
     _run("assure", "monitor", "--contract", str(CONTRACT), "--as-of", "2014-03-31", "--out", str(tmp_path / "again"),
          "--db", str(area))
