@@ -22,13 +22,12 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from recoverypbr.assurance.frame import Context, Indicator, best_paid_group, episode_groups, known_episodes
+from recoverypbr.assurance.frame import WINDOW_ONLY, Context, Indicator, best_paid_group, episode_groups, known_episodes
 from recoverypbr.contract.model import Contract
 
 NO_GROUP = "none"
 #: Flags on the whole window only (plus the CUSUM where drift is on): a quarter's few cases make a skewed rate's
 #: normal limits too narrow, and twelve quarters judged one by one add false alarms.
-WINDOW_ONLY = ("window",)
 
 
 def has_grouping(contract: Contract) -> bool:

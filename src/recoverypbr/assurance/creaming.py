@@ -24,12 +24,11 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.assurance.assessment import first_per_client, has_grouping
-from recoverypbr.assurance.frame import Context, Indicator, episode_groups, known_episodes
+from recoverypbr.assurance.frame import WINDOW_ONLY, Context, Indicator, episode_groups, known_episodes
 
 #: The group judged: the most complex group, as every example contract names it; `all` without a grouping.
 JUDGED_GROUPS = ("high", "all")
 #: Flags on the whole window only: a quarter's few complex clients make a skewed rate's normal limits too narrow.
-WINDOW_ONLY = ("window",)
 #: A referral counts for conversion once it has started, been closed, or been waiting this long.
 SETTLE_DAYS = 91
 #: A review TOP is due about six months into treatment; it counts as missing if none is recorded by then plus this.

@@ -24,7 +24,14 @@ from typing import Any
 import ibis.expr.types as ir
 
 from recoverypbr.assurance import stats
-from recoverypbr.assurance.frame import Context, Indicator, IndicatorRow, outcome_ledger
+from recoverypbr.assurance.frame import (
+    Context,
+    Indicator,
+    IndicatorRow,
+    change_against_peers,
+    outcome_ledger,
+    window_baseline_cells,
+)
 from recoverypbr.payments.periods import Period
 
 #: Ledger statuses that decide an outcome (the denominator of an achievement rate).
@@ -57,36 +64,15 @@ _NEXT = ("Audit a sample of the provider's achieved outcomes against case files 
          "service users' comments.")
 
 
-def _rates(ctx: Context, periods: list[Period]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(provider, period label) -> (achieved, decided) ledger rows of the episodes that started in the period,
-    every outcome pooled, by the ledger's provider."""
+def _outcome_cases(ctx: Context) -> ir.Table:
+    """Decided ledger rows (every outcome pooled), counted on their episode's start date: 1 when achieved."""
     led = outcome_ledger(ctx)
     led = led.filter(led.status.isin(DECIDED) & led.provider_id.notnull())
     episodes = ctx.wh.table("episodes")
     e = episodes.select(l_episode=episodes.episode_id, l_start=episodes.start_date)
     j = led.join(e, led.episode_id == e.l_episode)
-    found: dict[tuple[str, str], tuple[int, int]] = {}
-    for period in periods:
-        inside = j.filter(j.l_start.between(period.start, period.end))
-        agg = inside.group_by("provider_id").aggregate(
-            achieved=(inside.status == "achieved").cast("int64").sum(), decided=inside.count())
-        for r in ctx.wh.to_arrow(agg).to_pylist():
-            found[(r["provider_id"], period.label)] = (int(r["achieved"] or 0), int(r["decided"]))
-    return found
-
-
-def _pooled(found: dict[tuple[str, str], tuple[int, int]], providers: tuple[str, ...], provider: str,
-            label: str) -> tuple[int, int]:
-    a = sum(found.get((p, label), (0, 0))[0] for p in providers if p != provider)
-    n = sum(found.get((p, label), (0, 0))[1] for p in providers if p != provider)
-    return a, n
-
-
-def _rate_var(a: int, n: int) -> tuple[float, float] | None:
-    if n == 0:
-        return None
-    r = a / n
-    return r, r * (1 - r) / n
+    return j.select("provider_id", day=j.l_start, value=(j.status == "achieved").cast("float64"),
+                    unit_id="episode:" + j.episode_id)
 
 
 def _score_means(ctx: Context, period: Period) -> dict[str, tuple[float, float, int]]:
@@ -123,24 +109,19 @@ def _change_z(first: dict[str, tuple[float, float, int]], second: dict[str, tupl
 
 def extra_rows(ctx: Context, rows: list[IndicatorRow]) -> list[IndicatorRow]:
     """The triangulation row per provider over the window, from the ledger and the `feedback_score` rows."""
-    window, baseline = ctx.window, ctx.baseline
-    found = _rates(ctx, [window, baseline])
+    window = ctx.window
+    outcomes = window_baseline_cells(ctx, _outcome_cases(ctx))
     half = window.start + timedelta(days=(window.end - window.start).days // 2)
     first = _score_means(ctx, Period(window.start, half, "first half"))
     second = _score_means(ctx, Period(half + timedelta(days=1), window.end, "second half"))
     views = {r.provider_id: r for r in rows if r.indicator == FEEDBACK_SCORE.id and r.period_kind == "window"}
     made = []
     for provider in ctx.providers:
-        now, before = found.get((provider, window.label), (0, 0)), found.get((provider, baseline.label), (0, 0))
-        peers_now = _pooled(found, ctx.providers, provider, window.label)
-        peers_before = _pooled(found, ctx.providers, provider, baseline.label)
-        parts = [_rate_var(*now), _rate_var(*before), _rate_var(*peers_now), _rate_var(*peers_before)]
-        rise_z = rise = None
-        if all(p is not None for p in parts):
-            (a, va), (b, vb), (c, vc), (d, vd) = parts  # type: ignore[misc]
-            rise = (a - b) - (c - d)
-            se = math.sqrt(va + vb + vc + vd)
-            rise_z = rise / se if se > 0 else None
+        change = change_against_peers(outcomes, provider, ctx.providers)
+        rise = None if change is None else change[0] - change[1]
+        rise_z = None if change is None or change[2] <= 0 else (change[0] - change[1]) / change[2]
+        n = outcomes.get((provider, "window"), (0, 0.0))[0]
+        peers_n = sum(outcomes.get((p, "window"), (0, 0.0))[0] for p in ctx.providers if p != provider)
         level_row = views.get(provider)
         level_z = level_row.z if level_row is not None else None
         trend_z = _change_z(first, second, ctx.providers, provider)
@@ -155,7 +136,7 @@ def extra_rows(ctx: Context, rows: list[IndicatorRow]) -> list[IndicatorRow]:
             provider_id=provider, family="feedback", indicator=TRIANGULATION,
             title="Recorded outcomes up while service users' views are down", period=window.label,
             period_kind="window", period_start=window.start, period_end=window.end,
-            value=rise, expected=0.0 if judged else None, baseline=None, n=now[1], peers_n=peers_now[1],
+            value=rise, expected=0.0 if judged else None, baseline=None, n=n, peers_n=peers_n,
             limits=_both_limits(), z=rise_z, p_value=None, cusum=None,
             level="alarm" if flagged else "in_control" if judged else "too_few", flagged=bool(flagged),
             direction="high", meaning=_MEANING if flagged else "", unusual=unusual,

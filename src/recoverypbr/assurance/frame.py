@@ -37,6 +37,8 @@ FAMILIES = ("assessment", "creaming_parking", "timing", "misrepresentation", "fe
 Family = Literal["assessment", "creaming_parking", "timing", "misrepresentation", "feedback"]
 Direction = Literal["high", "low"]
 Kind = Literal["rate", "mean"]
+#: `Indicator.judged_periods` for an indicator flagged on the whole window only (its quarters shown).
+WINDOW_ONLY = ("window",)
 #: Ids behind one flagged row kept in the JSON and report (the CSV of rows behind flags has them all).
 ROWS_SHOWN = 50
 
@@ -449,3 +451,30 @@ def outcome_ledger(ctx: Context) -> ir.Table:
                  for spot in evaluation.placed]
         return ibis.union(*parts, distinct=False)
     return ctx.shared("outcome_ledger", make)
+
+
+# --- Change against the baseline, against peers (difference in differences) ----------------------------------
+
+def window_baseline_cells(ctx: Context, cases: ir.Table) -> dict[tuple[str, str], tuple[int, float]]:
+    """(provider, "window" or "baseline") -> (cases, sum of `value`), counted in the database."""
+    return {(r["provider_id"], r["p_kind"]): (int(r["n"]), float(r["total"] or 0.0))
+            for r in counted(ctx, cases, False) if r["p_kind"] in ("window", "baseline")}
+
+
+def change_against_peers(cells: dict[tuple[str, str], tuple[int, float]], provider: str,
+                         providers: tuple[str, ...]) -> tuple[float, float, float] | None:
+    """A rate's change from baseline to window for `provider` (value), its peers' change (expected) and the
+    standard error of the difference (each of the four rates binomial, independent); None with too few cases."""
+    def rate(keys: list[tuple[str, str]]) -> tuple[float, int] | None:
+        n = sum(cells.get(k, (0, 0.0))[0] for k in keys)
+        total = sum(cells.get(k, (0, 0.0))[1] for k in keys)
+        return (total / n, n) if n >= stats.MIN_CASES else None
+
+    peers = [p for p in providers if p != provider]
+    parts = [rate([(provider, "window")]), rate([(provider, "baseline")]),
+             rate([(p, "window") for p in peers]), rate([(p, "baseline") for p in peers])]
+    if any(p is None for p in parts):
+        return None
+    (pw, nw), (pb, nb), (qw, mw), (qb, mb) = parts  # type: ignore[misc]
+    var = sum(r * (1 - r) / n for r, n in ((pw, nw), (pb, nb), (qw, mw), (qb, mb)))
+    return pw - pb, qw - qb, math.sqrt(var)

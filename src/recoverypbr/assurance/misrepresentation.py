@@ -28,7 +28,16 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.assurance import stats
-from recoverypbr.assurance.frame import Context, Indicator, IndicatorRow, counted, known_episodes, outcome_ledger
+from recoverypbr.assurance.frame import (
+    WINDOW_ONLY,
+    Context,
+    Indicator,
+    IndicatorRow,
+    change_against_peers,
+    known_episodes,
+    outcome_ledger,
+    window_baseline_cells,
+)
 from recoverypbr.contract.outcomes import QualityOfLife, SuccessfulCompletion
 from recoverypbr.data import codes
 from recoverypbr.outcomes.frame import ACHIEVED, NOT_ACHIEVED, SUBSTANCE_DAYS, first_by, presents
@@ -39,7 +48,6 @@ FOLLOW_UP_STAGES = ("review", "exit")
 REVIEW_DUE_DAYS = 182
 #: Judged indicators flag on the whole window only: a quarter's few cases make a skewed rate's limits too narrow,
 #: and the gaming they look for, once begun, shows over the window.
-WINDOW_ONLY = ("window",)
 #: The answers compared for identical vectors: every answer of the TOP (not its ids, date or stage).
 ANSWER_COLUMNS = tuple(c for c in TOP_COLUMNS if c not in ("top_id", "client_id", "episode_id", "top_date", "stage"))
 
@@ -265,30 +273,6 @@ def _completion_cases(ctx: Context) -> ir.Table:
                     unit_id="episode:" + e.episode_id)
 
 
-def _cells(ctx: Context, cases: ir.Table) -> dict[tuple[str, str], tuple[int, float]]:
-    return {(r["provider_id"], r["p_kind"]): (int(r["n"]), float(r["total"] or 0.0))
-            for r in counted(ctx, cases, False) if r["p_kind"] in ("window", "baseline")}
-
-
-def change_against_peers(cells: dict[tuple[str, str], tuple[int, float]], provider: str,
-                         providers: tuple[str, ...]) -> tuple[float, float, float] | None:
-    """A rate's change from baseline to window for `provider` (value), its peers' change (expected) and the
-    standard error of the difference (each of the four rates binomial, independent); None with too few cases."""
-    def rate(keys: list[tuple[str, str]]) -> tuple[float, int] | None:
-        n = sum(cells.get(k, (0, 0.0))[0] for k in keys)
-        total = sum(cells.get(k, (0, 0.0))[1] for k in keys)
-        return (total / n, n) if n >= stats.MIN_CASES else None
-
-    peers = [p for p in providers if p != provider]
-    parts = [rate([(provider, "window")]), rate([(provider, "baseline")]),
-             rate([(p, "window") for p in peers]), rate([(p, "baseline") for p in peers])]
-    if any(p is None for p in parts):
-        return None
-    (pw, nw), (pb, nb), (qw, mw), (qb, mb) = parts  # type: ignore[misc]
-    var = sum(r * (1 - r) / n for r, n in ((pw, nw), (pb, nb), (qw, mw), (qb, mb)))
-    return pw - pb, qw - qb, math.sqrt(var)
-
-
 def pattern_judgement(abstinence: tuple[float, float, float] | None,
                       completion: tuple[float, float, float] | None) -> tuple[float | None, str]:
     """The pattern's z (the weaker of abstinence rising and completions falling, each against its peers' change)
@@ -314,8 +298,8 @@ def extra_rows(ctx: Context, rows: Sequence[IndicatorRow] = ()) -> list[Indicato
     rising from its baseline more than its peers' while its completion rate (completions / discharges) falls
     more than its peers'. `value` and `expected` are the abstinence changes (provider, peers); the completion
     changes are in the words."""
-    abstinence = _cells(ctx, _abstinence_cases(ctx))
-    completion = _cells(ctx, _completion_cases(ctx))
+    abstinence = window_baseline_cells(ctx, _abstinence_cases(ctx))
+    completion = window_baseline_cells(ctx, _completion_cases(ctx))
     rows = []
     for provider in ctx.providers:
         a = change_against_peers(abstinence, provider, ctx.providers)

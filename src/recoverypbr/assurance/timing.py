@@ -22,7 +22,7 @@ from datetime import date, timedelta
 import ibis
 import ibis.expr.types as ir
 
-from recoverypbr.assurance.frame import Context, Indicator, known_episodes
+from recoverypbr.assurance.frame import WINDOW_ONLY, Context, Indicator, known_episodes
 
 #: The bands around an edge, in days, under quarterly statements: the last three weeks before the edge against
 #: the first two after it. An event held back into the next window is recorded soon after the window opens, and
@@ -34,7 +34,6 @@ BAND_AFTER_DAYS = 14
 MONTHLY_BAND_DAYS = 14
 #: Flags on the whole window only: timing, once begun, shows at every edge, while a quarter's one edge holds few
 #: events (its limits, and a CUSUM over such quarters, would raise more false alarms than they find gaming).
-WINDOW_ONLY = ("window",)
 
 
 def bands(ctx: Context) -> tuple[int, int]:
