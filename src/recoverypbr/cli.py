@@ -27,6 +27,7 @@ from recoverypbr.payments.set_records import SetRecord
 from recoverypbr.reports import FORMATS
 from recoverypbr.reports.cli import verify_command
 from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+from recoverypbr.web.cli import audit_app, serve_command, users_app
 
 app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -38,12 +39,15 @@ app = typer.Typer(
 app.add_typer(contract_app, name="contract")
 app.add_typer(model_app, name="model")
 app.add_typer(assure_app, name="assure")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 app.command("assess")(assess_command)
 app.command("outcomes")(outcomes_command)
 app.command("explain")(explain_command)
 app.command("pay")(pay_command)
 app.command("approve")(approve_command)
 app.command("verify")(verify_command)
+app.command("serve")(serve_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]

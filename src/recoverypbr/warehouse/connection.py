@@ -54,6 +54,16 @@ class Warehouse:
     def close(self) -> None:
         self.raw.close()
 
+    def cursor(self) -> Warehouse:
+        """Another connection to the same open database, for another thread (a DuckDB connection must not be used
+        by two threads at once); its temporary tables and views are its own."""
+        other = Warehouse.__new__(Warehouse)
+        other.path, other.read_only, other._in_transaction = self.path, self.read_only, False
+        other.raw = self.raw.cursor()
+        other.raw.execute("SET enable_progress_bar = false")
+        other.ibis = ibis.duckdb.from_connection(other.raw)
+        return other
+
     def __enter__(self) -> Warehouse:
         return self
 

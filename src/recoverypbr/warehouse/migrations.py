@@ -167,6 +167,21 @@ def _audit(wh: Warehouse) -> None:
     )
 
 
+def _web(wh: Warehouse) -> None:
+    # The web app's users (an Argon2 hash, never a password) and its tamper-evident audit log: each entry carries the
+    # hash of the one before, so an edit, a deletion or a reordering breaks the chain (`recoverypbr audit verify`).
+    wh.execute(
+        "CREATE TABLE web_users (user_name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, provider_id VARCHAR,"
+        " password_hash VARCHAR NOT NULL, disabled BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL,"
+        " password_set_at TIMESTAMP NOT NULL)"
+    )
+    wh.execute(
+        "CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, logged_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL,"
+        " role VARCHAR NOT NULL, action VARCHAR NOT NULL, target VARCHAR NOT NULL, detail VARCHAR NOT NULL,"
+        " prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
@@ -177,6 +192,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               "entry", _load_notes_and_owners),
     Migration(7, "the folders statement sets were written to, for approve to write them again", _statement_sets),
     Migration(8, "audit samples, their lines and the auditors' findings", _audit),
+    Migration(9, "the web app's users and its hash-chained audit log", _web),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

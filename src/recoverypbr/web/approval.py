@@ -1,0 +1,36 @@
+"""Approving a statement from the browser: made again from the data, checked against the fingerprint the finance
+officer saw, stored, and every folder `pay` wrote the period's set into written again, as `recoverypbr approve`
+does."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.payments.cli import write_period_set
+from recoverypbr.payments.run import approve_statements, make_statements
+from recoverypbr.payments.set_records import recorded_sets, same_providers
+from recoverypbr.payments.statements import Statement
+from recoverypbr.reports.sets import set_name
+from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.web.statements_data import period_of
+
+
+def approve_from_web(wh: Warehouse, contract: Contract, label: str, provider_id: str, as_of: str, fingerprint: str,
+                     by: str, at: datetime, note: str = "") -> Statement:
+    """Approve one provider's statement for the period, refusing (storing nothing) when its fingerprint is no longer
+    `fingerprint`: the data, the contract, the program or an earlier approval changed since it was shown."""
+    period = period_of(contract, label)
+    day = date.fromisoformat(as_of)
+    made = make_statements(wh, contract, period, day, [provider_id])
+    (done,) = approve_statements(wh, made, by, at, fingerprint, note)
+    for record in recorded_sets(wh, contract, period):
+        if not (record.folder / set_name(period.label)).is_symlink():
+            continue  # the folder no longer holds the set (moved away by hand): left alone, as approve does
+        if record.as_of == day and same_providers(record.providers, [provider_id]):
+            again = [done]
+        else:
+            again = make_statements(wh, contract, period, record.as_of, record.providers,
+                                    evaluate=record.as_of != day)
+        write_period_set(wh, contract, period, record, again, at)
+    return done

@@ -1,0 +1,137 @@
+"""A provider's upload: checked as a file (type, size, a zip's members), then as the provider's own rows, then
+loaded through the ordinary ingest in one transaction, so a refused upload loads nothing and a loaded one keeps its
+failing rows aside in the quarantine like any load."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recoverypbr.data.ingest import LoadResult, load_extract
+from recoverypbr.data.read import Extract, read_extract
+from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.warehouse.connection import Warehouse
+
+#: The tables a provider sends: its clients, episodes, TOPs, events and service users' views. Assessments come from
+#: the LASARS, presentations and offending from other bodies, providers from the commissioner.
+PROVIDER_TABLES = ("clients", "episodes", "top", "events", "feedback")
+TEXT_SUFFIXES = (".csv",)
+ARCHIVE_SUFFIXES = (".zip",)
+WORKBOOK_SUFFIXES = (".xlsx",)
+ACCEPTED = TEXT_SUFFIXES + ARCHIVE_SUFFIXES + WORKBOOK_SUFFIXES + (".parquet",)
+#: A zip may unpack to at most this many times the upload limit (a zip bomb is refused, not unpacked).
+UNPACK_RATIO = 10
+
+
+class UploadError(RecoveryPbrError):
+    """An upload refused before anything was loaded."""
+
+
+def _kind(name: str, head: bytes) -> str:
+    suffix = PurePosixPath(name.lower()).suffix
+    if suffix not in ACCEPTED:
+        raise UploadError(f"{name} is not a file type an extract comes in",
+                          hint="upload a .csv file named after its table (e.g. episodes.csv), a .zip of such files, "
+                               "a .parquet file or an .xlsx workbook with one sheet per table")
+    zipped = head.startswith(b"PK\x03\x04")
+    if suffix in ARCHIVE_SUFFIXES + WORKBOOK_SUFFIXES and not zipped:
+        raise UploadError(f"{name} is named {suffix} but is not one", hint="upload the file as it was exported")
+    if suffix == ".parquet" and not head.startswith(b"PAR1"):
+        raise UploadError(f"{name} is named .parquet but is not a Parquet file", hint="upload the exported file")
+    if suffix in TEXT_SUFFIXES and (b"\x00" in head or zipped):
+        raise UploadError(f"{name} is named .csv but holds binary data, not text",
+                          hint="export the table as CSV (comma-separated text) and upload that")
+    return suffix
+
+
+def unpack(name: str, data_path: Path, folder: Path, limit: int) -> Path:
+    """Put the upload where the ingest can read it: a folder of files, or the workbook itself."""
+    head = data_path.open("rb").read(8)
+    suffix = _kind(name, head)
+    safe = PurePosixPath(name.replace("\\", "/")).name or "upload"
+    if suffix in WORKBOOK_SUFFIXES:
+        target = folder / safe
+        shutil.move(data_path, target)
+        return target
+    extract = folder / "extract"
+    extract.mkdir()
+    if suffix in (*TEXT_SUFFIXES, ".parquet"):
+        shutil.move(data_path, extract / safe)
+        return extract
+    try:
+        with zipfile.ZipFile(data_path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if sum(m.file_size for m in members) > limit * UNPACK_RATIO:
+                raise UploadError(f"{name} unpacks to more than {limit * UNPACK_RATIO // (1 << 20)} MB",
+                                  hint="upload the tables in smaller parts")
+            seen = set()
+            for member in members:
+                base = PurePosixPath(member.filename.replace("\\", "/")).name
+                if not base or base.startswith(".") or base.startswith("__MACOSX"):
+                    continue
+                if base in seen:
+                    raise UploadError(f"{name} holds two files named {base}", hint="keep one file per table")
+                seen.add(base)
+                with archive.open(member) as src, (extract / base).open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except zipfile.BadZipFile as exc:
+        raise UploadError(f"{name} is not a readable zip file ({exc})",
+                          hint="make the zip again and upload it") from exc
+    if not seen:
+        raise UploadError(f"{name} holds no files", hint="zip the extract's CSV or Parquet files and upload that")
+    return extract
+
+
+def _values(data: pa.Table, column: str) -> set[str]:
+    values = pc.unique(data.column(column).cast(pa.string()).drop_null())
+    return {str(v) for v in values.to_pylist() if str(v).strip()}
+
+
+def check_own_rows(wh: Warehouse, extract: Extract, provider_id: str) -> None:
+    """Refuse an upload holding a table a provider does not send, or a row of another provider's client."""
+    others = [s for s in extract.files if s.table.name not in PROVIDER_TABLES]
+    if others:
+        names = ", ".join(sorted({s.table.name for s in others}))
+        raise UploadError(f"the upload holds {names}, which a provider does not send",
+                          hint=f"upload only your {', '.join(PROVIDER_TABLES)} files")
+    read = {s.table.name: s.read() for s in extract.files}
+    problems = []
+    for table in ("episodes", "feedback"):
+        if table in read and (named := _values(read[table], "provider_id") - {provider_id}):
+            problems.append(f"{table} rows name provider {', '.join(sorted(named)[:3])}")
+    own_episodes = {e for (e,) in wh.execute("SELECT episode_id FROM episodes WHERE provider_id = ?", [provider_id])}
+    own_clients = {c for (c,) in wh.execute("SELECT DISTINCT client_id FROM episodes WHERE provider_id = ?",
+                                            [provider_id])}
+    taken = {e for (e,) in wh.execute("SELECT episode_id FROM episodes WHERE provider_id <> ?", [provider_id])}
+    if "episodes" in read:
+        mine = read["episodes"]
+        if clash := _values(mine, "episode_id") & taken:
+            problems.append(f"episodes {', '.join(sorted(clash)[:3])} belong to another provider")
+        own_episodes |= _values(mine, "episode_id")
+        own_clients |= _values(mine, "client_id")
+    for table in ("top", "events"):
+        if table in read and (foreign := _values(read[table], "episode_id") - own_episodes):
+            problems.append(f"{table} rows name episodes that are not yours ({', '.join(sorted(foreign)[:3])})")
+    for table in ("clients", "top", "events", "feedback"):
+        if table in read and (foreign := _values(read[table], "client_id") - own_clients):
+            problems.append(f"{table} rows name clients with no episode of yours ({', '.join(sorted(foreign)[:3])})")
+    if problems:
+        raise UploadError("the upload holds rows that are not your clients': " + "; ".join(problems),
+                          hint="upload only your own rows; nothing was loaded")
+
+
+def load_upload(wh: Warehouse, name: str, data_path: Path, provider_id: str, limit: int) -> LoadResult:
+    """Unpack, check and load one provider's upload; on any refusal nothing is loaded."""
+    with tempfile.TemporaryDirectory(prefix="recoverypbr-upload-") as tmp:
+        target = unpack(name, data_path, Path(tmp), limit)
+        extract = read_extract(target)
+        if not extract.files:
+            raise UploadError(f"{name} holds no file named after a table",
+                              hint=f"name each file after its table: {', '.join(f'{t}.csv' for t in PROVIDER_TABLES)}")
+        check_own_rows(wh, extract, provider_id)
+        return load_extract(wh, target)
