@@ -310,7 +310,9 @@ def demo(
             print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
             _demo_modelling(wh, model, contract, workdir, seed)
             _demo_monitoring(wh, model, workdir)
+            users = _demo_users(wh, model)
     db = workdir / "recoverypbr.duckdb"
+    _print_demo_users(users, db, contract)
     first = schedule(model)[0]
     console.print(f"Next: [bold]recoverypbr quarantine --db {db}[/] lists each kept-aside row; "
                   f"[bold]recoverypbr explain CLIENT --outcome ID --contract {contract} --as-of {EXTRACT_DATE} "
@@ -370,6 +372,39 @@ def _demo_monitoring(wh: Warehouse, model: Contract, workdir: Path) -> None:
     print_summary(result)
     console.print(f"Assurance report: {paths['html']} (recoverypbr assure monitor|sample|findings; see "
                   "docs/assurance.md).", highlight=False)
+
+
+def _demo_users(wh: Warehouse, model: Contract) -> list[tuple[str, str, str]]:
+    """A user of every role (a provider user per provider) with a new random password each run: the demo's users are
+    the only ones recoverypbr ever makes itself, and no password is fixed or shared between warehouses."""
+    import secrets
+
+    from recoverypbr.web.users import add_user, get_user, reset_password
+
+    now = datetime.now(UTC)
+    wanted = [("commissioner", "commissioner", None), ("finance", "finance", None), ("lasars", "lasars", None),
+              ("auditor", "auditor", None)]
+    wanted += [(f"provider-{p.lower()}", "provider", p) for p in sorted(model.providers)]
+    made = []
+    for name, role, provider in wanted:
+        password = secrets.token_urlsafe(12)
+        if get_user(wh, name) is None:
+            add_user(wh, name, role, provider, password, now)
+        else:
+            reset_password(wh, name, password, now)
+        made.append((name, role if provider is None else f"provider {provider}", password))
+    return made
+
+
+def _print_demo_users(users: list[tuple[str, str, str]], db: Path, contract: Path) -> None:
+    table = Table(title="Demo users of the web app (new passwords each time the demo runs)")
+    for name in ("user", "role", "password"):
+        table.add_column(name)
+    for row in users:
+        table.add_row(*row)
+    print_table(table, [f"Start the web app with [bold]recoverypbr serve --db {db} --contract {contract}[/] and "
+                        "sign in at http://127.0.0.1:8000/ as any of them (see docs/web.md). Real users are added "
+                        "with `recoverypbr users add NAME --role ROLE`."])
 
 
 def _demo_period(model: Contract) -> Period:

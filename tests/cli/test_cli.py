@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from recoverypbr.cli import app
 from recoverypbr.modelling.baseline_file import read_baseline
+from recoverypbr.warehouse.connection import open_warehouse
 
 runner = CliRunner()
 
@@ -120,6 +122,21 @@ def test_synth_then_demo(tmp_path: Path) -> None:
     assert "gaming indicators as of 2015-03-31" in words(shown.stdout)
     for page in ("monitor-report.html", "monitor.json", "monitor.csv", "flag-rows.csv"):
         assert (tmp_path / "demo" / "assurance" / page).exists(), page
+    # Issue 14: a user of every role, with passwords printed, and the command that starts the web app.
+    said = words(shown.stdout)
+    assert "Demo users of the web app" in shown.stdout and "recoverypbr serve --db" in said
+    from recoverypbr.web.users import authenticate
+
+    db = tmp_path / "demo" / "recoverypbr.duckdb"
+    printed = dict(re.findall(r"\b(provider-p01|finance)[\s│|]+(?:provider P01|finance)[\s│|]+([A-Za-z0-9_-]{16})"
+                              r"(?=[\s│|])", shown.stdout))
+    assert set(printed) == {"provider-p01", "finance"}, shown.stdout
+    with open_warehouse(db) as wh:
+        assert authenticate(wh, "finance", printed["finance"]) is not None
+        assert authenticate(wh, "provider-p01", printed["provider-p01"]).provider_id == "P01"
+        assert authenticate(wh, "finance", "finance") is None
+        assert {r[0] for r in wh.execute("SELECT role FROM web_users")} == {
+            "commissioner", "finance", "lasars", "provider", "auditor"}
     # The next step the demo suggests works as printed.
     contract = str(Path(__file__).parents[2] / "contracts" / "marlshire.yaml")
     approved = runner.invoke(app, ["approve", "--contract", contract, "--period", "2012-Q2",
