@@ -12,9 +12,10 @@ from recoverypbr.web import clients_data as cd
 from recoverypbr.web.access import Viewer, allow
 from recoverypbr.web.context import WebContext
 from recoverypbr.web.pages import render
+from recoverypbr.web.users import Role
 
 router = APIRouter(include_in_schema=False)
-READERS = ("provider", "auditor", "commissioner", "finance")
+READERS: tuple[Role, ...] = ("provider", "auditor", "commissioner", "finance")
 
 
 @router.get("/clients")

@@ -16,9 +16,10 @@ from recoverypbr.web.access import Viewer, allow
 from recoverypbr.web.approval import approve_from_web
 from recoverypbr.web.context import WebContext
 from recoverypbr.web.pages import check_csrf, render
+from recoverypbr.web.users import Role
 
 router = APIRouter(include_in_schema=False)
-READERS = ("commissioner", "finance", "provider", "auditor")
+READERS: tuple[Role, ...] = ("commissioner", "finance", "provider", "auditor")
 
 
 @router.get("/statements")
