@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from recoverypbr.assessment.grouping import TABLE
+from recoverypbr.assessment.grouping import TABLE, band_words
 from recoverypbr.contract.model import Contract
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.web.access import Scope
@@ -70,10 +70,20 @@ def by_group(wh: Warehouse, contract: Contract, scope: Scope) -> list[dict[str, 
 def by_rule(wh: Warehouse, contract: Contract, scope: Scope) -> list[dict[str, Any]]:
     """Episodes by the rule that fired (its id and words) and group, most first."""
     base, params = _scoped(contract, scope)
-    rows = wh.execute(f"SELECT g.rule_id, any_value(g.rule_text), g.complexity_group, count(*) {base} "
-                      "GROUP BY g.rule_id, g.complexity_group ORDER BY count(*) DESC, g.rule_id", params)
-    return [{"rule_id": r, "rule_text": t, "group": g if g is not None else NO_GROUP, "episodes": int(n)}
-            for r, t, g, n in rows]
+    rows = wh.execute(f"SELECT g.rule_id, any_value(g.rule_text), count(DISTINCT g.rule_text), g.complexity_group, "
+                      f"count(*) {base} GROUP BY g.rule_id, g.complexity_group ORDER BY count(*) DESC, g.rule_id",
+                      params)
+    points = contract.complexity.points if contract.complexity else None
+    bands = band_words(points.bands) if points else {}
+    return [{"rule_id": r, "rule_text": t if k == 1 else _rule_words(r, g, bands), "group": g if g is not None
+             else NO_GROUP, "episodes": int(n)} for r, t, k, g, n in rows]
+
+
+def _rule_words(rule_id: str, group: str | None, bands: dict[str, str]) -> str:
+    """A rule whose words differ by episode (a points band names each episode's points): the band's words."""
+    if group in bands and rule_id.startswith("complexity.points.bands."):
+        return f"{bands[group]} give the {group} group (the points differ by episode)"
+    return "the words differ by episode"
 
 
 def _filters(group: str, rule: str, disagreements: bool) -> tuple[str, list[Any]]:

@@ -86,7 +86,7 @@ def _grouped_bars(rows: list[dict[str, Any]], x: str, y: str, colour: str, *, ti
     bars = base.mark_bar().encode(color=alt.Color(f"{colour}:N", sort=series, title=None,
                                                   scale=alt.Scale(range=list(PALETTE))))
     labels = base.mark_text(align="left" if horizontal else "center", baseline="middle",
-                            dx=4 if horizontal else 0, dy=0 if horizontal else -8, fontSize=11).encode(
+                            dx=4 if horizontal else 0, dy=0 if horizontal else -8, fontSize=12).encode(
         text=alt.Text(f"{colour}:N"))
     size: dict[str, Any] = {"width": WIDTH - 160, "height": alt.Step(16)} if horizontal else {
         "width": WIDTH, "height": HEIGHT}
@@ -249,6 +249,10 @@ def rates(wh: Warehouse, contract: Contract) -> Rates | None:
     as_of = dates[0]
     rows = wh.to_arrow(counts(stored_ledger(wh, contract, as_of))).to_pylist()
     labels = {oid: (o.label or oid) for oid, o in contract.outcomes.items()}
+    outcomes = {oid: i for i, oid in enumerate(contract.outcomes)}
+    groups = {g: i for i, g in enumerate(contract.complexity.groups if contract.complexity else [])}
+    rows.sort(key=lambda r: (outcomes.get(r["outcome_id"], 1 << 30), r["outcome_id"],
+                             groups.get(r["complexity_group"], 1 << 30), r["complexity_group"] or ""))
     for row in rows:
         row["label"] = labels.get(row["outcome_id"], row["outcome_id"])
         row["group"] = row["complexity_group"] or "no group"
