@@ -22,8 +22,10 @@ from recoverypbr.contract.explain import explain
 from recoverypbr.contract.load import load_contract
 from recoverypbr.payments.run import statement_period
 from recoverypbr.warehouse.connection import open_warehouse
+from recoverypbr.web import dashboard_data as dd
 from recoverypbr.web.pages import pounds
 from recoverypbr.web.routes.commissioner import REPORT_CSP
+from recoverypbr.web.statements_data import Entry
 
 MakeClient = Callable[..., TestClient]
 
@@ -261,3 +263,44 @@ def test_audit_log_shows_entries_and_the_chain(web_db: WebArea, make_client: Mak
     broken = make_client("aud", area=web_db).get("/audit-log")
     assert "The chain does not verify" in broken.text and "entry 1" in broken.text
     _refused(make_client, "/audit-log", {"auditor"}, area=web_db)
+
+
+# --- The dashboard's figures from statement documents ---------------------------------------------------------------
+
+
+def _entry(period: str, provider: str, total: str) -> Entry:
+    return Entry(period, provider, "draft", total, 1, "f" * 64, "2013-06-30")
+
+
+def test_year_paid_adds_each_providers_latest_year_to_date(web_area: WebArea) -> None:
+    model = load_contract(web_area.contract)
+    ytd = {"start": "2012-04-01", "year": "year 1"}
+    documents = [
+        (_entry("2012-Q4", "P01", "10.00"), {"year_to_date": ytd | {"paid_to_date": "100.00"}}),
+        (_entry("2013-Q1", "P01", "20.00"), {"year_to_date": ytd | {"paid_to_date": "120.00"}}),
+        (_entry("2013-Q1", "P02", "5.00"), {"year_to_date": ytd | {"paid_to_date": "55.50"}}),
+        (_entry("2013-Q2", "P01", "7.00"), {"year_to_date": {"start": "2013-04-01", "paid_to_date": "7.00"}}),
+    ]
+    years = dd.year_rows(model, documents)
+    assert [y.paid for y in years] == [Decimal("175.50"), Decimal("7.00"), Decimal(0)]
+    assert years[0].results_money == Decimal("1000000.00") and years[0].through == "2013-Q1"
+    assert years[0].remaining == Decimal("999824.50") and years[1].providers == 1
+    table = dd.payments_table([e for e, _ in documents])
+    assert table.total("2013-Q1") == Decimal("25.00") and table.provider_total("P01") == Decimal("37.00")
+
+
+def test_funnel_comes_from_the_latest_statement_with_one() -> None:
+    model = load_contract(Path(__file__).resolve().parents[2] / "contracts" / "worcestershire.yaml")
+    assert model.funnels
+    row = {"funnel": "f", "milestone": "m", "label": "Triaged", "predicted": 10, "actual": 8}
+    documents = [
+        (_entry("2012-06", "P01", "1.00"), {"funnel": [row | {"month": "2012-04"}, row | {"month": "2012-05"}],
+                                            "funnel_year": [{"funnel": "f"}]}),
+        (_entry("2012-05", "P01", "1.00"), {"funnel": [row | {"month": "2012-04"}]}),
+    ]
+    found = dd.funnel(model, documents)
+    assert found is not None and found.period == "2012-06" and len(found.months) == 2 and found.year
+    assert dd.chart_image(dd.funnel_chart(found)).startswith("data:image/svg+xml;base64,")
+    assert dd.funnel(model, []) is None
+    assert dd.funnel(load_contract(Path(__file__).resolve().parents[2] / "contracts" / "marlshire.yaml"),
+                     documents) is None

@@ -222,13 +222,30 @@ def funnel(contract: Contract, documents: list[tuple[sd.Entry, dict[str, Any]]])
 
 
 def funnel_chart(found: Funnel) -> Any:
-    data = []
-    for r in found.months:
-        name = f"{r['funnel']}: {r['label']}"
-        data.append({"month": f"{r['month']} {name}", "series": "Predicted", "count": r["predicted"]})
-        data.append({"month": f"{r['month']} {name}", "series": "Actual", "count": r["actual"]})
-    return _grouped_bars(data, "month", "count", "series", title="Funnel: predicted against actual clients by month",
-                         x_title="Month and milestone", y_title="Clients", horizontal=False)
+    """Each milestone's predicted (dashed) and actual (solid) clients by month, one panel per milestone."""
+    import altair as alt  # imported when a chart is made: it is slow to import
+
+    from recoverypbr.modelling.charts import BLUE, GREY, WIDTH, _config
+
+    data = [{"milestone": f"{r['funnel']}: {r['label']}", "month": str(r["month"])[:7], "series": name,
+             "clients": r[key]} for r in found.months for key, name in (("predicted", "Predicted"),
+                                                                        ("actual", "Actual"))]
+    series = ["Predicted", "Actual"]
+    months = list(dict.fromkeys(d["month"] for d in data))
+    milestones = list(dict.fromkeys(d["milestone"] for d in data))
+    line = alt.Chart().mark_line(strokeWidth=2.5, point=True).encode(
+        x=alt.X("month:O", sort=months, title="Month", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("clients:Q", title="Clients"),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=series, range=[GREY, BLUE])),
+        strokeDash=alt.StrokeDash("series:N", title=None, scale=alt.Scale(domain=series, range=[[6, 4], [1, 0]])),
+    ).properties(width=WIDTH - 120, height=160)
+    title = f"Funnel: predicted against actual clients by month ({found.period})"
+    chart = alt.layer(line, data=alt.Data(values=data)).facet(  # type: ignore[no-untyped-call]
+        row=alt.Row("milestone:N", sort=milestones, title=None,
+                    header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top",
+                                      labelFontWeight="bold")),
+    ).properties(title=title, description=title)
+    return _config(chart)
 
 
 # --- Outcome rates by complexity group -------------------------------------------------------------------------------
