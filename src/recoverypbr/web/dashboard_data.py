@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fastapi import HTTPException
+
 from recoverypbr.contract.explain import year_figures
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.ledger import counts, stored_ledger
@@ -123,7 +125,15 @@ class YearRow:
 
 def _documents(wh: Warehouse, contract: Contract, scope: Scope,
                entries: list[sd.Entry]) -> list[tuple[sd.Entry, dict[str, Any]]]:
-    return [(e, sd.document(wh, contract, scope, e.period, e.provider_id)) for e in entries]
+    """Each statement's document; a draft written without its JSON file (so without its year to date) is left
+    out of the figures that need one, and its total still shows."""
+    found = []
+    for entry in entries:
+        try:
+            found.append((entry, sd.document(wh, contract, scope, entry.period, entry.provider_id)))
+        except HTTPException:
+            continue
+    return found
 
 
 def year_rows(contract: Contract, documents: list[tuple[sd.Entry, dict[str, Any]]]) -> list[YearRow]:
