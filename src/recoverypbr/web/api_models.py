@@ -6,11 +6,11 @@ a line has no client, outcome or group), so the API, the pages and the downloads
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from recoverypbr.web.users import Role
 
@@ -43,8 +43,14 @@ Money = Annotated[str, BeforeValidator(_money_required),
                   Field(pattern=MONEY_PATTERN, description="Pounds, two decimals", examples=["14525.00"])]
 #: Pounds as text with two decimals, or null where there is no amount.
 OptionalMoney = Annotated[Money | None, BeforeValidator(_or_none)]
-OptionalDate = Annotated[date | None, BeforeValidator(_or_none)]
-OptionalDateTime = Annotated[datetime | None, BeforeValidator(_or_none)]
+def _utc(value: datetime) -> datetime:
+    """The warehouse keeps times in UTC without a zone: say so (RFC 3339 wants the offset)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: A time in UTC, e.g. "2026-01-05T10:00:00Z".
+UtcDateTime = Annotated[datetime, AfterValidator(_utc), Field(description="A time in UTC")]
+OptionalDateTime = Annotated[UtcDateTime | None, BeforeValidator(_or_none)]
 
 
 class Model(BaseModel):
@@ -252,8 +258,8 @@ class QuarantinePage(Model):
 class Load(Model):
     load_id: int
     source: str = Field(description="The loaded folder or file's name")
-    started_at: datetime
-    finished_at: datetime
+    started_at: UtcDateTime
+    finished_at: UtcDateTime
     rows_read: int
     rows_changed: int
     rows_quarantined: int
