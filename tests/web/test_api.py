@@ -5,12 +5,17 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, get_args
 
 import pytest
 from web.web_area import PERIOD, ROLE_USER
 
+from recoverypbr.contract.load import load_contract
+from recoverypbr.payments.approval import approve
+from recoverypbr.payments.run import make_statements, statement_period
+from recoverypbr.warehouse.connection import open_warehouse
 from recoverypbr.web import statements_data as sd
 from recoverypbr.web.pages import pounds
 from recoverypbr.web.routes.api import SortKey
@@ -225,6 +230,24 @@ def test_openapi_documents_only_the_api_with_its_errors(make_client) -> None:  #
     money = doc["components"]["schemas"]["StatementEntry"]["properties"]["total"]
     assert money["type"] == "string" and money["pattern"]
     assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def test_an_approved_statement_reads_back_with_exact_money_and_utc_time(  # type: ignore[no-untyped-def]
+        make_client, web_db) -> None:
+    model = load_contract(web_db.contract)
+    period = statement_period(model, PERIOD)
+    with open_warehouse(web_db.db) as wh:
+        (made,) = make_statements(wh, model, period, period.end, ["P01"])
+        approve(wh, made, "fin", datetime(2026, 1, 6, 9, 30, tzinfo=UTC))
+    pat = make_client("pat", area=web_db)
+    (entry,) = get(pat, "/api/statements")["statements"]
+    assert entry["status"] == "approved" and entry["approved_by"] == "fin"
+    assert entry["approved_at"] == "2026-01-06T09:30:00Z"
+    assert MONEY.match(entry["total"]) and Decimal(entry["total"]) == Decimal(made.total_pence) / 100
+    shown = get(pat, f"/api/statements/{PERIOD}/P01")
+    assert (shown["status"], shown["approved_at"], shown["fingerprint"]) == ("approved", entry["approved_at"],
+                                                                            entry["fingerprint"])
+    assert shown["totals"]["total"] == entry["total"]
 
 
 def test_sort_keys_are_the_pages() -> None:
