@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,30 +111,35 @@ def same_origin_path(url: str, base: str) -> str | None:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
-def crawl(page: Any, base: str) -> tuple[dict[str, int], list[str]]:
-    """The pages a signed-in role reaches: its start page, every navigation link, and the first link of each
-    distinct path pattern on those pages (same origin, GET, no downloads, no sign-out).
-
-    Returns ({path: HTTP status}, the navigation paths that answer 404: pages not built yet)."""
+def crawl(page: Any, base: str, check: Callable[[str, int], None]) -> tuple[list[str], list[str]]:
+    """Visit the pages a signed-in role reaches, calling `check(path, status)` on each shown: its start page,
+    every navigation link, and the first link of each distinct path pattern on those pages (same origin, GET, no
+    downloads, no sign-out). Returns (the pages checked, the navigation paths that answer 404: not built yet)."""
     start = urlsplit(page.url).path
     navigation = [p for p in (same_origin_path(u, base) for u in page.evaluate(NAV_JS)) if p]
-    status: dict[str, int] = {}
     first_level = [start] + [p for p in navigation if p != start]
     seen = {pattern(urlsplit(p).path) for p in first_level}
     found: list[str] = []
+    checked: list[str] = []
+    missing: list[str] = []
     for path in first_level:
         answer = page.goto(base + path)
-        status[path] = answer.status if answer else 0
+        if answer is not None and answer.status == 404:
+            missing.append(path)
+            continue
         for url in page.evaluate(LINKS_JS):
             target = same_origin_path(url, base)
             if target is None or pattern(urlsplit(target).path) in seen:
                 continue
             seen.add(pattern(urlsplit(target).path))
             found.append(target)
-    missing = [p for p in first_level if status[p] == 404]
+        check(path, answer.status if answer else 0)
+        checked.append(path)
     for path in found:
-        status[path] = 0
-    return {p: s for p, s in status.items() if p not in missing}, missing
+        answer = page.goto(base + path)
+        check(path, answer.status if answer else 0)
+        checked.append(path)
+    return checked, missing
 
 
 def run_axe(page: Any) -> list[dict[str, Any]]:

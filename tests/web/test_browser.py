@@ -302,18 +302,15 @@ def test_every_page_a_role_reaches_passes_axe_and_fits_320px(server: Served, new
     sign_in(page, server.base, ROLES[role])
     if page.locator(".govuk-service-navigation__link").count() == 0:
         pytest.skip(f"{role}'s start page {page.url} is not served yet")
-    targets, missing = crawl(page, server.base)
     violations: dict[str, list[dict[str, Any]]] = {}
     too_wide: dict[str, tuple[int, list[str]]] = {}
     failed: dict[str, int] = {}
     headings: dict[str, list[str]] = {}
-    for path in targets:
-        page.set_viewport_size({"width": 1280, "height": 900})
-        answer = page.goto(server.base + path)
-        if answer is None or answer.status >= 400:
-            failed[path] = answer.status if answer else 0
-        found = run_axe(page)
-        if found:
+
+    def check(path: str, status: int) -> None:
+        if not 200 <= status < 400:
+            failed[path] = status
+        if found := run_axe(page):
             violations[path] = found
         if problems := page.evaluate(HEADINGS_JS):
             headings[path] = problems
@@ -321,7 +318,10 @@ def test_every_page_a_role_reaches_passes_axe_and_fits_320px(server: Served, new
         width = page.evaluate(SCROLL_WIDTH_JS)
         if width > 320 + TOLERANCE:
             too_wide[path] = (width, page.evaluate(WIDE_JS, 320))
-    print(f"{role}: checked {len(targets)} pages: {list(targets)}; navigation not served yet: {missing}")
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    targets, missing = crawl(page, server.base, check)
+    print(f"{role}: checked {len(targets)} pages: {targets}; navigation not served yet: {missing}")
     assert len(targets) >= 2
     assert not failed, f"pages that answered an error: {failed}"
     assert not violations, "axe-core found WCAG 2.2 AA violations:\n" + describe(violations)
