@@ -104,12 +104,14 @@ def statement_approve(
             done = approve_from_web(wh, ctx.contract, period, provider_id, doc["as_of"], fingerprint,
                                     viewer.name, ctx.now().astimezone(UTC), note)
     except RecoveryPbrError as exc:
+        doc = sd.document(ctx.wh, ctx.contract, viewer.scope, period, provider_id)  # as written again, if it was
         shown = sd.line_page(doc)
         return render(request, "statement.html", {
             "title": f"Error: Statement for {provider_id}, {period}", "doc": doc, "shown": shown, "query": {},
             "link": lambda **_: "?", "sorts": sd.SORTS, "formats": sd.MEDIA, "period": period,
             "provider_id": provider_id, "can_approve": doc["status"] != "approved",
-            "approve_error": f"Not approved: {exc.message}" + (f" {exc.hint}." if exc.hint else ""),
+            "approve_error": f"Not approved: {exc.message}." + (f" {exc.hint[0].upper()}{exc.hint[1:]}."
+                                                                 if exc.hint else ""),
         }, status_code=409)
     ctx.log(viewer.name, viewer.role, "approve statement", f"statement:{done.statement_id}",
             f"fingerprint {done.fingerprint}")
