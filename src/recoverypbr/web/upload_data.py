@@ -24,6 +24,11 @@ TEXT_SUFFIXES = (".csv",)
 ARCHIVE_SUFFIXES = (".zip",)
 WORKBOOK_SUFFIXES = (".xlsx",)
 ACCEPTED = TEXT_SUFFIXES + ARCHIVE_SUFFIXES + WORKBOOK_SUFFIXES + (".parquet",)
+#: How much of the start of a file is read to tell its type (a NUL byte there means it is not text).
+HEAD = 64 * 1024
+#: How files that are not text start: zip (and xlsx, docx), PNG, GIF, JPEG, PDF, Windows programs, ELF, gzip, OLE.
+BINARY_STARTS = (b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"MZ", b"\x7fELF", b"\x1f\x8b",
+                 b"\xd0\xcf\x11\xe0")
 #: A zip may unpack to at most this many times the upload limit (a zip bomb is refused, not unpacked).
 UNPACK_RATIO = 10
 
@@ -43,7 +48,7 @@ def _kind(name: str, head: bytes) -> str:
         raise UploadError(f"{name} is named {suffix} but is not one", hint="upload the file as it was exported")
     if suffix == ".parquet" and not head.startswith(b"PAR1"):
         raise UploadError(f"{name} is named .parquet but is not a Parquet file", hint="upload the exported file")
-    if suffix in TEXT_SUFFIXES and (b"\x00" in head or zipped):
+    if suffix in TEXT_SUFFIXES and (b"\x00" in head or head.startswith(BINARY_STARTS)):
         raise UploadError(f"{name} is named .csv but holds binary data, not text",
                           hint="export the table as CSV (comma-separated text) and upload that")
     return suffix
@@ -51,7 +56,8 @@ def _kind(name: str, head: bytes) -> str:
 
 def unpack(name: str, data_path: Path, folder: Path, limit: int) -> Path:
     """Put the upload where the ingest can read it: a folder of files, or the workbook itself."""
-    head = data_path.open("rb").read(8)
+    with data_path.open("rb") as start:
+        head = start.read(HEAD)
     suffix = _kind(name, head)
     safe = PurePosixPath(name.replace("\\", "/")).name or "upload"
     if suffix in WORKBOOK_SUFFIXES:
@@ -128,10 +134,15 @@ def check_own_rows(wh: Warehouse, extract: Extract, provider_id: str) -> None:
 def load_upload(wh: Warehouse, name: str, data_path: Path, provider_id: str, limit: int) -> LoadResult:
     """Unpack, check and load one provider's upload; on any refusal nothing is loaded."""
     with tempfile.TemporaryDirectory(prefix="recoverypbr-upload-") as tmp:
-        target = unpack(name, data_path, Path(tmp), limit)
-        extract = read_extract(target)
-        if not extract.files:
-            raise UploadError(f"{name} holds no file named after a table",
-                              hint=f"name each file after its table: {', '.join(f'{t}.csv' for t in PROVIDER_TABLES)}")
-        check_own_rows(wh, extract, provider_id)
-        return load_extract(wh, target)
+        try:
+            target = unpack(name, data_path, Path(tmp), limit)
+            extract = read_extract(target)
+            if not extract.files:
+                raise UploadError(f"{name} holds no file named after a table", hint="name each file after its table: "
+                                  + ", ".join(f"{t}.csv" for t in PROVIDER_TABLES))
+            check_own_rows(wh, extract, provider_id)
+            return load_extract(wh, target)
+        except RecoveryPbrError as exc:  # name the uploaded files, not the server's folder they were unpacked in
+            for folder in (f"{Path(tmp) / 'extract'}/", f"{Path(tmp)}/", f"{Path(tmp).resolve()}/", str(tmp)):
+                exc.message, exc.hint = exc.message.replace(folder, ""), exc.hint.replace(folder, "")
+            raise
