@@ -198,6 +198,24 @@ def test_sign_in_attempts_are_limited(make_client: MakeClient) -> None:
     assert _signed_in(client)
 
 
+def test_one_address_is_limited_higher_than_one_user_name(make_client: MakeClient) -> None:
+    # Colleagues behind one office address: others' failures do not lock a user out until the address's own limit.
+    clock = Clock()
+    client = make_client(clock=clock)
+
+    def attempt(user: str, password: str) -> Any:
+        token = csrf(client.get("/sign-in").text)
+        return client.post("/sign-in", data={"user_name": user, "password": password, "csrf_token": token},
+                           follow_redirects=False)
+
+    for i in range(49):
+        assert attempt(f"someone{i % 10}", "wrong password, again").status_code == 401
+    assert attempt("aud", PASSWORD).status_code == 303  # 49 failures from the address: still allowed
+    for _ in range(2):
+        attempt("nobody", "wrong password, again")
+    assert attempt("fin", PASSWORD).status_code == 429  # 51 from the address within 15 minutes: refused
+
+
 # --- redirects and paths --------------------------------------------------------------------------------------------
 
 

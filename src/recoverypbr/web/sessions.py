@@ -81,12 +81,18 @@ def same_token(given: str | None, expected: str) -> bool:
 
 
 class AttemptLimit:
-    """At most `limit` failed sign-ins per user name and per client address within `window`."""
+    """At most `limit` failed sign-ins per user name, and `address_limit` per client address, within `window`.
 
-    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15)) -> None:
-        self.limit, self.window = limit, window
+    The address's limit is higher: people behind one office address share it, and a few colleagues' typos must not
+    lock them all out; it still stops one machine trying many user names."""
+
+    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15), address_limit: int = 50) -> None:
+        self.limit, self.window, self.address_limit = limit, window, address_limit
         self._failures: dict[str, deque[datetime]] = {}
         self._lock = threading.Lock()
+
+    def _limit_of(self, key: str) -> int:
+        return self.address_limit if key.startswith("address:") else self.limit
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
         times = self._failures.setdefault(key, deque())
@@ -98,7 +104,7 @@ class AttemptLimit:
         """How long until another attempt is allowed, or None when it is allowed now."""
         with self._lock:
             waits = [times[0] + self.window - now for key in keys
-                     if len(times := self._recent(key, now)) >= self.limit]
+                     if len(times := self._recent(key, now)) >= self._limit_of(key)]
         return max(waits) if waits else None
 
     def failed(self, keys: list[str], now: datetime) -> None:
