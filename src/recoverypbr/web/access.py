@@ -75,7 +75,7 @@ def allow(*roles: Role, scope: ScopeKind = "own") -> Any:
         if viewer is None:
             raise SignInRequired()
         if viewer.role not in access.roles:
-            raise HTTPException(403, "Your role cannot use this page.")
+            raise HTTPException(403, f"Your role ({viewer.role}) cannot use this.")
         return viewer
 
     setattr(dependency, ACCESS_ATTR, access)

@@ -14,12 +14,13 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recoverypbr import __version__
 from recoverypbr.contract.load import load_contract
 from recoverypbr.errors import RecoveryPbrError
-from recoverypbr.web.access import SignInRequired
+from recoverypbr.web.access import SignInRequired, current_viewer
 from recoverypbr.web.context import Settings, WebContext
 from recoverypbr.web.pages import render
 from recoverypbr.web.sessions import COOKIE
@@ -111,6 +112,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(("/api/", "/static/")):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+        if getattr(request.state, "viewer", None) is None and getattr(request.state, "session", None) is not None:
+            await run_in_threadpool(current_viewer, request)  # an unknown page still shows who is signed in
         return render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
                       status_code=exc.status_code)
 
