@@ -166,6 +166,7 @@ def _client_rows(wh: Warehouse, sql: str, client_id: str) -> pa.Table:
 
 _LEDGERS: dict[tuple[str, date, date], tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]] = {}
 _LEDGER_LOCK = threading.Lock()
+_LEDGER_BUILD = threading.Lock()
 
 
 def _ledger_rows(wh: Warehouse, contract: Contract, as_of: date, sql: str, client_id: str) -> list[dict[str, Any]]:
@@ -181,23 +182,34 @@ def _ledger_rows(wh: Warehouse, contract: Contract, as_of: date, sql: str, clien
     with _LEDGER_LOCK:
         kept = _LEDGERS.get(key)
     if kept is None or kept[0] != stamp:
-        table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t ORDER BY t.client_id").to_arrow_table()
-        counts = pc.value_counts(table.column("client_id").combine_chunks())
-        where: dict[str, tuple[int, int]] = {}
-        offset = 0
-        for cid, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
-            where[cid] = (offset, count)
-            offset += count
-        kept = (stamp, table, where)
-        with _LEDGER_LOCK:
-            _LEDGERS[key] = kept
-            while len(_LEDGERS) > 2:
-                _LEDGERS.pop(next(iter(_LEDGERS)))
+        with _LEDGER_BUILD:  # one reader builds it; requests arriving meanwhile wait for it rather than each reading
+            with _LEDGER_LOCK:
+                kept = _LEDGERS.get(key)
+            if kept is None or kept[0] != stamp:
+                kept = _read_ledger(wh, key, stamp, sql)
     found = kept[2].get(client_id)
     if found is None:
         return []
     rows: list[dict[str, Any]] = kept[1].slice(*found).to_pylist()
     return rows
+
+
+def _read_ledger(wh: Warehouse, key: tuple[str, date, date], stamp: tuple[Any, ...],
+                 sql: str) -> tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]:
+    """The ledger of the run stored as of the date, sorted by client, and each client's (offset, rows)."""
+    table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t ORDER BY t.client_id").to_arrow_table()
+    counts = pc.value_counts(table.column("client_id").combine_chunks())
+    where: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for cid, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+        where[cid] = (offset, count)
+        offset += count
+    kept = (stamp, table, where)
+    with _LEDGER_LOCK:
+        _LEDGERS[key] = kept
+        while len(_LEDGERS) > 2:
+            _LEDGERS.pop(next(iter(_LEDGERS)))
+    return kept
 
 
 def _evidence_rows(known: dict[str, list[dict[str, Any]]], row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
