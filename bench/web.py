@@ -227,7 +227,11 @@ def browse(base: str, name: str, seed: int, start: Start, period: str, clients: 
             for url in ["/statements", *[f"/statements/{period}/{p}" for p in providers],
                         *[f"/clients/{clients[p][0]}" for p in providers]]:
                 began = time.perf_counter()
-                status = client.get(url).status_code
+                try:
+                    status = client.get(url, timeout=300).status_code
+                except httpx.HTTPError as exc:
+                    recorder.add("warm-up", (time.perf_counter() - began) * 1000, 0, f"warm-up {url}: {exc!r}")
+                    continue
                 recorder.add("warm-up", (time.perf_counter() - began) * 1000, status,
                              "" if status == 200 else f"warm-up {url}: {status}")
         start.barrier.wait()
