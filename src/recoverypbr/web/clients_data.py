@@ -7,14 +7,18 @@ of another provider's episode is withheld from a provider."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import HTTPException
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.explain import Seen, evidence_rows, evidence_words, words
+from recoverypbr.outcomes.explain import Seen, evidence_words, words
 from recoverypbr.outcomes.inputs import warehouse_inputs
 from recoverypbr.outcomes.ledger import stored_ledger
 from recoverypbr.warehouse.connection import Warehouse
@@ -84,14 +88,13 @@ def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, a
     if as_of not in stored_dates(wh, contract):
         raise HTTPException(404, f"No outcomes are stored as of {as_of}: statements store them when they are made "
                                  "(`recoverypbr pay`), and `recoverypbr outcomes --as-of` stores any date.")
-    ledger = stored_ledger(wh, contract, as_of)
-    rows = wh.to_arrow(ledger.filter(ledger.client_id == client_id)).to_pylist()
+    compiled = _compiled(wh, contract, as_of)
+    rows = _ledger_rows(wh, contract, as_of, compiled.ledger, client_id)
     owners = _episode_providers(wh, client_id)
     if not scope.everyone:
         rows = [r for r in rows if r["provider_id"] == scope.provider_id]
-    known = warehouse_inputs(wh, as_of)
-    episodes = {r["episode_id"]: r for r in wh.to_arrow(
-        known.episodes.filter(known.episodes.client_id == client_id)).to_pylist()}
+    known = {name: _client_rows(wh, sql, client_id).to_pylist() for name, sql in compiled.tables.items()}
+    episodes = {r["episode_id"]: r for r in known["episodes"]}
     paid = sd.client_lines(wh, contract, scope, client_id)
     order = {oid: i for i, oid in enumerate(contract.outcomes)}
     found = []
@@ -104,7 +107,7 @@ def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, a
         label = outcome.label or row["outcome_id"]
         seen = Seen(outcome, episode, as_of)
         shown = []
-        for ref, evidence in evidence_rows(wh, known, row):
+        for ref, evidence in _evidence_rows(known, row):
             kind, _, key = ref.partition(":")
             other = kind == "episode" and not scope.everyone and owners.get(key) != scope.provider_id
             shown.append((ref.partition("=")[0] if not other else "episode", WITHHELD if other
@@ -115,4 +118,123 @@ def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, a
             [ln for ln in paid
              if ln.get("episode_id") == row["episode_id"] and ln.get("outcome_id") == row["outcome_id"]],
         ))
+    return found
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The SQL of the stored ledger and of the as-of view of each table evidence is looked up in, for one contract
+    version and as-of date; compiled from the same Ibis expressions as `recoverypbr explain` uses, once."""
+
+    ledger: str
+    tables: dict[str, str]
+
+
+#: The as-of tables `explain.evidence_rows` looks evidence up in; each has a client_id column.
+_EVIDENCE_TABLES = ("episodes", "top", "events", "presentations", "offending_individual")
+_COMPILED: dict[tuple[str, date, date], _Compiled] = {}
+_COMPILED_LOCK = threading.Lock()
+
+
+def _compiled(wh: Warehouse, contract: Contract, as_of: date) -> _Compiled:
+    key = (contract.area, contract.effective_from, as_of)
+    with _COMPILED_LOCK:
+        kept = _COMPILED.get(key)
+    if kept is not None:
+        return kept
+    known = warehouse_inputs(wh, as_of)
+    made = _Compiled(ibis.to_sql(stored_ledger(wh, contract, as_of), dialect=wh.dialect),
+                     {name: ibis.to_sql(getattr(known, name), dialect=wh.dialect) for name in _EVIDENCE_TABLES})
+    with _COMPILED_LOCK:
+        _COMPILED[key] = made
+        while len(_COMPILED) > 32:
+            _COMPILED.pop(next(iter(_COMPILED)))
+    return made
+
+
+def _client_rows(wh: Warehouse, sql: str, client_id: str) -> pa.Table:
+    """The rows of a compiled query that are the client's: one set-based query, the filter pushed into the scan.
+
+    The client's explanation reads a handful of rows, so each request runs these few queries (the ledger and the
+    five as-of tables) instead of compiling an Ibis expression for every evidence row against the whole tables
+    (`_evidence_rows` then looks the evidence up in these rows). The as-of views are row-wise filters, so the
+    client's rows of a view are the view of the client's rows."""
+    table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t WHERE t.client_id = ?",
+                                     [client_id]).to_arrow_table()
+    return table
+
+
+_LEDGERS: dict[tuple[str, date, date], tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]] = {}
+_LEDGER_LOCK = threading.Lock()
+_LEDGER_BUILD = threading.Lock()
+
+
+def _ledger_rows(wh: Warehouse, contract: Contract, as_of: date, sql: str, client_id: str) -> list[dict[str, Any]]:
+    """The client's rows of the stored ledger as of the date.
+
+    The ledger of a large area holds hundreds of thousands of rows with no index on the client, so a query per
+    page scans it all; instead it is read once per stored run (sorted by client, kept in memory as Arrow with each
+    client's offset) and read again only when `outcome_runs` says the ledger for that date was stored again."""
+    key = (contract.area, contract.effective_from, as_of)
+    stamp = tuple(wh.execute(
+        "SELECT max(run_id), count(*), max(stored_at) FROM outcome_runs WHERE contract_area = ? "
+        "AND contract_version = ? AND as_of = ?", [contract.area, contract.effective_from, as_of])[0])
+    with _LEDGER_LOCK:
+        kept = _LEDGERS.get(key)
+    if kept is None or kept[0] != stamp:
+        with _LEDGER_BUILD:  # one reader builds it; requests arriving meanwhile wait for it rather than each reading
+            with _LEDGER_LOCK:
+                kept = _LEDGERS.get(key)
+            if kept is None or kept[0] != stamp:
+                kept = _read_ledger(wh, key, stamp, sql)
+    found = kept[2].get(client_id)
+    if found is None:
+        return []
+    rows: list[dict[str, Any]] = kept[1].slice(*found).to_pylist()
+    return rows
+
+
+def _read_ledger(wh: Warehouse, key: tuple[str, date, date], stamp: tuple[Any, ...],
+                 sql: str) -> tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]:
+    """The ledger of the run stored as of the date, sorted by client, and each client's (offset, rows)."""
+    table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t ORDER BY t.client_id").to_arrow_table()
+    counts = pc.value_counts(table.column("client_id").combine_chunks())
+    where: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for cid, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+        where[cid] = (offset, count)
+        offset += count
+    kept = (stamp, table, where)
+    with _LEDGER_LOCK:
+        _LEDGERS[key] = kept
+        while len(_LEDGERS) > 2:
+            _LEDGERS.pop(next(iter(_LEDGERS)))
+    return kept
+
+
+def _evidence_rows(known: dict[str, list[dict[str, Any]]], row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """`explain.evidence_rows` over the client's as-of rows already read: the same references matched on the same
+    keys (`explain._lookup`), without a query per reference. Every id an evidence reference names is the row's
+    client's (a presentation or an offence names the client itself), so the client's rows hold them all."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for ref in filter(None, row["evidence"].split(";")):
+        kind, _, key = ref.partition(":")
+        if kind == "outcome":  # a gate's component: its status, as the gate saw it
+            name, _, status = key.partition("=")
+            found.append((ref, {"outcome_id": name, "status": status}))
+            continue
+        name, _, day = key.partition("@")
+        if kind == "top":
+            found += [(ref, r) for r in known["top"] if r["top_id"] == name]
+        elif kind == "episode":
+            found += [(ref, r) for r in known["episodes"] if r["episode_id"] == name]
+        elif kind == "presentation":
+            found += [(ref, r) for r in known["presentations"]
+                      if r["client_id"] == name and str(r["presented_on"]) == day]
+        elif kind == "event":
+            found += [(ref, r) for r in known["events"] if r["client_id"] == row["client_id"]
+                      and r["event_type"] == name and str(r["event_date"]) == day]
+        elif kind == "offence":
+            found += [(ref, r) for r in known["offending_individual"]
+                      if r["client_id"] == name and str(r["offence_date"]) == day]
     return found

@@ -91,13 +91,31 @@ def _visible(scope: Scope, provider_id: str) -> bool:
 
 def _draft_sets(wh: Warehouse, contract: Contract, period: Period) -> list[tuple[Path, dict[str, Any]]]:
     """(set folder, manifest) for each folder the period's set was written to, the latest first."""
+    return _written(period.label, [record.folder for record in recorded_sets(wh, contract, period)])
+
+
+def _written(label: str, folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """(set folder, manifest) of the period's set in each folder (least recently written first) that holds one,
+    the latest first."""
     found = []
-    for record in reversed(recorded_sets(wh, contract, period)):
-        folder = record.folder / set_name(period.label)
-        manifest = folder / manifest_name(period.label)
+    for written in reversed(folders):
+        folder = written / set_name(label)
+        manifest = folder / manifest_name(label)
         if manifest.is_file():
             found.append((folder, DOCUMENTS.read(manifest)))
     return found
+
+
+def _every_draft_set(wh: Warehouse, contract: Contract) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
+    """`_draft_sets` of every period at once: one query for the index rather than one per period (the same rows and
+    order as `set_records.recorded_sets` reads for each)."""
+    folders: dict[str, list[Path]] = {}
+    for label, folder in wh.execute(
+        "SELECT period_label, folder FROM statement_sets WHERE contract_area = ? AND contract_version = ? "
+        "ORDER BY written_at, folder", [contract.area, contract.effective_from]
+    ):
+        folders.setdefault(label, []).append(Path(folder))
+    return {label: _written(label, found) for label, found in folders.items()}
 
 
 def index(wh: Warehouse, contract: Contract, scope: Scope) -> list[Entry]:
@@ -113,9 +131,10 @@ def index(wh: Warehouse, contract: Contract, scope: Scope) -> list[Entry]:
         approved[(label, pid)] = Entry(label, pid, "approved", str(Decimal(pence) / 100), count, fp, str(as_of),
                                        by, str(at))
     entries: list[Entry] = []
+    drafts = _every_draft_set(wh, contract)
     for period in schedule(contract):
         seen: dict[str, Entry] = {pid: e for (label, pid), e in approved.items() if label == period.label}
-        for _folder, manifest in _draft_sets(wh, contract, period):
+        for _folder, manifest in drafts.get(period.label, []):
             for s in manifest.get("statements", []):
                 pid = s["provider"]
                 if pid not in seen and _visible(scope, pid):
@@ -166,26 +185,80 @@ class LinePage:
 
 def line_page(doc: dict[str, Any], *, kind: str = "", outcome: str = "", client: str = "", sort: str = "line_no",
               descending: bool = False, page: int = 1, per_page: int = PAGE) -> LinePage:
-    """One page of the statement's lines, filtered and sorted."""
-    lines: list[dict[str, Any]] = doc["lines"]
-    kinds = sorted({str(ln["kind"]) for ln in lines})
-    outcomes = sorted({str(ln["outcome_id"]) for ln in lines if ln.get("outcome_id")})
-    chosen = [ln for ln in lines
-              if (not kind or ln["kind"] == kind) and (not outcome or ln.get("outcome_id") == outcome)
-              and (not client or client.lower() in str(ln.get("client_id") or "").lower())]
+    """One page of the statement's lines, filtered and sorted.
+
+    The kinds, outcomes and each (sort, order, kind, outcome) ordering are made once per document read and kept
+    (`_ordered`): a large statement's lines are not sorted again for every page a viewer turns. A client search
+    filters the kept ordering (filtering a stable sort's result keeps the order a sort of the filtered lines has)."""
     if sort not in SORTS:
         sort = "line_no"
-
-    def key(ln: dict[str, Any]) -> tuple[int, Any]:
-        value = ln.get(sort)
-        if sort == "amount":
-            return (0, Decimal(str(value or "0")))
-        return (value is None, value if value is not None else "")
-
-    chosen.sort(key=key, reverse=descending)
+    kinds, outcomes = _choices(doc)
+    chosen = _ordered(doc, sort, descending, kind, outcome)
+    if client:
+        wanted = client.lower()
+        chosen = [ln for ln in chosen if wanted in str(ln.get("client_id") or "").lower()]
     pages = max(1, -(-len(chosen) // per_page))
     page = min(max(page, 1), pages)
     return LinePage(chosen[(page - 1) * per_page: page * per_page], len(chosen), page, pages, kinds, outcomes)
+
+
+class _PerDocument:
+    """Values derived from a parsed document, kept while that document object is (by identity, bounded)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, doc: dict[str, Any], key: tuple[Any, ...], make: Any) -> Any:
+        full = (id(doc), *key)
+        with self._lock:
+            kept = self._kept.get(full)
+            if kept is not None and kept[0] is doc:
+                self._kept.move_to_end(full)
+                return kept[1]
+        value = make()
+        with self._lock:
+            self._kept[full] = (doc, value)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return value
+
+
+_DERIVED = _PerDocument(512)
+
+
+def _choices(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+    def make() -> tuple[list[str], list[str]]:
+        lines: list[dict[str, Any]] = doc["lines"]
+        return (sorted({str(ln["kind"]) for ln in lines}),
+                sorted({str(ln["outcome_id"]) for ln in lines if ln.get("outcome_id")}))
+
+    found: tuple[list[str], list[str]] = _DERIVED.get(doc, ("choices",), make)
+    return found
+
+
+def _ordered(doc: dict[str, Any], sort: str, descending: bool, kind: str, outcome: str) -> list[dict[str, Any]]:
+    """The document's lines of the kind and outcome (either may be empty: any), in the order asked for."""
+
+    def make() -> list[dict[str, Any]]:
+        if kind or outcome:
+            base = _ordered(doc, sort, descending, "", "")
+            return [ln for ln in base if (not kind or ln["kind"] == kind)
+                    and (not outcome or ln.get("outcome_id") == outcome)]
+        chosen = list(doc["lines"])
+
+        def key(ln: dict[str, Any]) -> tuple[int, Any]:
+            value = ln.get(sort)
+            if sort == "amount":
+                return (0, Decimal(str(value or "0")))
+            return (value is None, value if value is not None else "")
+
+        chosen.sort(key=key, reverse=descending)
+        return chosen
+
+    found: list[dict[str, Any]] = _DERIVED.get(doc, ("ordered", sort, descending, kind, outcome), make)
+    return found
 
 
 def download(doc: dict[str, Any], fmt: str) -> tuple[str, bytes]:
