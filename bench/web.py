@@ -36,6 +36,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import psutil
 
@@ -308,6 +309,8 @@ def main() -> None:
     run.mkdir()
     db = run / "area.duckdb"
     shutil.copyfile(folder / "area.duckdb", db)
+    with duckdb.connect(str(db)) as con:  # the cache may have been moved: its sets are where the cache is now
+        con.execute("UPDATE statement_sets SET folder = ?", [str((folder / "statements").resolve())])
     port = free_port()
     print(f"starting the server on 127.0.0.1:{port} ...", flush=True)
     server = start_server(db, port, run / "server.log")

@@ -27,16 +27,42 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + "\n" + body).encode()).hexdigest()
 
 
+def _last(wh: Warehouse) -> tuple[int, str]:
+    last = wh.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    return (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
+
+
+def _insert(wh: Warehouse, last: tuple[int, str], at: datetime, actor: str, role: str, action: str, target: str,
+            detail: str) -> tuple[int, str]:
+    seq, prev = last[0] + 1, last[1]
+    entry = {"seq": seq, "logged_at": at.replace(tzinfo=None), "actor": actor, "role": role, "action": action,
+             "target": target, "detail": detail}
+    digest = entry_hash(prev, entry)
+    wh.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               [seq, entry["logged_at"], actor, role, action, target, detail, prev, digest])
+    return seq, digest
+
+
 def append(wh: Warehouse, at: datetime, actor: str, role: str, action: str, target: str = "", detail: str = "") -> int:
-    """Append one entry, chained to the last; return its sequence number."""
+    """Append one entry, chained to the last one in the warehouse; return its sequence number."""
     with _lock:
-        last = wh.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
-        entry = {"seq": seq, "logged_at": at.replace(tzinfo=None), "actor": actor, "role": role, "action": action,
-                 "target": target, "detail": detail}
-        wh.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [seq, entry["logged_at"], actor, role, action, target, detail, prev, entry_hash(prev, entry)])
-        return int(seq)
+        return _insert(wh, _last(wh), at, actor, role, action, target, detail)[0]
+
+
+class Chain:
+    """The server's writer of the log: it is the warehouse's only writer while it runs, so it keeps the last entry's
+    number and hash in memory and appends with one insert (no read of the log per request)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: tuple[int, str] | None = None
+
+    def append(self, wh: Warehouse, at: datetime, actor: str, role: str, action: str, target: str = "",
+               detail: str = "") -> int:
+        with self._lock:
+            last = self._last if self._last is not None else _last(wh)
+            self._last = _insert(wh, last, at, actor, role, action, target, detail)  # unchanged if the insert fails
+            return self._last[0]
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class WebContext:
     sessions: Sessions
     attempts: AttemptLimit = field(default_factory=AttemptLimit)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    chain: audit.Chain = field(default_factory=audit.Chain)
     _local: threading.local = field(default_factory=threading.local)
 
     @classmethod
@@ -82,7 +83,7 @@ class WebContext:
         return get_user(self.wh, name)
 
     def log(self, actor: str, role: str, action: str, target: str = "", detail: str = "") -> None:
-        audit.append(self.wh, self.now(), actor, role, action, target, detail)
+        self.chain.append(self.wh, self.now(), actor, role, action, target, detail)
 
     @property
     def reports(self) -> Path:
