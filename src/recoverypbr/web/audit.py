@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import duckdb
+
 from recoverypbr.warehouse.connection import Warehouse
 
 #: The hash the first entry chains from.
@@ -61,7 +63,12 @@ class Chain:
                detail: str = "") -> int:
         with self._lock:
             last = self._last if self._last is not None else _last(wh)
-            self._last = _insert(wh, last, at, actor, role, action, target, detail)  # unchanged if the insert fails
+            try:
+                self._last = _insert(wh, last, at, actor, role, action, target, detail)
+            except duckdb.ConstraintException:
+                # Another writer appended since (the command line before this server, another app on the file in
+                # the same process): chain to the entry that is really last, then keep going from there.
+                self._last = _insert(wh, _last(wh), at, actor, role, action, target, detail)
             return self._last[0]
 
 

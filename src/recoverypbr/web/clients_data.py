@@ -36,14 +36,19 @@ def stored_dates(wh: Warehouse, contract: Contract) -> list[date]:
     return [r[0] for r in rows]
 
 
-def visible(wh: Warehouse, scope: Scope, client_id: str) -> bool:
+def visible(wh: Warehouse, scope: Scope, client_id: str, contract: Contract | None = None) -> bool:
+    """Whether the viewer may see the client: any client with an episode for roles seeing every provider; for a
+    provider, a client with an episode there or named on one of its statements' lines (approved, or with
+    `contract`, drafts too: a split's shared client)."""
     if scope.everyone:
         return bool(wh.execute("SELECT 1 FROM episodes WHERE client_id = ? LIMIT 1", [client_id]))
     if wh.execute("SELECT 1 FROM episodes WHERE client_id = ? AND provider_id = ? LIMIT 1",
                   [client_id, scope.provider_id]):
         return True
-    return bool(wh.execute("SELECT 1 FROM statement_lines WHERE client_id = ? AND provider_id = ? LIMIT 1",
-                           [client_id, scope.provider_id]))
+    if wh.execute("SELECT 1 FROM statement_lines WHERE client_id = ? AND provider_id = ? LIMIT 1",
+                  [client_id, scope.provider_id]):
+        return True
+    return contract is not None and bool(sd.client_lines(wh, contract, scope, client_id))
 
 
 def client_list(wh: Warehouse, scope: Scope, search: str = "", page: int = 1) -> tuple[list[dict[str, Any]], int]:
@@ -83,7 +88,7 @@ def _episode_providers(wh: Warehouse, client_id: str) -> dict[str, str | None]:
 def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, as_of: date) -> list[Decision]:
     """Every outcome decision of the client's episodes the viewer may see, as of a date the ledger is stored for,
     with its evidence and the statement lines that paid it."""
-    if not visible(wh, scope, client_id):
+    if not visible(wh, scope, client_id, contract):
         raise HTTPException(404, f"There is no client {client_id} that you can see.")
     if as_of not in stored_dates(wh, contract):
         raise HTTPException(404, f"No outcomes are stored as of {as_of}: statements store them when they are made "
@@ -91,11 +96,15 @@ def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, a
     compiled = _compiled(wh, contract, as_of)
     rows = _ledger_rows(wh, contract, as_of, compiled.ledger, client_id)
     owners = _episode_providers(wh, client_id)
-    if not scope.everyone:
-        rows = [r for r in rows if r["provider_id"] == scope.provider_id]
-    known = {name: _client_rows(wh, sql, client_id).to_pylist() for name, sql in compiled.tables.items()}
-    episodes = {r["episode_id"]: r for r in known["episodes"]}
     paid = sd.client_lines(wh, contract, scope, client_id)
+    # A provider sees its own episodes and those its statements pay a share of (a split's shared client).
+    shared = {ln["episode_id"] for ln in paid if ln.get("episode_id")}
+    if not scope.everyone:
+        rows = [r for r in rows if r["provider_id"] == scope.provider_id or r["episode_id"] in shared]
+    data = _data_stamp(wh)
+    known = {name: _sorted_rows(wh, (name, contract.area, contract.effective_from, as_of), data, sql, client_id)
+             for name, sql in compiled.tables.items()}
+    episodes = {r["episode_id"]: r for r in known["episodes"]}
     order = {oid: i for i, oid in enumerate(contract.outcomes)}
     found = []
     for row in sorted(rows, key=lambda r: (order.get(r["outcome_id"], 1 << 30), r["episode_id"])):
@@ -109,7 +118,8 @@ def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, a
         shown = []
         for ref, evidence in _evidence_rows(known, row):
             kind, _, key = ref.partition(":")
-            other = kind == "episode" and not scope.everyone and owners.get(key) != scope.provider_id
+            other = (kind == "episode" and not scope.everyone and owners.get(key) != scope.provider_id
+                     and key not in shared)
             shown.append((ref.partition("=")[0] if not other else "episode", WITHHELD if other
                           else evidence_words(ref, evidence, seen)))
         found.append(Decision(
@@ -152,16 +162,26 @@ def _compiled(wh: Warehouse, contract: Contract, as_of: date) -> _Compiled:
     return made
 
 
-def _client_rows(wh: Warehouse, sql: str, client_id: str) -> pa.Table:
-    """The rows of a compiled query that are the client's: one set-based query, the filter pushed into the scan.
+def _data_stamp(wh: Warehouse) -> tuple[Any, ...]:
+    """What changes whenever the canonical tables do: every load (an upload too) is recorded in `loads`."""
+    return tuple(wh.execute("SELECT max(load_id), count(*) FROM loads")[0])
 
-    The client's explanation reads a handful of rows, so each request runs these few queries (the ledger and the
-    five as-of tables) instead of compiling an Ibis expression for every evidence row against the whole tables
-    (`_evidence_rows` then looks the evidence up in these rows). The as-of views are row-wise filters, so the
-    client's rows of a view are the view of the client's rows."""
-    table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t WHERE t.client_id = ?",
-                                     [client_id]).to_arrow_table()
-    return table
+
+def _sorted_rows(wh: Warehouse, key: tuple[Any, ...], stamp: tuple[Any, ...], sql: str,
+                 client_id: str) -> list[dict[str, Any]]:
+    """The client's rows of an as-of view: the view is read once per data version (sorted by client, kept in memory
+    with each client's offset, like the ledger), so a page reads a slice instead of scanning the tables again. The
+    as-of views are row-wise filters, so the client's rows of a view are the view of the client's rows."""
+    with _LEDGER_LOCK:
+        kept = _LEDGERS.get(key)
+    if kept is None or kept[0] != stamp:
+        with _LEDGER_BUILD:
+            with _LEDGER_LOCK:
+                kept = _LEDGERS.get(key)
+            if kept is None or kept[0] != stamp:
+                kept = _read_ledger(wh, key, stamp, sql)
+    found = kept[2].get(client_id)
+    return [] if found is None else list(kept[1].slice(*found).to_pylist())
 
 
 _LEDGERS: dict[tuple[str, date, date], tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]] = {}
@@ -207,7 +227,7 @@ def _read_ledger(wh: Warehouse, key: tuple[str, date, date], stamp: tuple[Any, .
     kept = (stamp, table, where)
     with _LEDGER_LOCK:
         _LEDGERS[key] = kept
-        while len(_LEDGERS) > 2:
+        while len(_LEDGERS) > 2 * (1 + len(_EVIDENCE_TABLES)):  # the ledger and the as-of tables of two dates
             _LEDGERS.pop(next(iter(_LEDGERS)))
     return kept
 

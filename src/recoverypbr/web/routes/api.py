@@ -157,7 +157,7 @@ def client(
     dates = cd.stored_dates(ctx.wh, ctx.contract)
     chosen = as_of or (dates[0] if dates else None)
     if chosen is None:
-        if not cd.visible(ctx.wh, viewer.scope, client_id):
+        if not cd.visible(ctx.wh, viewer.scope, client_id, ctx.contract):
             cd.decisions(ctx.wh, ctx.contract, viewer.scope, client_id, date.min)  # raises: no such client
         found: list[cd.Decision] = []
     else:

@@ -44,7 +44,7 @@ def client_page(
     dates = cd.stored_dates(ctx.wh, ctx.contract)
     chosen = as_of or (dates[0] if dates else None)
     found = cd.decisions(ctx.wh, ctx.contract, viewer.scope, client_id, chosen) if chosen else []
-    if chosen is None and not cd.visible(ctx.wh, viewer.scope, client_id):
+    if chosen is None and not cd.visible(ctx.wh, viewer.scope, client_id, ctx.contract):
         found = cd.decisions(ctx.wh, ctx.contract, viewer.scope, client_id, date.min)  # says there is no such client
     ctx.log(viewer.name, viewer.role, "view client", f"client:{client_id}", f"as of {chosen}")
     return render(request, "client.html", {"title": f"Client {client_id}", "client_id": client_id, "as_of": chosen,
