@@ -240,36 +240,49 @@ def evidence_rows(wh: Warehouse, known: Inputs, row: dict[str, Any]) -> list[tup
     just as the rule did not see it."""
     found = []
     for ref in filter(None, row["evidence"].split(";")):
-        kind, _, key = ref.partition(":")
-        if kind == "outcome":  # a gate's component: its status, as the gate saw it
-            name, _, status = key.partition("=")
-            found.append((ref, {"outcome_id": name, "status": status}))
+        gate = gate_component(ref)
+        if gate is not None:
+            found.append((ref, gate))
             continue
-        expr = _lookup(known, row["client_id"], kind, key)
-        if expr is not None:
+        named = evidence_key(ref, row["client_id"])
+        if named is not None:
+            table, match = named
+            t = getattr(known, table)
+            expr = t.filter(*[t[col] == (ibis.literal(v).cast("date") if col in DATE_KEYS else v)
+                              for col, v in match.items()])
             found += [(ref, r) for r in wh.to_arrow(expr).to_pylist()]
     return found
 
 
-def _lookup(known: Inputs, client_id: str, kind: str, key: str) -> ir.Table | None:
+#: Key columns of evidence references that are dates (written `@YYYY-MM-DD` in the reference).
+DATE_KEYS = frozenset({"presented_on", "event_date", "offence_date"})
+
+
+def gate_component(ref: str) -> dict[str, Any] | None:
+    """A gate's component named in the evidence (`outcome:ID=STATUS`): its status, as the gate saw it."""
+    kind, _, key = ref.partition(":")
+    if kind != "outcome":
+        return None
+    name, _, status = key.partition("=")
+    return {"outcome_id": name, "status": status}
+
+
+def evidence_key(ref: str, client_id: str) -> tuple[str, dict[str, str]] | None:
+    """The as-of table an evidence reference names a row of, and the key columns' values (dates as ISO text), or
+    None for a reference that names no row. The one reading of references: `evidence_rows` and the web app's
+    in-memory lookup both use it."""
+    kind, _, key = ref.partition(":")
     name, _, day = key.partition("@")
     if kind == "top":
-        t = known.top
-        return t.filter(t.top_id == name)
+        return "top", {"top_id": name}
     if kind == "episode":
-        t = known.episodes
-        return t.filter(t.episode_id == name)
+        return "episodes", {"episode_id": name}
     if kind == "presentation":
-        t = known.presentations
-        return t.filter((t.client_id == name) & (t.presented_on == ibis.literal(day).cast("date")))
+        return "presentations", {"client_id": name, "presented_on": day}
     if kind == "event":
-        t = known.events
-        return t.filter(
-            (t.client_id == client_id) & (t.event_type == name) & (t.event_date == ibis.literal(day).cast("date"))
-        )
+        return "events", {"client_id": client_id, "event_type": name, "event_date": day}
     if kind == "offence":
-        t = known.offending_individual
-        return t.filter((t.client_id == name) & (t.offence_date == ibis.literal(day).cast("date")))
+        return "offending_individual", {"client_id": name, "offence_date": day}
     return None
 
 

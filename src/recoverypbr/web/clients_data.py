@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from fastapi import HTTPException
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.explain import Seen, evidence_words, words
+from recoverypbr.outcomes.explain import Seen, evidence_key, evidence_words, gate_component, words
 from recoverypbr.outcomes.inputs import warehouse_inputs
 from recoverypbr.outcomes.ledger import stored_ledger
 from recoverypbr.warehouse.connection import Warehouse
@@ -233,28 +233,18 @@ def _read_ledger(wh: Warehouse, key: tuple[str, date, date], stamp: tuple[Any, .
 
 
 def _evidence_rows(known: dict[str, list[dict[str, Any]]], row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """`explain.evidence_rows` over the client's as-of rows already read: the same references matched on the same
-    keys (`explain._lookup`), without a query per reference. Every id an evidence reference names is the row's
+    """`explain.evidence_rows` over the client's as-of rows already read: the same references read by
+    `explain.evidence_key`, without a query per reference. Every id an evidence reference names is the row's
     client's (a presentation or an offence names the client itself), so the client's rows hold them all."""
     found: list[tuple[str, dict[str, Any]]] = []
     for ref in filter(None, row["evidence"].split(";")):
-        kind, _, key = ref.partition(":")
-        if kind == "outcome":  # a gate's component: its status, as the gate saw it
-            name, _, status = key.partition("=")
-            found.append((ref, {"outcome_id": name, "status": status}))
+        gate = gate_component(ref)
+        if gate is not None:
+            found.append((ref, gate))
             continue
-        name, _, day = key.partition("@")
-        if kind == "top":
-            found += [(ref, r) for r in known["top"] if r["top_id"] == name]
-        elif kind == "episode":
-            found += [(ref, r) for r in known["episodes"] if r["episode_id"] == name]
-        elif kind == "presentation":
-            found += [(ref, r) for r in known["presentations"]
-                      if r["client_id"] == name and str(r["presented_on"]) == day]
-        elif kind == "event":
-            found += [(ref, r) for r in known["events"] if r["client_id"] == row["client_id"]
-                      and r["event_type"] == name and str(r["event_date"]) == day]
-        elif kind == "offence":
-            found += [(ref, r) for r in known["offending_individual"]
-                      if r["client_id"] == name and str(r["offence_date"]) == day]
+        named = evidence_key(ref, row["client_id"])
+        if named is not None:
+            table, match = named
+            found += [(ref, r) for r in known[table]
+                      if all(str(r[col]) == value for col, value in match.items())]
     return found
