@@ -19,10 +19,12 @@ from recoverypbr.web.upload_data import ACCEPTED, PROVIDER_TABLES, load_upload
 router = APIRouter(include_in_schema=False)
 
 
-def _form(request: Request, error: str = "", status: int = 200, result: object = None) -> Response:
+def _form(request: Request, error: str = "", status: int = 200, result: object = None,
+          reasons: object = ()) -> Response:
     ctx: WebContext = request.app.state.web
     return render(request, "upload.html", {
         "title": ("Error: " if error else "") + "Upload an extract", "error": error, "result": result,
+        "reasons": reasons,
         "limit_mb": ctx.settings.max_upload // (1 << 20), "accepted": ", ".join(ACCEPTED),
         "tables": PROVIDER_TABLES}, status_code=status)
 
@@ -67,4 +69,8 @@ async def upload(request: Request, viewer: Viewer = allow("provider", scope="own
         path.unlink(missing_ok=True)
     ctx.log(viewer.name, viewer.role, "upload", f"load:{result.load_id}",
             f"{result.rows_read} rows read, {result.rows_quarantined} kept aside")
-    return _form(request, result=result)
+    # Each reason in words, with one example: the rule ids alone mean little to a provider.
+    reasons = ctx.wh.execute(
+        "SELECT table_name, rule, count(DISTINCT file || '#' || row_number), min(reason) FROM quarantine "
+        "WHERE load_id = ? GROUP BY table_name, rule ORDER BY table_name, rule", [result.load_id])
+    return _form(request, result=result, reasons=reasons)
