@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web.web_area import CONTRACT, PASSWORD, PERIOD, USERS, WebArea, sign_in
+from web.web_area import CONTRACT, PASSWORD, PERIOD, USERS, WebArea, copy_area, sign_in
 
 from recoverypbr.contract.load import load_contract
 from recoverypbr.data.ingest import load_extract
@@ -44,12 +43,7 @@ def web_area(tmp_path_factory: pytest.TempPathFactory) -> WebArea:
 @pytest.fixture
 def web_db(web_area: WebArea, tmp_path: Path) -> WebArea:
     """A copy of the area a test may write to (its statement sets too, re-recorded at the new folder)."""
-    folder = tmp_path / "area"
-    shutil.copytree(web_area.folder, folder, symlinks=True)
-    db = folder / "recoverypbr.duckdb"
-    with open_warehouse(db) as wh:
-        wh.execute("UPDATE statement_sets SET folder = ?", [str((folder / "statements").resolve())])
-    return WebArea(folder, db, CONTRACT, folder / "statements")
+    return copy_area(web_area, tmp_path / "area")
 
 
 @pytest.fixture

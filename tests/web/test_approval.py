@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from web.web_area import PERIOD, WebArea, csrf
+from web.web_area import PERIOD, WebArea, copy_area, csrf
 
 from recoverypbr.contract.load import load_contract
 from recoverypbr.payments.run import approve_statements, make_statements, statement_period
@@ -56,3 +56,17 @@ def test_a_stale_draft_is_not_approved_but_written_again_and_then_approves(web_d
                           "provider_id = 'P01'", [PERIOD]) == [(now, "fin")]
         actions = [r[0] for r in wh.execute("SELECT action FROM audit_log ORDER BY seq")]
     assert "approve statement" in actions
+
+
+def test_what_one_warehouse_approved_is_never_shown_from_another(web_area: WebArea, tmp_path, make_client) -> None:  # type: ignore[no-untyped-def]
+    # Approved statements are kept in memory once read. Two warehouse files in one process (two copies of an area):
+    # a statement approved in one is not approved in the other, whichever was read first.
+    first, second = copy_area(web_area, tmp_path / "first"), copy_area(web_area, tmp_path / "second")
+    model = load_contract(first.contract)
+    period = statement_period(model, "2012-Q2")
+    with open_warehouse(first.db) as wh:
+        approve_statements(wh, make_statements(wh, model, period, period.end, ["P01"]), "fin",
+                           datetime(2026, 1, 5, tzinfo=UTC))
+    assert "approved" in make_client("fin", area=first).get("/statements/2012-Q2/P01").text
+    other = make_client("fin", area=second).get("/statements/2012-Q2/P01")
+    assert other.status_code == 404 and "There is no statement for provider P01 in 2012-Q2 yet" in other.text

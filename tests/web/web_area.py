@@ -6,6 +6,7 @@ warehouse for a test that writes (approve, upload); `client_for(role)` gives a s
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +49,14 @@ def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> None:
     response = client.post("/sign-in", data={"user_name": user, "password": password, "csrf_token": token},
                            follow_redirects=False)
     assert response.status_code == 303, response.text[:500]
+
+
+def copy_area(area: WebArea, folder: Path) -> WebArea:
+    """A copy of the area in `folder` that a test may write to (its statement sets re-recorded at the new folder)."""
+    from recoverypbr.warehouse.connection import open_warehouse
+
+    shutil.copytree(area.folder, folder, symlinks=True)
+    db = folder / "recoverypbr.duckdb"
+    with open_warehouse(db) as wh:
+        wh.execute("UPDATE statement_sets SET folder = ?", [str((folder / "statements").resolve())])
+    return WebArea(folder, db, area.contract, folder / "statements")

@@ -102,7 +102,9 @@ def decisions(wh: Warehouse, contract: Contract, scope: Scope, client_id: str, a
     if not scope.everyone:
         rows = [r for r in rows if r["provider_id"] == scope.provider_id or r["episode_id"] in shared]
     data = _data_stamp(wh)
-    known = {name: _sorted_rows(wh, (name, contract.area, contract.effective_from, as_of), data, sql, client_id)
+    here = str(wh.path.resolve())  # what is kept in memory is one warehouse file's, never another's
+    known = {name: _sorted_rows(wh, (here, name, contract.area, contract.effective_from, as_of), data, sql,
+                                client_id)
              for name, sql in compiled.tables.items()}
     episodes = {r["episode_id"]: r for r in known["episodes"]}
     order = {oid: i for i, oid in enumerate(contract.outcomes)}
@@ -142,12 +144,12 @@ class _Compiled:
 
 #: The as-of tables `explain.evidence_rows` looks evidence up in; each has a client_id column.
 _EVIDENCE_TABLES = ("episodes", "top", "events", "presentations", "offending_individual")
-_COMPILED: dict[tuple[str, date, date], _Compiled] = {}
+_COMPILED: dict[tuple[str, str, date, date], _Compiled] = {}
 _COMPILED_LOCK = threading.Lock()
 
 
 def _compiled(wh: Warehouse, contract: Contract, as_of: date) -> _Compiled:
-    key = (contract.area, contract.effective_from, as_of)
+    key = (str(wh.path.resolve()), contract.area, contract.effective_from, as_of)
     with _COMPILED_LOCK:
         kept = _COMPILED.get(key)
     if kept is not None:
@@ -184,7 +186,7 @@ def _sorted_rows(wh: Warehouse, key: tuple[Any, ...], stamp: tuple[Any, ...], sq
     return [] if found is None else list(kept[1].slice(*found).to_pylist())
 
 
-_LEDGERS: dict[tuple[str, date, date], tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]] = {}
+_LEDGERS: dict[tuple[Any, ...], tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]] = {}
 _LEDGER_LOCK = threading.Lock()
 _LEDGER_BUILD = threading.Lock()
 
@@ -195,7 +197,7 @@ def _ledger_rows(wh: Warehouse, contract: Contract, as_of: date, sql: str, clien
     The ledger of a large area holds hundreds of thousands of rows with no index on the client, so a query per
     page scans it all; instead it is read once per stored run (sorted by client, kept in memory as Arrow with each
     client's offset) and read again only when `outcome_runs` says the ledger for that date was stored again."""
-    key = (contract.area, contract.effective_from, as_of)
+    key = (str(wh.path.resolve()), contract.area, contract.effective_from, as_of)
     stamp = tuple(wh.execute(
         "SELECT max(run_id), count(*), max(stored_at) FROM outcome_runs WHERE contract_area = ? "
         "AND contract_version = ? AND as_of = ?", [contract.area, contract.effective_from, as_of])[0])
@@ -214,7 +216,7 @@ def _ledger_rows(wh: Warehouse, contract: Contract, as_of: date, sql: str, clien
     return rows
 
 
-def _read_ledger(wh: Warehouse, key: tuple[str, date, date], stamp: tuple[Any, ...],
+def _read_ledger(wh: Warehouse, key: tuple[Any, ...], stamp: tuple[Any, ...],
                  sql: str) -> tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]:
     """The ledger of the run stored as of the date, sorted by client, and each client's (offset, rows)."""
     table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t ORDER BY t.client_id").to_arrow_table()

@@ -75,7 +75,7 @@ class _Documents:
 
 
 DOCUMENTS = _Documents()
-_APPROVED: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_APPROVED: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
 
 def period_of(contract: Contract, label: str) -> Period:
@@ -150,14 +150,15 @@ def document(wh: Warehouse, contract: Contract, scope: Scope, label: str, provid
     if not _visible(scope, provider_id):
         raise HTTPException(404, f"There is no statement for provider {provider_id} in {label} that you can see.")
     sid = statement_id(contract.area, contract.effective_from, provider_id, period)
-    kept = _APPROVED.get(sid)
+    where = (str(wh.path.resolve()), sid)  # approved statements of one warehouse file: never another's
+    kept = _APPROVED.get(where)
     if kept is not None:
         return kept
     rows = wh.execute("SELECT document FROM statements WHERE statement_id = ?", [sid])
     if rows:
         found: dict[str, Any] = json.loads(rows[0][0])
         with _INDEX_LOCK:  # approved statements are never rewritten, so one read serves every later request
-            _APPROVED[sid] = found
+            _APPROVED[where] = found
             while len(_APPROVED) > 256:
                 _APPROVED.popitem(last=False)
         return found
