@@ -182,3 +182,26 @@ def test_some_bad_rows_load_the_rest_and_wait_in_quarantine(make_client: MakeCli
     download = pat.get("/quarantine/download")
     assert download.status_code == 200 and bad_id in download.text and "not a date" in download.text
     assert not _wh(pat).execute("SELECT 1 FROM episodes WHERE episode_id = ?", [bad_id])
+
+
+def test_padded_ids_cannot_take_another_providers_episode_or_top(make_client: MakeClient, web_db: WebArea) -> None:
+    # The ingest trims spaces, so " E1 " is E1: an episode id padded with spaces, claimed as P01's, would have moved
+    # P02's episode (and its client and money) to P01; and a TOP sent under the id of P02's TOP would replace it.
+    pat = make_client("pat", area=web_db)
+    wh = _wh(pat)
+    before = _counts(pat)
+    header, rows = _rows(web_db, "episodes")
+    p02 = next(r for r in rows if r["provider_id"] == "P02" and r["episode_id"].strip())
+    taken = dict(p02, episode_id=f" {p02['episode_id']} ", provider_id="P01")
+    message = _refused(_upload(pat, "episodes.csv", _csv(header, [taken])))
+    assert "episode ids another provider holds" in message and p02["episode_id"] not in message
+    assert wh.execute("SELECT provider_id FROM episodes WHERE episode_id = ?", [p02["episode_id"]]) == [("P02",)]
+    top_header, tops = _rows(web_db, "top")
+    p01_episode, p01_client = wh.execute("SELECT episode_id, client_id FROM episodes WHERE provider_id = 'P01' "
+                                         "AND client_id IS NOT NULL ORDER BY episode_id LIMIT 1")[0]
+    p02_top = wh.execute("SELECT t.top_id FROM top t JOIN episodes e USING (episode_id) WHERE e.provider_id = 'P02' "
+                         "ORDER BY t.top_id LIMIT 1")[0][0]
+    mine = dict(tops[0], top_id=p02_top, episode_id=p01_episode, client_id=p01_client)
+    message = _refused(_upload(pat, "top.csv", _csv(top_header, [mine])))
+    assert "reuse TOP ids another provider" in message
+    assert _counts(pat) == before

@@ -5,10 +5,12 @@ does. When the statement made again differs from the one shown (data loaded, or 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 
 from recoverypbr.contract.model import Contract
+from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.payments.approval import StatementError
 from recoverypbr.payments.cli import write_period_set
 from recoverypbr.payments.periods import Period
@@ -18,6 +20,8 @@ from recoverypbr.payments.statements import Statement
 from recoverypbr.reports.sets import set_name
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.web.statements_data import period_of
+
+log = logging.getLogger(__name__)
 
 
 def _write_again(wh: Warehouse, contract: Contract, period: Period, day: date, provider_id: str,
@@ -48,5 +52,11 @@ def approve_from_web(wh: Warehouse, contract: Contract, label: str, provider_id:
             f"draft was written): its fingerprint is now {made[0].fingerprint[:12]}",
             hint="its draft has been written again and is shown below: check it, then approve it")
     (done,) = approve_statements(wh, made, by, at, fingerprint, note)
-    _write_again(wh, contract, period, day, provider_id, [done], at)
+    try:
+        _write_again(wh, contract, period, day, provider_id, [done], at)
+    except (RecoveryPbrError, OSError) as exc:
+        # The approval is stored whatever happens to the files: say so, as `recoverypbr approve` does, and leave the
+        # folder's earlier set in place (a set is replaced whole or not at all).
+        log.warning("approved %s, but its statement set was not written again: %s", done.statement_id,
+                    getattr(exc, "message", exc))
     return done

@@ -94,8 +94,9 @@ def unpack(name: str, data_path: Path, folder: Path, limit: int) -> Path:
 
 
 def _values(data: pa.Table, column: str) -> set[str]:
+    """The column's distinct values as the ingest will store them: trimmed, blanks dropped (so `" E1 "` is `E1`)."""
     values = pc.unique(data.column(column).cast(pa.string()).drop_null())
-    return {str(v) for v in values.to_pylist() if str(v).strip()}
+    return {text for v in values.to_pylist() if (text := str(v).strip())}
 
 
 def check_own_rows(wh: Warehouse, extract: Extract, provider_id: str) -> None:
@@ -116,13 +117,20 @@ def check_own_rows(wh: Warehouse, extract: Extract, provider_id: str) -> None:
     taken = {e for (e,) in wh.execute("SELECT episode_id FROM episodes WHERE provider_id <> ?", [provider_id])}
     if "episodes" in read:
         mine = read["episodes"]
-        if clash := _values(mine, "episode_id") & taken:
-            problems.append(f"episodes {', '.join(sorted(clash)[:3])} belong to another provider")
+        if _values(mine, "episode_id") & taken:
+            problems.append("episode rows reuse episode ids another provider holds")
         own_episodes |= _values(mine, "episode_id")
         own_clients |= _values(mine, "client_id")
     for table in ("top", "events"):
         if table in read and (foreign := _values(read[table], "episode_id") - own_episodes):
             problems.append(f"{table} rows name episodes that are not yours ({', '.join(sorted(foreign)[:3])})")
+    if "top" in read:
+        # A TOP is replaced by its id: an id another provider's episode holds would overwrite that provider's TOP.
+        others_tops = {t for (t,) in wh.execute(
+            "SELECT t.top_id FROM top t JOIN episodes e ON e.episode_id = t.episode_id WHERE e.provider_id <> ?",
+            [provider_id])}
+        if _values(read["top"], "top_id") & others_tops:
+            problems.append("top rows reuse TOP ids another provider's episodes hold")
     for table in ("clients", "top", "events", "feedback"):
         if table in read and (foreign := _values(read[table], "client_id") - own_clients):
             problems.append(f"{table} rows name clients with no episode of yours ({', '.join(sorted(foreign)[:3])})")

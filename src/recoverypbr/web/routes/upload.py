@@ -8,8 +8,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from recoverypbr.data.ingest import LoadResult
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.web.access import Viewer, allow
 from recoverypbr.web.context import WebContext
@@ -17,6 +19,11 @@ from recoverypbr.web.pages import check_csrf, render
 from recoverypbr.web.upload_data import ACCEPTED, PROVIDER_TABLES, load_upload
 
 router = APIRouter(include_in_schema=False)
+
+
+def _load(ctx: WebContext, name: str, path: Path, provider_id: str, limit: int) -> LoadResult:
+    with ctx.writing() as wh:
+        return load_upload(wh, name, path, provider_id, limit)
 
 
 def _form(request: Request, error: str = "", status: int = 200, result: object = None,
@@ -59,8 +66,8 @@ async def upload(request: Request, viewer: Viewer = allow("provider", scope="own
             return _form(request, f"{name} is empty. Choose the extract's file and upload it again.", 400)
         provider_id = viewer.user.provider_id or ""
         try:
-            with ctx.writing() as wh:
-                result = load_upload(wh, name, path, provider_id, limit)
+            # The ingest runs in a worker thread: the server's event loop keeps serving other users meanwhile.
+            result = await run_in_threadpool(_load, ctx, name, path, provider_id, limit)
         except RecoveryPbrError as exc:
             ctx.log(viewer.name, viewer.role, "upload refused", f"provider:{provider_id}", exc.message[:200])
             hint = f" {exc.hint[0].upper()}{exc.hint[1:]}." if exc.hint else ""
