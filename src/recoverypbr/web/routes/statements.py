@@ -4,7 +4,7 @@ format, approval with the fingerprint shown and confirmed, and adjustments with 
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -92,32 +92,31 @@ def statement_approve(
     doc = sd.document(ctx.wh, ctx.contract, viewer.scope, period, provider_id)
     back = f"/statements/{period}/{provider_id}"
     if confirm != "yes" or fingerprint != doc["fingerprint"]:
-        shown = sd.line_page(doc)
-        return render(request, "statement.html", {
-            "title": f"Error: Statement for {provider_id}, {period}", "doc": doc, "shown": shown, "query": {},
-            "link": lambda **_: "?", "sorts": sd.SORTS, "formats": sd.MEDIA, "period": period,
-            "provider_id": provider_id, "can_approve": doc["status"] != "approved",
-            "approve_error": "Confirm that you have checked the fingerprint shown before approving.",
-        }, status_code=400)
+        return _refused(request, doc, period, provider_id,
+                        "Confirm that you have checked the fingerprint shown before approving.", 400)
     try:
         with ctx.writing() as wh:
             done = approve_from_web(wh, ctx.contract, period, provider_id, doc["as_of"], fingerprint,
                                     viewer.name, ctx.now().astimezone(UTC), note)
     except RecoveryPbrError as exc:
         doc = sd.document(ctx.wh, ctx.contract, viewer.scope, period, provider_id)  # as written again, if it was
-        shown = sd.line_page(doc)
-        return render(request, "statement.html", {
-            "title": f"Error: Statement for {provider_id}, {period}", "doc": doc, "shown": shown, "query": {},
-            "link": lambda **_: "?", "sorts": sd.SORTS, "formats": sd.MEDIA, "period": period,
-            "provider_id": provider_id, "can_approve": doc["status"] != "approved",
-            "approve_error": f"Not approved: {exc.message}." + (f" {exc.hint[0].upper()}{exc.hint[1:]}."
-                                                                 if exc.hint else ""),
-        }, status_code=409)
+        hint = f" {exc.hint[0].upper()}{exc.hint[1:]}." if exc.hint else ""
+        return _refused(request, doc, period, provider_id, f"Not approved: {exc.message}.{hint}", 409)
     ctx.log(viewer.name, viewer.role, "approve statement", f"statement:{done.statement_id}",
             f"fingerprint {done.fingerprint}")
     request.state.session.flash.append(f"Approved the statement for {provider_id}, {period}: fingerprint "
                                        f"{done.fingerprint[:12]}.")
     return RedirectResponse(back, 303)
+
+
+def _refused(request: Request, doc: dict[str, Any], period: str, provider_id: str, message: str,
+             status: int) -> Response:
+    """The statement page again (its first page of lines) with the approval's refusal in its error summary."""
+    return render(request, "statement.html", {
+        "title": f"Error: Statement for {provider_id}, {period}", "doc": doc, "shown": sd.line_page(doc), "query": {},
+        "link": lambda **_: "?", "sorts": sd.SORTS, "formats": sd.MEDIA, "period": period,
+        "provider_id": provider_id, "can_approve": doc["status"] != "approved", "approve_error": message,
+    }, status_code=status)
 
 
 @router.get("/adjustments")
