@@ -93,7 +93,12 @@ def funded(contract: Contract) -> dict[str, str]:
 
 def fund_of(line: PaymentLine, contract: Contract) -> str:
     """The fund a line is paid from ('' for the contract's own money): its outcome's, or the fund it limits."""
-    fund = funded(contract).get(line.outcome_id or "", "")
+    return _fund_in(line, funded(contract))
+
+
+def _fund_in(line: PaymentLine, funds: Mapping[str, str]) -> str:
+    """`fund_of` with the contract's `funded` map already made (limits test every line against every rule)."""
+    fund = funds.get(line.outcome_id or "", "")
     if not fund and line.reference.startswith(f"{FUNDS}."):
         fund = line.reference[len(FUNDS) + 1 :].split(".", 1)[0].split("@", 1)[0]
     return fund
@@ -104,10 +109,11 @@ def scope_of(path: str, limit: Limit, contract: Contract) -> Scope:
     outcome counts the contract's own money only, not the outcomes paid from a fund."""
     named = (limit.provider and f"provider {limit.provider}", limit.outcome and f"outcome {limit.outcome}")
     words = " ".join(p for p in named if p) or "overall"
+    funds = funded(contract)
 
     def test(line: PaymentLine) -> bool:
         return (limit.provider is None or line.provider_id == limit.provider) and (
-            line.outcome_id == limit.outcome if limit.outcome is not None else not fund_of(line, contract)
+            line.outcome_id == limit.outcome if limit.outcome is not None else not _fund_in(line, funds)
         )
 
     return Scope(path, words, test, limit.provider, limit.outcome)
@@ -116,7 +122,8 @@ def scope_of(path: str, limit: Limit, contract: Contract) -> Scope:
 def results_scope(contract: Contract) -> Scope:
     """Results money: earned lines (and adjustments to them) with the caps' cuts, not floors' top-ups nor the
     outcomes paid from a fund."""
-    return Scope(SHARE_ON_RESULTS, "results money", lambda line: line.kind != "floor" and not fund_of(line, contract),
+    funds = funded(contract)
+    return Scope(SHARE_ON_RESULTS, "results money", lambda line: line.kind != "floor" and not _fund_in(line, funds),
                  kind="results")
 
 
@@ -148,11 +155,12 @@ def domain_rules(contract: Contract) -> list[LimitRule]:
 def fund_rules(contract: Contract) -> list[LimitRule]:
     """Each fund's cap per contract year on the outcomes it pays (and its own cuts)."""
     found = []
+    funds = funded(contract)
     for fid, fund in contract.funds.items():
         path = f"{FUNDS}.{fid}"
 
         def test(line: PaymentLine, fid: str = fid) -> bool:
-            return line.kind != "floor" and fund_of(line, contract) == fid
+            return line.kind != "floor" and _fund_in(line, funds) == fid
 
         def worded(limit: int, w: Period, label: str = fund.label) -> str:
             return f"the fund's {pounds(limit)} a year ({label})"
@@ -406,9 +414,16 @@ class _Run:
         base = sum(self._paid(i, w).values()) + day_net
         most = max(0, day_net)
         positives = {p: max(0, a) for p, a in earned.items()}
+        # What each nested floor's scope has today does not depend on the cut: summed once, not per bisection step.
+        in_scope: dict[int, int] = {}
+
+        def today_in(j: int) -> int:
+            if j not in in_scope:
+                in_scope[j] = sum(line.amount_pence for line in today if self.rules[j].scope.test(line))
+            return in_scope[j]
 
         def over(cut: int) -> int:
-            return base - cut + self._reserve(i, w, day, today, _share(cut, positives))
+            return base - cut + self._reserve(i, w, day, today_in, _share(cut, positives))
 
         cut = self._cut_needed(over, limit, most)
         if cut <= 0:
@@ -441,10 +456,10 @@ class _Run:
         return high
 
     def _reserve(
-        self, i: int, w: Period, day: date, today: Sequence[PaymentLine], cut: Mapping[str, int]
+        self, i: int, w: Period, day: date, today_in: Callable[[int], int], cut: Mapping[str, int]
     ) -> int:
         """What the floors nested in cap `i` would still top up in its window `w` if nothing more were earned after
-        today, with `cut` (provider -> pence) taken off today."""
+        today, with `cut` (provider -> pence) taken off today; `today_in(j)` is what floor `j`'s scope has today."""
         cap_outcome = self.rules[i].scope.outcome_id
         simulated: list[tuple[Scope, Period, int]] = []
         for j in self.nested.get(i, []):
@@ -455,7 +470,7 @@ class _Run:
                     continue
                 paid = sum(self._paid(j, fw).values())
                 if fw.contains(day):
-                    paid += sum(line.amount_pence for line in today if floor.scope.test(line))
+                    paid += today_in(j)
                     if floor.scope.outcome_id in (None, cap_outcome):
                         paid -= sum(a for p, a in cut.items() if floor.scope.payee in (None, p))
                 paid += sum(t for s, sw, t in simulated if floor.scope.holds(s) and fw.start <= sw.start

@@ -39,7 +39,7 @@ from recoverypbr.payments.approval import Approved, StatementError, approve, app
 from recoverypbr.payments.coverage import is_outside
 from recoverypbr.payments.domains import change_share
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
-from recoverypbr.payments.limits import earlier_paid
+from recoverypbr.payments.limits import EarlierKey, earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
 from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
@@ -115,13 +115,14 @@ def price_up_to(
     )
     cohort = cohort_measures(wh, contract, as_of)
     found: dict[str, Payments] = {}
-    so_far: list[PaymentLine] = []
+    earlier: dict[EarlierKey, int] = {}
     for done, q in enumerate(periods):
         if progress:
             progress(q.label, done, len(periods))
-        earlier = earlier_paid(so_far, contract)
-        found[q.label] = pay_period(wh, ledger, contract, q, earlier=earlier, inputs=inputs, cohort=cohort)
-        so_far += found[q.label].lines
+        found[q.label] = pay_period(wh, ledger, contract, q, earlier=dict(earlier), inputs=inputs, cohort=cohort)
+        # What the periods so far paid, per limit window: each period's lines counted once, as they are priced.
+        for key, amount in earlier_paid(found[q.label].lines, contract).items():
+            earlier[key] = earlier.get(key, 0) + amount
     if progress:
         progress("", len(periods), len(periods))
     return Priced(as_of, periods, found)
