@@ -5,9 +5,10 @@ A statement's fingerprint is the digest of three parts and the statement's own k
 - the **contract**: its validated content as canonical JSON (so comments and layout in the YAML file do not matter,
   but any value does);
 - the **input data**: every input table as known on the statement's as-of date, as pricing sees it (episodes with
-  their triage date and stock or flow), as an order-free digest of its rows without the load's provenance columns,
-  so the same rows give the same digest however and in whatever order they were loaded;
-- the **program**: the recoverypbr version and the warehouse engine's version (both decide the figures).
+  their triage date and stock or flow), as an order-free digest of its rows without the load's provenance columns
+  (sums of parts of each row's MD5, computed in SQL every engine runs alike), so the same rows give the same digest
+  however and in whatever order they were loaded;
+- the **program**: the recoverypbr version (not the warehouse engine's: every engine gives the same figures).
 
 The statement's key includes the fingerprints of the provider's statements approved before it, since its
 adjustment lines depend on them. The same contract, data, program and approvals give the same fingerprint; a change
@@ -49,8 +50,10 @@ class Fingerprint:
 
 
 def program_version() -> str:
-    """recoverypbr's version and the engine's, e.g. `recoverypbr 0.1.0; duckdb 1.4.1`."""
-    return f"recoverypbr {version('recoverypbr')}; duckdb {version('duckdb')}"
+    """recoverypbr's version, e.g. `recoverypbr 0.1.0`. The warehouse engine is not part of it: DuckDB, PostgreSQL
+    and Spark give the same figures (the conformance suite, tests/conformance, holds them to it), so a statement
+    made on any of them is the same statement, byte for byte."""
+    return f"recoverypbr {version('recoverypbr')}"
 
 
 def contract_sha256(contract: Contract) -> str:
@@ -59,12 +62,40 @@ def contract_sha256(contract: Contract) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+@ibis.udf.scalar.builtin(name="md5")  # type: ignore[untyped-decorator]
+def _md5(value: str) -> str:  # type: ignore[empty-body]
+    """MD5 as lower-case hex: a built-in of DuckDB, PostgreSQL and Spark alike (Ibis's own hashes differ by engine)."""
+
+
+_HEX = "0123456789abcdef"
+#: The row digest's parts: `_PARTS` numbers of `_DIGITS` hex digits each (4 x 28 = 112 bits of the MD5), each small
+#: enough that a sum over a billion rows stays within 64 bits.
+_PARTS, _DIGITS = 4, 7
+
+
+def _hex_number(text: ir.StringValue, start: int) -> ir.IntegerValue:
+    """The number `_DIGITS` hex digits of `text` from `start` make, in portable SQL."""
+    number: ir.IntegerValue = ibis.literal(0, "int64")
+    for i in range(_DIGITS):
+        number = number * 16 + ibis.literal(_HEX).find(text.substr(start + i, 1)).cast("int64")
+    return number
+
+
+def _cell(table: ir.Table, column: str) -> ir.StringValue:
+    """A cell as text every engine writes alike: decimals as thousandths (engines print floats differently)."""
+    value = table[column]
+    if value.type().is_floating():
+        value = (value * 1000).round().cast("int64")
+    return value.cast("string").fill_null("\u2205")
+
+
 def table_digest(table: ir.Table) -> ir.Table:
-    """One row: the table's row count and the sum of its rows' hashes (order-free)."""
-    cells = [table[c].cast("string").fill_null("\u2205") for c in sorted(table.columns) if c not in _PROVENANCE]
-    # Decimal: the sum of a million 64-bit hashes overflows 64 bits.
-    row = ibis.literal("|").join(cells).hash().cast("decimal(38, 0)")
-    return table.aggregate(rows=table.count(), digest=row.sum())
+    """One row: the table's row count and, per part, the sum of its rows' MD5 parts (order-free, the same on every
+    engine)."""
+    cells = [_cell(table, c) for c in sorted(table.columns) if c not in _PROVENANCE]
+    row = _md5(ibis.literal("|").join(cells))
+    parts = {f"part{i}": _hex_number(row, i * _DIGITS).sum() for i in range(_PARTS)}
+    return table.aggregate(rows=table.count(), **parts)
 
 
 def data_sha256(wh: Warehouse, as_of: date) -> str:
@@ -74,7 +105,8 @@ def data_sha256(wh: Warehouse, as_of: date) -> str:
     derived = ("as_of", "checked", "groups", "payees")  # not input tables: the date, and what pricing derives
     for name in sorted(n for n in Inputs.__dataclass_fields__ if n not in derived):
         row = wh.to_arrow(table_digest(getattr(inputs, name))).to_pylist()[0]
-        parts.append(f"{name}:{row['rows']}:{row['digest'] or 0}")
+        sums = ":".join(str(row[f"part{i}"] or 0) for i in range(_PARTS))
+        parts.append(f"{name}:{row['rows']}:{sums}")
     parts.append(f"as_of:{as_of.isoformat()}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

@@ -305,9 +305,13 @@ def earlier_paid(lines: Iterable[PaymentLine], contract: Contract) -> dict[Earli
     period's first day."""
     rules = [*maximum_rules(contract), *contract_rules(contract)]
     found: dict[EarlierKey, int] = {}
+    windows_on: dict[tuple[WindowKind, date], Period | None] = {}  # few distinct days, many lines
     for line in lines:
         for rule in rules:
-            w = window(rule.window, line.payable_on, contract)
+            day = (rule.window, line.payable_on)
+            if day not in windows_on:
+                windows_on[day] = window(rule.window, line.payable_on, contract)
+            w = windows_on[day]
             if w is None or not rule.scope.test(line):
                 continue
             key = EarlierKey(rule.path, w.label, line.provider_id)

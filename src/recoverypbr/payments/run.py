@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import ibis.expr.types as ir
@@ -45,6 +45,7 @@ from recoverypbr.payments.periods import Period, WindowKind, parse_period, windo
 from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
+from recoverypbr.payments.stored import PricingKey, store_payments, stored_payments
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
 from recoverypbr.payments.words import reference_words
 from recoverypbr.payments.year import year_to_date
@@ -92,16 +93,43 @@ def price_up_to(
     as_of: date,
     progress: Progress | None = None,
     since: date | None = None,
+    known: Mapping[str, Payments] | None = None,
 ) -> Priced:
     """Price each schedule period from the contract's start to `period`, in order, with the data as of `as_of`
     (read once: the ledger, the pricing inputs and the cohort measures are the same for every period).
 
     With `since`, only the periods starting on or after it are priced: their limits then do not see what earlier
-    periods paid, so this is for callers that use the earned lines only (modelling re-applies the limits)."""
+    periods paid, so this is for callers that use the earned lines only (modelling re-applies the limits).
+    `known` gives periods already priced with the same contract, data and as-of date (`stored.stored_payments`):
+    they are taken as they are, and the periods after them see their lines in the limits' windows."""
     periods = [p for p in schedule(contract) if p.start <= period.start and (since is None or p.start >= since)]
+    known = known or {}
+    setup: dict[str, Any] = {}
+    found: dict[str, Payments] = {}
+    earlier: dict[EarlierKey, int] = {}
+    for done, q in enumerate(periods):
+        if progress:
+            progress(q.label, done, len(periods))
+        if q.label in known:
+            found[q.label] = known[q.label]
+        else:
+            if not setup:
+                setup.update(_pricing_inputs(wh, contract, period, as_of))
+            found[q.label] = pay_period(wh, setup["ledger"], contract, q, earlier=dict(earlier), inputs=setup["inputs"],
+                                        cohort=setup["cohort"])
+        # What the periods so far paid, per limit window: each period's lines counted once, as they are priced.
+        for key, amount in earlier_paid(found[q.label].lines, contract).items():
+            earlier[key] = earlier.get(key, 0) + amount
+    if progress:
+        progress("", len(periods), len(periods))
+    return Priced(as_of, periods, found)
+
+
+def _pricing_inputs(wh: Warehouse, contract: Contract, period: Period, as_of: date) -> dict[str, Any]:
+    """The ledger, pricing inputs and cohort measures as of the date, every period reading the same rows: stored once
+    as temporary tables, so each period's queries compile small."""
     ledger = wh.materialize("_pricing_ledger", contract_rows(period_ledger(wh, contract, as_of), contract))
     inputs = payment_inputs(wh, as_of)
-    # Every period reads the same rows: stored once as temporary tables, each period's queries compile small.
     inputs = dataclasses.replace(
         inputs,
         episodes=wh.materialize("_pricing_episodes", inputs.episodes),
@@ -113,19 +141,27 @@ def price_up_to(
         groups=wh.materialize("_pricing_groups", episode_groups(inputs, contract)),
         payees=wh.materialize("_pricing_payees", attributed_provider(inputs, contract)),
     )
-    cohort = cohort_measures(wh, contract, as_of)
-    found: dict[str, Payments] = {}
-    earlier: dict[EarlierKey, int] = {}
-    for done, q in enumerate(periods):
-        if progress:
-            progress(q.label, done, len(periods))
-        found[q.label] = pay_period(wh, ledger, contract, q, earlier=dict(earlier), inputs=inputs, cohort=cohort)
-        # What the periods so far paid, per limit window: each period's lines counted once, as they are priced.
-        for key, amount in earlier_paid(found[q.label].lines, contract).items():
-            earlier[key] = earlier.get(key, 0) + amount
-    if progress:
-        progress("", len(periods), len(periods))
-    return Priced(as_of, periods, found)
+    return {"ledger": ledger, "inputs": inputs, "cohort": cohort_measures(wh, contract, as_of)}
+
+
+def price_stored(
+    wh: Warehouse,
+    contract: Contract,
+    period: Period,
+    as_of: date,
+    prints: Fingerprint,
+    progress: Progress | None = None,
+    at: datetime | None = None,
+) -> Priced:
+    """`price_up_to`, reading the periods already priced with the same contract, data and program from the warehouse
+    (`stored.py`) and keeping the ones it prices there for next time."""
+    key = PricingKey.of(prints.contract_sha256, prints.data_sha256, prints.program_version)
+    wanted = [q for q in schedule(contract) if q.start <= period.start]
+    known = stored_payments(wh, key, wanted)
+    priced = price_up_to(wh, contract, period, as_of, progress, known=known)
+    new = {label: p for label, p in priced.payments.items() if label not in known}
+    store_payments(wh, contract, key, as_of, new, at or datetime.now(UTC))
+    return priced
 
 
 def payees(contract: Contract, priced: Priced, approved: Mapping[tuple[str, str], Approved]) -> dict[str, list[str]]:
@@ -191,8 +227,8 @@ def make_statements(
     _check_as_of(period, as_of, approved)
     if evaluate:
         build_ledger(wh, contract, as_of)
-    priced = price_up_to(wh, contract, period, as_of, progress)
     prints = fingerprint(wh, contract, as_of)
+    priced = price_stored(wh, contract, period, as_of, prints, progress)
     ledger = stored_ledger(wh, contract, as_of)
     who = payees(contract, priced, approved)
     unknown = sorted(set(providers or []) - set(who[period.label]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from recoverypbr.contract.model import Contract
@@ -66,12 +66,16 @@ def payee(provider_id: str, contract: Contract) -> str:
     return provider_id
 
 
-def split_line(line: PaymentLine, contract: Contract) -> list[PaymentLine]:
-    """The line as paid: one line per payee, parts summing exactly to the line."""
+def split_line(
+    line: PaymentLine, contract: Contract, parts_of: Callable[[int, tuple[Decimal, ...]], list[int]] | None = None
+) -> list[PaymentLine]:
+    """The line as paid: one line per payee, parts summing exactly to the line. `parts_of` stands for
+    `money.allocate` (e.g. one that remembers: a period's lines have few distinct amounts)."""
     path, shares = shares_for(line, contract)
     if not shares:
         return [dataclasses.replace(line, provider_id=payee(line.provider_id, contract))]
-    parts = allocate(line.amount_pence, list(shares.values()))
+    weights = tuple(shares.values())
+    parts = parts_of(line.amount_pence, weights) if parts_of is not None else allocate(line.amount_pence, weights)
     return [
         dataclasses.replace(
             line,
@@ -86,4 +90,11 @@ def split_line(line: PaymentLine, contract: Contract) -> list[PaymentLine]:
 
 def split_lines(lines: Iterable[PaymentLine], contract: Contract) -> list[PaymentLine]:
     """Every line split among its payees, in the order given."""
-    return [part for line in lines for part in split_line(line, contract)]
+    known: dict[tuple[int, tuple[Decimal, ...]], list[int]] = {}
+
+    def parts_of(amount: int, weights: tuple[Decimal, ...]) -> list[int]:
+        if (amount, weights) not in known:
+            known[(amount, weights)] = allocate(amount, weights)
+        return known[(amount, weights)]
+
+    return [part for line in lines for part in split_line(line, contract, parts_of)]

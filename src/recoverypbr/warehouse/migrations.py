@@ -182,6 +182,27 @@ def _web(wh: Warehouse) -> None:
     )
 
 
+def _priced_periods(wh: Warehouse) -> None:
+    # What `pay` priced, per schedule period, for one contract content, one input data digest (which includes the
+    # as-of date) and one program version: the same inputs give the same lines, so `pay` again, `approve` and the
+    # web app's approval read them instead of pricing every period from the contract's start again.
+    wh.execute(
+        "CREATE TABLE priced_periods (contract_area VARCHAR NOT NULL, contract_version DATE NOT NULL,"
+        " contract_sha256 VARCHAR NOT NULL, data_sha256 VARCHAR NOT NULL, program_version VARCHAR NOT NULL,"
+        " as_of DATE NOT NULL, period_label VARCHAR NOT NULL, line_count BIGINT NOT NULL, total_pence BIGINT NOT NULL,"
+        " unpriced VARCHAR NOT NULL, priced_at TIMESTAMP NOT NULL,"
+        " PRIMARY KEY (contract_sha256, data_sha256, program_version, period_label))"
+    )
+    wh.execute(
+        "CREATE TABLE priced_lines (contract_sha256 VARCHAR NOT NULL, data_sha256 VARCHAR NOT NULL,"
+        " program_version VARCHAR NOT NULL, period_label VARCHAR NOT NULL, line_no BIGINT NOT NULL,"
+        " kind VARCHAR NOT NULL, provider_id VARCHAR NOT NULL, reference VARCHAR NOT NULL,"
+        " amount_pence BIGINT NOT NULL, payable_on DATE NOT NULL, client_id VARCHAR, episode_id VARCHAR,"
+        " outcome_id VARCHAR, complexity_group VARCHAR, stock_or_flow VARCHAR, evidence VARCHAR NOT NULL,"
+        " corrects VARCHAR NOT NULL, share VARCHAR NOT NULL, whole_pence BIGINT, adjusts VARCHAR NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
@@ -193,6 +214,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the folders statement sets were written to, for approve to write them again", _statement_sets),
     Migration(8, "audit samples, their lines and the auditors' findings", _audit),
     Migration(9, "the web app's users and its hash-chained audit log", _web),
+    Migration(10, "each statement period's priced lines, kept for the same contract, data and program",
+              _priced_periods),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -1,0 +1,193 @@
+"""Priced periods kept in the warehouse, so that the same pricing is never done twice.
+
+A schedule period's payments (its lines and what found no amount) are a function of the contract's content, the
+input data as known on the as-of date (with the audit findings in force then), and the program: exactly what a
+statement's fingerprint digests (`fingerprint.Fingerprint`). `pay` stores each period it prices under those three
+digests; `pay` again, `approve` (which makes the statements again to check their fingerprints) and the web app's
+approval then read the stored periods instead of pricing every period from the contract's start. A period priced
+after stored ones sees their lines in its limits' windows exactly as if they had been priced in the same run.
+
+The program part of the key is the version *and* a digest of the installed package's source, so a changed rule
+never reuses what an older one priced, even between releases. Data loaded since (late data, corrections) changes
+the data digest, so nothing stored is reused for it. Only the priced runs of the last `KEEP` keys per contract
+version are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from recoverypbr.contract.model import Contract
+from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine
+from recoverypbr.payments.periods import Period
+from recoverypbr.payments.pipeline import Payments
+from recoverypbr.warehouse.connection import Warehouse
+
+log = logging.getLogger(__name__)
+
+#: Priced runs kept per contract version (each a contract, data and program digest): the latest ones.
+KEEP = 4
+
+_KEY = ("contract_sha256", "data_sha256", "program_version")
+_LINE_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in _KEY]
+    + [("period_label", pa.string()), ("line_no", pa.int64())]
+    + [(c, pa.int64() if c in ("amount_pence", "whole_pence") else pa.date32() if c == "payable_on" else pa.string())
+       for c in LINE_COLUMNS]
+)
+
+
+@cache
+def code_digest() -> str:
+    """SHA-256 of the installed package's Python source (file names and contents, in order)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PricingKey:
+    """What a period's pricing rests on: the contract, the data as of the date, and the program."""
+
+    contract_sha256: str
+    data_sha256: str
+    program: str
+
+    @classmethod
+    def of(cls, contract_sha256: str, data_sha256: str, program_version: str) -> PricingKey:
+        return cls(contract_sha256, data_sha256, f"{program_version}; code {code_digest()[:16]}")
+
+    @property
+    def values(self) -> list[str]:
+        return [self.contract_sha256, self.data_sha256, self.program]
+
+
+def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -> dict[str, Payments]:
+    """The periods (of those asked) priced before under `key`, by label."""
+    if not wh.has_table("priced_periods"):
+        return {}
+    by_label = {p.label: p for p in periods}
+    rows = wh.execute(
+        "SELECT period_label, line_count, unpriced FROM priced_periods WHERE contract_sha256 = ? AND data_sha256 = ?"
+        " AND program_version = ?",
+        key.values,
+    )
+    found = {label: (count, unpriced) for label, count, unpriced in rows if label in by_label}
+    if not found:
+        return {}
+    t = wh.table("priced_lines")
+    t = t.filter((t.contract_sha256 == key.contract_sha256) & (t.data_sha256 == key.data_sha256)
+                 & (t.program_version == key.program) & t.period_label.isin(sorted(found)))
+    table = wh.to_arrow(t.order_by(["period_label", "line_no"]).select("period_label", *LINE_COLUMNS))
+    lines: dict[str, list[PaymentLine]] = {label: [] for label in found}
+    for row in table.to_pylist():
+        label = row.pop("period_label")
+        lines[label].append(PaymentLine(**row))
+    payments = {}
+    for label, (count, unpriced) in found.items():
+        if len(lines[label]) != count:  # cannot happen (written in one transaction); price again rather than trust it
+            log.warning("stored pricing of %s is incomplete; pricing it again", label)
+            continue
+        payments[label] = Payments(by_label[label], lines[label], json.loads(unpriced, object_hook=_decode))
+    return payments
+
+
+def store_payments(
+    wh: Warehouse, contract: Contract, key: PricingKey, as_of: date, payments: Mapping[str, Payments], at: datetime
+) -> None:
+    """Keep the priced periods under `key` (replacing any stored under it), in one transaction, and forget the
+    priced runs of the contract version beyond the latest `KEEP`. Nothing is stored in a read-only warehouse, or
+    when a period's unpriced rows hold a value that cannot be written exactly."""
+    if wh.read_only or not payments or not wh.has_table("priced_periods"):
+        return
+    try:
+        unpriced = {label: json.dumps(p.unpriced, default=_encode, sort_keys=True) for label, p in payments.items()}
+    except TypeError as exc:
+        log.warning("priced periods not stored: %s", exc)
+        return
+    columns: dict[str, list[Any]] = {name: [] for name in _LINE_SCHEMA.names}
+    for label, p in payments.items():
+        for number, line in enumerate(p.lines, 1):
+            for c, v in zip(_KEY, key.values, strict=True):
+                columns[c].append(v)
+            columns["period_label"].append(label)
+            columns["line_no"].append(number)
+            for c in LINE_COLUMNS:
+                columns[c].append(getattr(line, c))
+    staged = pa.table(columns, schema=_LINE_SCHEMA)
+    labels = sorted(payments)
+    marks = ", ".join("?" for _ in labels)
+    match = "contract_sha256 = ? AND data_sha256 = ? AND program_version = ?"
+    stamp = at.replace(tzinfo=None)
+    with _transaction(wh):
+        for table in ("priced_lines", "priced_periods"):
+            wh.execute(f"DELETE FROM {table} WHERE {match} AND period_label IN ({marks})", [*key.values, *labels])
+        wh.insert("priced_lines", wh.register_arrow("_priced_lines", staged))
+        wh.unregister("_priced_lines")
+        for label, p in payments.items():
+            wh.execute(
+                "INSERT INTO priced_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [contract.area, contract.effective_from, *key.values, as_of, label, len(p.lines),
+                 sum(line.amount_pence for line in p.lines), unpriced[label], stamp],
+            )
+        _forget_old(wh, contract)
+
+
+def _forget_old(wh: Warehouse, contract: Contract) -> None:
+    runs = wh.execute(
+        "SELECT contract_sha256, data_sha256, program_version, max(priced_at) AS latest FROM priced_periods"
+        " WHERE contract_area = ? AND contract_version = ? GROUP BY contract_sha256, data_sha256, program_version"
+        " ORDER BY latest DESC, data_sha256",
+        [contract.area, contract.effective_from],
+    )
+    for old in runs[KEEP:]:
+        for table in ("priced_lines", "priced_periods"):
+            wh.execute(f"DELETE FROM {table} WHERE contract_sha256 = ? AND data_sha256 = ? AND program_version = ?",
+                       list(old[:3]))
+
+
+class _transaction:
+    """The warehouse's transaction, or the caller's when one is already open."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+        self.inner = None if wh._in_transaction else wh.transaction()
+
+    def __enter__(self) -> None:
+        if self.inner is not None:
+            self.inner.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.inner is not None:
+            self.inner.__exit__(*exc)
+
+
+def _encode(value: Any) -> dict[str, str]:
+    if isinstance(value, datetime):
+        raise TypeError(f"a date and time in an unpriced row ({value!r})")
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    raise TypeError(f"cannot store {type(value).__name__} values of unpriced rows exactly")
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    if value.keys() == {"$date"}:
+        return date.fromisoformat(value["$date"])
+    if value.keys() == {"$decimal"}:
+        return Decimal(value["$decimal"])
+    return value
