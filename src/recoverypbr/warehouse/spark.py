@@ -263,6 +263,12 @@ class SparkWarehouse:
         self._views[name] = self._view(name)
         return self.table(name)
 
+    def register_parquet_file(self, name: str, path: Path | str) -> ir.Table:
+        """Any Parquet file or folder as a view, as it is (not a canonical table)."""
+        self.session.read.parquet(str(path)).createOrReplaceTempView(self._view(name))
+        self._views[name] = self._view(name)
+        return self.table(name)
+
     def register_empty(self, name: str) -> ir.Table:
         """An empty canonical table."""
         spec = next(t for t in TABLES if t.name == name)
