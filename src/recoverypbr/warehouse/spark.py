@@ -92,18 +92,25 @@ TINY_DATA = {
 }
 
 
+#: For a JVM that lives a few minutes (tests): the quick JIT compiler only, one GC thread. The optimising compiler
+#: spends more CPU compiling Spark than short runs gain back.
+SHORT_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
 def local_session(
     cores: int = 2,
     shuffle_partitions: int | None = None,
     memory: str | None = None,
     conf: Mapping[str, str] | None = None,
+    java_options: str = "",
 ) -> SparkSession:
     """A local-mode SparkSession (`local[cores]`), or the one already running in this process.
 
     No web UI, no Hive catalog, the session time zone UTC, few shuffle partitions (the default 200 costs more
     than the work on one machine), Spark's log quiet (errors only); nothing is downloaded (no
     `spark.jars.packages`). `memory`: the driver's heap (e.g. "8g"), which in local mode does all the work;
-    `conf`: more settings (e.g. `TINY_DATA`)."""
+    `conf`: more settings (e.g. `TINY_DATA`); `java_options`: more options for the JVM (e.g. `SHORT_JVM`), used
+    only when this starts the session."""
     _require_pyspark()
     _require_java()
     from pyspark.sql import SparkSession
@@ -120,7 +127,7 @@ def local_session(
         .config("spark.default.parallelism", str(partitions))
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} {java_options}")
     )
     if memory:
         builder = builder.config("spark.driver.memory", memory)
