@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from recoverypbr.outcomes.cases import Case, case_warehouse, load_case
+from recoverypbr.outcomes.cases import Case, Evaluated, case_warehouse, load_case, mismatches
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluate, stored_ledger
 
 CASES_DIR = Path(__file__).parents[1] / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*/*.yaml"))
 
 
-def _evaluate(case: Case) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+def evaluate_on_duckdb(case: Case) -> Evaluated:
+    """The case evaluated in a fresh in-memory DuckDB warehouse."""
     with case_warehouse(case.input) as wh:
         if case.cohort is not None:
             return cohort_measures(wh, case.contract, case.as_of)[case.outcome], ("period_start",)
@@ -22,35 +22,9 @@ def _evaluate(case: Case) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
     return [r for r in rows if r["outcome_id"] == case.outcome], ("client_id", "episode_id")
 
 
-def _same(expected: Any, got: Any) -> bool:
-    if isinstance(expected, float) and isinstance(got, float):
-        return abs(expected - got) < 1e-4
-    return bool(expected == got)
-
-
-def mismatches(case: Case) -> list[str]:
-    """`file: case: outcome@as_of expected X got Y` for every difference."""
-    got, key = _evaluate(case)
-    expected = case.cohort if case.cohort is not None else case.output
-    where = f"{case.label}: {case.name}: {case.outcome}@{case.as_of}"
-    by_key = {tuple(r[k] for k in key): r for r in got}
-    problems = []
-    for row in expected:
-        k = tuple(row[c] for c in key)
-        actual = by_key.pop(k, None)
-        if actual is None:
-            problems.append(f"{where} expected a row for {k} got none")
-            continue
-        for column, value in row.items():
-            if not _same(value, actual[column]):
-                problems.append(f"{where} {'/'.join(map(str, k))} {column}: expected {value!r} got {actual[column]!r}")
-    problems += [f"{where} expected no row for {k} got {r}" for k, r in by_key.items()]
-    return problems
-
-
 @pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_golden_case(path: Path) -> None:
-    problems = mismatches(load_case(path))
+    problems = mismatches(load_case(path), evaluate_on_duckdb)
     assert not problems, "\n".join(problems)
 
 

@@ -10,6 +10,7 @@ Kept in the library so the same cases can run on any warehouse engine.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,35 @@ def case_warehouse(tables: dict[str, list[dict[str, Any]]]) -> Warehouse:
             wh.insert(name, staged)
             wh.unregister(f"_case_{name}")
     return wh
+
+
+#: An engine's evaluation of a case: the checked outcome's rows (ledger rows, or cohort rows for a cohort case)
+#: and the columns that match them to the expected rows.
+Evaluated = tuple[list[dict[str, Any]], tuple[str, ...]]
+
+
+def _same(expected: Any, got: Any) -> bool:
+    if isinstance(expected, float) and isinstance(got, float):
+        return abs(expected - got) < 1e-4
+    return bool(expected == got)
+
+
+def mismatches(case: Case, evaluate: Callable[[Case], Evaluated]) -> list[str]:
+    """`file: case: outcome@as_of expected X got Y` for every difference between the case's expected rows and
+    what `evaluate` (one engine's run of the case) gives."""
+    got, key = evaluate(case)
+    expected = case.cohort if case.cohort is not None else case.output
+    where = f"{case.label}: {case.name}: {case.outcome}@{case.as_of}"
+    by_key = {tuple(r[k] for k in key): r for r in got}
+    problems = []
+    for row in expected:
+        k = tuple(row[c] for c in key)
+        actual = by_key.pop(k, None)
+        if actual is None:
+            problems.append(f"{where} expected a row for {k} got none")
+            continue
+        for column, value in row.items():
+            if not _same(value, actual[column]):
+                problems.append(f"{where} {'/'.join(map(str, k))} {column}: expected {value!r} got {actual[column]!r}")
+    problems += [f"{where} expected no row for {k} got {r}" for k, r in by_key.items()]
+    return problems

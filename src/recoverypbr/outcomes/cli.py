@@ -60,10 +60,37 @@ def outcomes_command(
         ),
     ] = "table",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write json/csv to this file instead of the screen.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write json/csv to this file instead of the screen (with --engine spark: the ledger, as Parquet).",
+        ),
     ] = None,
+    engine: Annotated[
+        Literal["duckdb", "spark"],
+        typer.Option(
+            "--engine",
+            help="duckdb: the warehouse (--db), the ledger stored in it; spark: the canonical tables read from "
+            "Parquet (--parquet) on a local Spark, the ledger written to --out (needs the spark extra and Java).",
+        ),
+    ] = "duckdb",
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            "--parquet",
+            help="With --engine spark: the folder holding one Parquet file (or folder) per canonical table.",
+        ),
+    ] = None,
+    spark_memory: Annotated[
+        str, typer.Option("--spark-memory", help="With --engine spark: the Spark driver's memory, e.g. 8g.")
+    ] = "4g",
 ) -> None:
     """Evaluate every outcome of a contract as of a date into the outcome ledger, and report it."""
+    if engine == "spark":
+        _outcomes_on_spark(contract, as_of, parquet, out, fmt, spark_memory)
+        return
+    if parquet is not None:
+        raise typer.BadParameter("--parquet is read by --engine spark only", param_hint="--parquet")
     with user_errors():
         model = load_contract(contract)
         with open_warehouse(db) as wh:
@@ -83,6 +110,41 @@ def outcomes_command(
     with out.open("wb") as sink:
         _write(fmt, rows, cohorts, sink)
     console.print(f"Wrote {rows.num_rows:,} ledger rows to {out}")
+
+
+def _outcomes_on_spark(
+    contract: Path, as_of: date, parquet: Path | None, out: Path | None, fmt: str, memory: str
+) -> None:
+    """`outcomes --engine spark`: the ledger written to Parquet by Spark, the counts and cohort measures shown."""
+    if parquet is None:
+        raise typer.BadParameter(
+            "--engine spark reads the tables from Parquet: pass --parquet DIR", param_hint="--parquet"
+        )
+    if out is None or fmt != "table":
+        raise typer.BadParameter(
+            "--engine spark writes the ledger to a Parquet file: pass --out ledger.parquet (and no --format)",
+            param_hint="--out",
+        )
+    with user_errors():
+        model = load_contract(contract)
+        from recoverypbr.outcomes.spark import write_ledger
+        from recoverypbr.warehouse.spark import SparkWarehouse, local_session
+
+        with progress_bar("Evaluating outcomes on Spark") as step:
+            step("starting Spark", 0, 3)
+            session = local_session(memory=memory)
+            try:
+                with SparkWarehouse.from_parquet(parquet, session) as wh:
+                    step("deciding every outcome", 1, 3)
+                    summary = write_ledger(wh, model, as_of, out)
+                    step("cohort measures", 2, 3)
+                    cohorts = cohort_measures(wh, model, as_of)
+            finally:
+                session.stop()
+    _print_counts(summary.counts, f"{model.area} outcomes as of {as_of} ({summary.rows:,} ledger rows, Spark)")
+    for outcome_id, periods in cohorts.items():
+        _print_cohort(outcome_id, periods)
+    console.print(f"Wrote {summary.rows:,} ledger rows to {out}")
 
 
 def _write(fmt: str, rows: pa.Table, cohorts: dict[str, list[dict[str, Any]]], sink: BinaryIO) -> None:

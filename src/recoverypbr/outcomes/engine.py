@@ -264,7 +264,9 @@ def _join_top_pass(
     f = f.select("episode_id", "top_date", "top_id", **kept)
     order = ibis.window(group_by=f.episode_id, order_by=[f.top_date, f.top_id])
     onwards = ibis.window(group_by=f.episode_id, order_by=[f.top_date, f.top_id], rows=(0, None))
-    f = f.mutate(_seq=ibis.row_number().over(order), _rest=f.top_id.group_concat(";").over(onwards))
+    # The ids from each TOP onwards as a list joined once (not `group_concat` over the window, which Ibis compiles
+    # for Spark as a window over the join instead of over the aggregate).
+    f = f.mutate(_seq=ibis.row_number().over(order), _rest=f.top_id.collect().over(onwards).join(";"))
     checked = f._rest.max(where=f._seq == 0)
     firsts: dict[str, ir.Value] = {}
     for spot, _ in tests:

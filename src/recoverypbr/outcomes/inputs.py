@@ -16,7 +16,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.connection import Reader
 
 EPISODE_COLUMNS = (
     "episode_id",
@@ -125,6 +125,6 @@ def as_of_inputs(tables: Mapping[str, ir.Table], as_of: date) -> Inputs:
     )
 
 
-def warehouse_inputs(wh: Warehouse, as_of: date) -> Inputs:
-    """The as-of view of a warehouse's canonical tables."""
+def warehouse_inputs(wh: Reader, as_of: date) -> Inputs:
+    """The as-of view of a warehouse's canonical tables (DuckDB or Spark)."""
     return as_of_inputs({name: wh.table(name) for name in TABLE_NAMES}, as_of)

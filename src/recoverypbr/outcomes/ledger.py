@@ -40,7 +40,7 @@ from recoverypbr.outcomes.engine import (
 from recoverypbr.outcomes.frame import CODES, STATUSES
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.render import LEDGER_COLUMNS, long_form
-from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.connection import Reader, Warehouse
 
 TABLE = "outcome_ledger"
 #: Ledger rows stored before schema version 5, still shown by `outcome_ledger`.
@@ -79,13 +79,13 @@ def ledger(
     return rows.order_by(*ORDER) if ordered else rows
 
 
-def has_individual_offending(wh: Warehouse, inputs: Inputs) -> bool:
+def has_individual_offending(wh: Reader, inputs: Inputs) -> bool:
     """Whether individual offending data is known on the as-of date (one count, not per client)."""
     return bool(wh.execute(ibis.to_sql(inputs.offending_individual.select("client_id").limit(1), dialect=wh.dialect)))
 
 
-def evaluate(wh: Warehouse, contract: Contract, as_of: date, only: list[str] | None = None) -> ir.Table:
-    """The ledger expression over a warehouse, as of a date."""
+def evaluate(wh: Reader, contract: Contract, as_of: date, only: list[str] | None = None) -> ir.Table:
+    """The ledger expression over a warehouse (DuckDB or Spark), as of a date."""
     inputs = warehouse_inputs(wh, as_of)
     return ledger(inputs, contract, has_individual_offending(wh, inputs), only)
 
@@ -241,7 +241,7 @@ def _total(row: Mapping[str, Any]) -> int:
     return int(sum(row[s] for s in STATUSES))
 
 
-def cohort_measures(wh: Warehouse, contract: Contract, as_of: date) -> dict[str, list[dict[str, Any]]]:
+def cohort_measures(wh: Reader, contract: Contract, as_of: date) -> dict[str, list[dict[str, Any]]]:
     """Outcome id -> the cohort offending measure's rows, for each cohort outcome of the contract."""
     inputs = warehouse_inputs(wh, as_of)
     years = [(y.start, y.end) for y in contract.years]

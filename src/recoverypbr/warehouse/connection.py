@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import ibis
@@ -23,6 +23,25 @@ log = logging.getLogger(__name__)
 
 #: The warehouse file used when no --db is given, in the working directory.
 DEFAULT_DB = Path("recoverypbr.duckdb")
+
+
+class Reader(Protocol):
+    """What the outcome engine reads from a warehouse: `Warehouse` (DuckDB) and `spark.SparkWarehouse` offer it."""
+
+    #: The sqlglot dialect `ibis.to_sql` compiles the engine's queries to.
+    dialect: str
+
+    def table(self, name: str) -> ibis.Table: ...
+
+    def has_table(self, name: str) -> bool: ...
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    def materialize(self, name: str, expr: ibis.Table) -> ibis.Table: ...
+
+    def count(self, expr: ibis.Table) -> int: ...
+
+    def to_arrow(self, expr: ibis.Table) -> pa.Table: ...
 
 
 class Warehouse:
