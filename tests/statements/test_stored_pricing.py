@@ -91,7 +91,7 @@ def _history(wh: Warehouse, late: list[dict[str, Any]], stored: bool) -> list[di
     return made
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(episode, min_size=1, max_size=8))
 def test_stored_earlier_periods_price_as_pricing_from_the_start(drawn: list[dict[str, Any]]) -> None:
     episodes, late = _rows(drawn)
