@@ -295,7 +295,20 @@ def limit_lines(
 ) -> list[PaymentLine]:
     """The cut and top-up lines the rules (in the order given) make on the period's lines."""
     run = _Run(list(rules), contract, period, earlier or {})
-    return run.apply(lines)
+    return run.apply(summed(lines))
+
+
+def summed(lines: Iterable[PaymentLine]) -> list[PaymentLine]:
+    """The lines summed per day, provider, outcome, kind and reference: all a limit's scope and window look at (a
+    limit never sees a client), so limits applied to these make exactly the lines they make on the lines themselves,
+    with one line per tariff a day instead of one per client."""
+    sums: dict[tuple[date, str, str | None, str, str], int] = {}
+    for line in lines:
+        key = (line.payable_on, line.provider_id, line.outcome_id, line.kind, line.reference)
+        sums[key] = sums.get(key, 0) + line.amount_pence
+    return [PaymentLine(kind=kind, provider_id=provider, reference=ref, amount_pence=amount, payable_on=day,  # type: ignore[arg-type]
+                        outcome_id=outcome)
+            for (day, provider, outcome, kind, ref), amount in sums.items()]
 
 
 def earlier_paid(lines: Iterable[PaymentLine], contract: Contract) -> dict[EarlierKey, int]:
@@ -306,7 +319,7 @@ def earlier_paid(lines: Iterable[PaymentLine], contract: Contract) -> dict[Earli
     rules = [*maximum_rules(contract), *contract_rules(contract)]
     found: dict[EarlierKey, int] = {}
     windows_on: dict[tuple[WindowKind, date], Period | None] = {}  # few distinct days, many lines
-    for line in lines:
+    for line in summed(lines):
         for rule in rules:
             day = (rule.window, line.payable_on)
             if day not in windows_on:

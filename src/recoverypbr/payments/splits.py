@@ -20,6 +20,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Any
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
@@ -73,19 +74,23 @@ def split_line(
     `money.allocate` (e.g. one that remembers: a period's lines have few distinct amounts)."""
     path, shares = shares_for(line, contract)
     if not shares:
-        return [dataclasses.replace(line, provider_id=payee(line.provider_id, contract))]
+        paid = payee(line.provider_id, contract)
+        return [line if paid == line.provider_id else dataclasses.replace(line, provider_id=paid)]
     weights = tuple(shares.values())
     parts = parts_of(line.amount_pence, weights) if parts_of is not None else allocate(line.amount_pence, weights)
     return [
-        dataclasses.replace(
-            line,
-            provider_id=provider_id,
-            amount_pence=part,
-            share=f"{path}.{provider_id}={percent(share)}",
-            whole_pence=line.amount_pence,
-        )
+        _with(line, provider_id=provider_id, amount_pence=part, share=f"{path}.{provider_id}={percent(share)}",
+              whole_pence=line.amount_pence)
         for (provider_id, share), part in zip(shares.items(), parts, strict=True)
     ]
+
+
+def _with(line: PaymentLine, **changes: Any) -> PaymentLine:
+    """`dataclasses.replace` without its per-call look at the fields (a national period splits millions of lines);
+    only for fields that need no validation."""
+    made = object.__new__(PaymentLine)
+    made.__dict__.update(line.__dict__, **changes)
+    return made
 
 
 def split_lines(lines: Iterable[PaymentLine], contract: Contract) -> list[PaymentLine]:
