@@ -14,8 +14,8 @@ CASES_DIR = Path(__file__).parents[1] / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*/*.yaml"))
 
 
-def _evaluate(case: Case) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    with case_warehouse(case.input) as wh:
+def _evaluate(case: Case, target: Path | str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    with case_warehouse(case.input, target) as wh:
         if case.cohort is not None:
             return cohort_measures(wh, case.contract, case.as_of)[case.outcome], ("period_start",)
         rows = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
@@ -28,9 +28,10 @@ def _same(expected: Any, got: Any) -> bool:
     return bool(expected == got)
 
 
-def mismatches(case: Case) -> list[str]:
-    """`file: case: outcome@as_of expected X got Y` for every difference."""
-    got, key = _evaluate(case)
+def mismatches(case: Case, target: Path | str = ":memory:") -> list[str]:
+    """`file: case: outcome@as_of expected X got Y` for every difference, on the warehouse `target` (in memory by
+    default; tests/conformance runs the cases on every engine)."""
+    got, key = _evaluate(case, target)
     expected = case.cohort if case.cohort is not None else case.output
     where = f"{case.label}: {case.name}: {case.outcome}@{case.as_of}"
     by_key = {tuple(r[k] for k in key): r for r in got}
@@ -62,9 +63,12 @@ def test_there_are_at_least_40_golden_cases_each_with_a_comment() -> None:
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_the_stored_ledger_is_the_evaluated_ledger(path: Path) -> None:
+    check_stored_ledger(load_case(path))
+
+
+def check_stored_ledger(case: Case, target: Path | str = ":memory:") -> None:
     """build_ledger stores one row per episode; the `outcome_ledger` view must give back exactly `evaluate`'s rows."""
-    case = load_case(path)
-    with case_warehouse(case.input) as wh:
+    with case_warehouse(case.input, target) as wh:
         expected = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
         summary = build_ledger(wh, case.contract, case.as_of)
         stored = wh.to_arrow(stored_ledger(wh, case.contract, case.as_of)).to_pylist()
