@@ -43,7 +43,7 @@ def _counts(url: str) -> dict[str, int]:
                 for t in ("clients", "episodes", "top", "loads", "load_files", "quarantine")}
 
 
-def test_a_url_survives_the_path_option_and_the_environment_names_the_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_url_survives_the_path_option_and_the_environment_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "postgresql://me@db.example:5433/pbr"
     assert resolve_db(Path(url)) == url  # typer's Path folds `//` into `/`
     monkeypatch.delenv("RECOVERYPBR_DB", raising=False)
@@ -83,7 +83,8 @@ def test_an_unreachable_server_is_named_with_the_fix(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code, output = _cli("loads", "--db", f"postgresql://someone@127.0.0.1:{port}/pbr")
-    _refused(code, output, f"cannot reach the PostgreSQL server at 127.0.0.1:{port}", "check that the server is running")
+    _refused(code, output, f"cannot reach the PostgreSQL server at 127.0.0.1:{port}",
+             "check that the server is running")
 
 
 def test_a_wrong_password_is_named_with_the_fix(pg_server: PgServer) -> None:
@@ -91,7 +92,8 @@ def test_a_wrong_password_is_named_with_the_fix(pg_server: PgServer) -> None:
     code, output = _cli("loads", "--db", url)
     _refused(code, output, "password authentication failed", "PGPASSWORD", "~/.pgpass")
     assert "wrong" not in output  # the password is never shown
-    code, output = _cli("loads", "--db", pg_server.url(password=False), env={"PGPASSWORD": "", "PGPASSFILE": "/nowhere"})
+    code, output = _cli("loads", "--db", pg_server.url(password=False),
+                        env={"PGPASSWORD": "", "PGPASSFILE": "/nowhere"})
     _refused(code, output, "password authentication failed", "PGPASSWORD")
 
 
