@@ -9,16 +9,16 @@ import pytest
 
 from recoverypbr.outcomes.cases import Case, case_warehouse, load_case
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluate, stored_ledger
+from recoverypbr.warehouse.connection import Warehouse
 
 CASES_DIR = Path(__file__).parents[1] / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*/*.yaml"))
 
 
-def _evaluate(case: Case, target: Path | str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    with case_warehouse(case.input, target) as wh:
-        if case.cohort is not None:
-            return cohort_measures(wh, case.contract, case.as_of)[case.outcome], ("period_start",)
-        rows = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
+def _evaluate(case: Case, wh: Warehouse) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    if case.cohort is not None:
+        return cohort_measures(wh, case.contract, case.as_of)[case.outcome], ("period_start",)
+    rows = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
     return [r for r in rows if r["outcome_id"] == case.outcome], ("client_id", "episode_id")
 
 
@@ -29,9 +29,14 @@ def _same(expected: Any, got: Any) -> bool:
 
 
 def mismatches(case: Case, target: Path | str = ":memory:") -> list[str]:
-    """`file: case: outcome@as_of expected X got Y` for every difference, on the warehouse `target` (in memory by
-    default; tests/conformance runs the cases on every engine)."""
-    got, key = _evaluate(case, target)
+    """`file: case: outcome@as_of expected X got Y` for every difference, on a fresh in-memory warehouse."""
+    with case_warehouse(case.input, target) as wh:
+        return mismatches_in(case, wh)
+
+
+def mismatches_in(case: Case, wh: Warehouse) -> list[str]:
+    """`mismatches` on a warehouse holding the case's input (tests/conformance gives one of each engine)."""
+    got, key = _evaluate(case, wh)
     expected = case.cohort if case.cohort is not None else case.output
     where = f"{case.label}: {case.name}: {case.outcome}@{case.as_of}"
     by_key = {tuple(r[k] for k in key): r for r in got}
@@ -67,12 +72,16 @@ def test_the_stored_ledger_is_the_evaluated_ledger(path: Path) -> None:
 
 
 def check_stored_ledger(case: Case, target: Path | str = ":memory:") -> None:
-    """build_ledger stores one row per episode; the `outcome_ledger` view must give back exactly `evaluate`'s rows."""
     with case_warehouse(case.input, target) as wh:
-        expected = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
-        summary = build_ledger(wh, case.contract, case.as_of)
-        stored = wh.to_arrow(stored_ledger(wh, case.contract, case.as_of)).to_pylist()
-        every = wh.execute("SELECT count(*) FROM outcome_ledger")[0][0]
+        check_stored_ledger_in(case, wh)
+
+
+def check_stored_ledger_in(case: Case, wh: Warehouse) -> None:
+    """build_ledger stores one row per episode; the `outcome_ledger` view must give back exactly `evaluate`'s rows."""
+    expected = wh.to_arrow(evaluate(wh, case.contract, case.as_of)).to_pylist()
+    summary = build_ledger(wh, case.contract, case.as_of)
+    stored = wh.to_arrow(stored_ledger(wh, case.contract, case.as_of)).to_pylist()
+    every = wh.execute("SELECT count(*) FROM outcome_ledger")[0][0]
     assert stored == expected
     assert summary.rows == every == len(expected)
 

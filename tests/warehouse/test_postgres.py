@@ -188,3 +188,25 @@ def test_a_writer_gives_up_after_the_lock_timeout_with_a_clear_error(pg_db: Call
     assert "Traceback" not in done.stdout + done.stderr
     assert "another recoverypbr command has been writing" in " ".join(done.stdout.split())
     assert _counts(url) == before
+
+
+def test_users_and_the_audit_chain_on_postgresql(pg_db: Callable[[], str]) -> None:
+    """The web app's tables on PostgreSQL: a user, and an audit log whose writer catches a stale chain (a broken key,
+    engine-neutral) inside an open transaction without losing it."""
+    from datetime import datetime
+
+    from recoverypbr.web import audit
+    from recoverypbr.web.users import add_user, authenticate
+
+    url = pg_db()
+    at = datetime(2026, 1, 1, 9, 0)
+    with open_warehouse(url, lock=False) as wh, open_warehouse(url, lock=False) as other:
+        add_user(wh, "cora", "commissioner", None, "a long enough passphrase 1", at)
+        assert authenticate(wh, "cora", "a long enough passphrase 1") is not None
+        chain = audit.Chain()
+        chain.append(wh, at, "cora", "commissioner", "sign_in")
+        audit.append(other, at, "cli", "commissioner", "users_add", "pat")  # behind the chain's back
+        with wh.transaction():
+            seq = chain.append(wh, at, "cora", "commissioner", "approve", "S1")
+        assert seq == 3
+        assert audit.verify_chain(wh).broken_at is None

@@ -44,9 +44,20 @@ BATCH_ROWS = 100_000
 
 
 @functools.lru_cache(maxsize=2048)
-def translate(sql: str) -> str:
-    """Portable SQL (DuckDB's spelling, `?` parameters) as PostgreSQL's (`%s` parameters)."""
-    return ";\n".join(sqlglot.transpile(sql, read="duckdb", write="postgres"))
+def translate(sql: str, parameters: bool = False) -> str:
+    """Portable SQL (DuckDB's spelling, `?` parameters) as PostgreSQL's (`%s` parameters; with `parameters`, a `%`
+    in a string literal doubled, as psycopg then reads it)."""
+    statements = sqlglot.parse(sql, read="duckdb")
+    out = []
+    for statement in statements:
+        if statement is None:
+            continue
+        if parameters:
+            for literal in statement.find_all(sge.Literal):
+                if literal.is_string and "%" in literal.this:
+                    literal.set("this", literal.this.replace("%", "%%"))
+        out.append(statement.sql(dialect="postgres"))
+    return ";\n".join(out)
 
 
 def _visit_hexdigest(self: Any, op: Any, *, arg: sge.Expression, how: str) -> Any:
@@ -237,7 +248,7 @@ class PostgresWarehouse(Warehouse):
 
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one portable SQL statement (DuckDB's spelling, `?` parameters) and return its rows."""
-        return self._run(translate(sql), params)
+        return self._run(translate(sql, bool(params)), params)
 
     def execute_native(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run PostgreSQL SQL as it is (`?` parameters become `%s`); return its rows."""

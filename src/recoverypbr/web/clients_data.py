@@ -58,7 +58,7 @@ def client_list(wh: Warehouse, scope: Scope, search: str = "", page: int = 1) ->
         where.append("e.provider_id = ?")
         params.append(scope.provider_id)
     if search:
-        where.append("contains(lower(e.client_id), ?)")
+        where.append("strpos(lower(e.client_id), ?) > 0")
         params.append(search.lower())
     sql = (f"SELECT e.client_id, count(*) AS episodes, min(e.start_date) AS first_start, "
            f"max(e.discharge_date) AS last_discharge FROM episodes e WHERE {' AND '.join(where)} GROUP BY e.client_id")
