@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers import DIRTY
 from hypothesis import settings
 
 from recoverypbr.warehouse.connection import Warehouse, open_warehouse
+
+if TYPE_CHECKING:
+    from pg import PgServer
 
 
 @pytest.fixture
@@ -28,6 +32,31 @@ def dirty_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for this session (one per xdist worker), stopped at its end (tests/pg.py)."""
+    from pg import needs_postgres, start_server
+
+    needs_postgres()
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer) -> Iterator[Callable[[], str]]:
+    """A factory of fresh PostgreSQL databases (each a URL, holding the migrated schema), dropped after the test."""
+    made: list[str] = []
+
+    def fresh() -> str:
+        made.append(pg_server.fresh())
+        return made[-1]
+
+    yield fresh
+    for url in made:
+        pg_server.drop(url)
 
 
 # Hypothesis: CI runs derandomized (the same examples every run, so a pass is not luck); elsewhere examples are

@@ -117,6 +117,16 @@ def user_errors() -> Iterator[None]:
         if exc.hint:
             console.print(f"[yellow]Hint:[/] {exc.hint}", highlight=False)
         raise typer.Exit(2) from None
+    except Exception as exc:
+        if debug_mode["on"] or not type(exc).__module__.startswith("psycopg"):
+            raise
+        # A PostgreSQL warehouse's server refused a statement or went away mid-command: say so, without a traceback.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        console.print(f"[bold red]Error:[/] the PostgreSQL server: {first}", highlight=False)
+        console.print("[yellow]Hint:[/] check the server is running and that the user may read and write the "
+                      "warehouse's tables (docs/postgresql.md); nothing of this command was committed unless it "
+                      "said so", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from recoverypbr.payments.run import schedule, statement_period
 from recoverypbr.payments.set_records import SetRecord
 from recoverypbr.reports import FORMATS
 from recoverypbr.reports.cli import verify_command
-from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+from recoverypbr.warehouse.connection import DB_HELP, DEFAULT_DB, Warehouse, open_warehouse
 from recoverypbr.web.cli import audit_app, serve_command, users_app
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ app.command("approve")(approve_command)
 app.command("verify")(verify_command)
 app.command("serve")(serve_command)
 
-DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
+DbOption = Annotated[Path, typer.Option("--db", help=DB_HELP, show_default=True)]
 Format = Literal["csv", "parquet", "xlsx"]
 
 

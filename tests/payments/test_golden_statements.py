@@ -113,9 +113,10 @@ def _pricer(wh: Warehouse, case: dict[str, Any], contract: Contract) -> Pricer:
     return price
 
 
-def run_case(case: dict[str, Any]) -> tuple[Contract, Payments]:
+def run_case(case: dict[str, Any], target: Path | str = ":memory:") -> tuple[Contract, Payments]:
+    """Price a case on the warehouse `target` (in memory by default; tests/conformance runs every engine)."""
     contract = case_contract(case["contract"])
-    wh = case_warehouse(case["input"]) if "input" in case else Warehouse(":memory:")
+    wh = case_warehouse(case.get("input", {}), target)
     try:
         price = _pricer(wh, case, contract)
         earlier = {
@@ -132,9 +133,9 @@ def run_case(case: dict[str, Any]) -> tuple[Contract, Payments]:
     return contract, payments
 
 
-def mismatches(path: Path) -> list[str]:
+def mismatches(path: Path, target: Path | str = ":memory:") -> list[str]:
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
-    _, payments = run_case(case)
+    _, payments = run_case(case, target)
     where = f"{path.name}: {case['name']}: @{case['period']}"
     got = [line.as_row() | {"amount": pounds(line.amount_pence)} for line in payments.lines]
     expected = _expand(case.get("lines", []), ())

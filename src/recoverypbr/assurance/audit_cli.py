@@ -22,11 +22,11 @@ from recoverypbr.outcomes.cli import ContractOption, DbOption, parse_date
 from recoverypbr.payments.cli import AsOfOption, PeriodOption, ProviderOption
 from recoverypbr.payments.run import statement_period
 from recoverypbr.reports.files import safe_name
-from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
+from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse, warehouse_exists
 
 
 def _warehouse(db: Path) -> None:
-    if not db.exists():
+    if not warehouse_exists(db):
         raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first (recoverypbr load) or pass --db")
 
 

@@ -158,7 +158,7 @@ def feedback_summary(ctx: Context) -> list[dict[str, Any]]:
     quarter = f.response_date.year().cast("string") + "-Q" + (((f.response_date.month() - 1) // 3) + 1).cast(
         "string")
     agg = f.group_by([f.provider_id, quarter.name("quarter")]).aggregate(
-        responses=f.count(), mean_score=f.score.mean(), positive=(f.score >= 4).cast("int64").sum())
+        responses=f.count(), mean_score=f.score.mean(), positive=(f.score >= 4).cast("int32").cast("int64").sum())
     out: list[dict[str, Any]] = ctx.wh.to_arrow(agg.order_by(["provider_id", "quarter"])).to_pylist()
     for r in out:
         r["positive_share"] = r.pop("positive") / r["responses"] if r["responses"] else None

@@ -156,7 +156,7 @@ def completions_without_review(ctx: Context) -> ir.Table:
     j = e.left_join(r, e.episode_id == r.r_episode)
     reviewed = (j.r_date >= j.start_date) & (j.r_date <= j.discharge_date)
     per = j.group_by(["provider_id", "episode_id", "discharge_date"]).aggregate(
-        reviews=reviewed.fill_null(False).cast("int64").sum())
+        reviews=reviewed.fill_null(False).cast("int32").cast("int64").sum())
     return per.select("provider_id", day=per.discharge_date, value=(per.reviews == 0).cast("float64"),
                       unit_id="episode:" + per.episode_id)
 

@@ -18,7 +18,7 @@ from recoverypbr.contract.explain import sections
 from recoverypbr.contract.load import check_contract, load_contract
 from recoverypbr.contract.rules import Report
 from recoverypbr.contract.schema import contract_json_schema, reference_markdown, update_reference
-from recoverypbr.warehouse.connection import DEFAULT_DB
+from recoverypbr.warehouse.connection import DB_HELP, DEFAULT_DB
 
 contract_app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -100,7 +100,7 @@ def explain(ctx: typer.Context, file: ContractFile) -> None:
 def assess_command(
     ctx: typer.Context,
     contract: Annotated[Path, typer.Option("--contract", help="The contract whose grouping rules to apply.")],
-    db: Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)] = DEFAULT_DB,
+    db: Annotated[Path, typer.Option("--db", help=DB_HELP, show_default=True)] = DEFAULT_DB,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write every disagreement to this CSV file.")] = None,
     limit: Annotated[int, typer.Option(help="Disagreements to show on screen.")] = 50,
 ) -> None:

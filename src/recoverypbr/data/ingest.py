@@ -288,4 +288,4 @@ def shrinking(wh: Warehouse, table: str, file: str, rows_read: int) -> tuple[str
 
 def _drop_stage(wh: Warehouse, table: Table) -> None:
     for suffix in ("parsed", "found", "problems", "bad_rows", "changed"):
-        wh.execute(f'DROP TABLE IF EXISTS "{_stage_name(table, suffix)}"')
+        wh.drop_table(_stage_name(table, suffix))

@@ -77,21 +77,52 @@ def _parse_list(raw: ir.StringValue, column: Column) -> ir.Value:
     return ibis.ifelse(valid, ibis.literal(";").join(present), ibis.null("string"))
 
 
+def _on_calendar(raw: ir.StringValue) -> ir.BooleanValue:
+    """Whether YYYY-MM-DD text (digits checked already) names a day of the calendar (1975-02-30 does not)."""
+    digits = ibis.ifelse(raw.re_search(_DATE), raw, ibis.literal("0001-01-01"))
+    year = digits.substr(0, 4).cast("int32")
+    month = digits.substr(5, 2).cast("int32")
+    day = digits.substr(8, 2).cast("int32")
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last = ibis.cases(
+        (month == 2, ibis.ifelse(leap, 29, 28)),
+        (month.isin([4, 6, 9, 11]), 30),
+        else_=31,
+    )
+    return (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+
+
+#: The largest magnitudes of a 64-bit integer, as digits.
+_INT64_MAX = "9223372036854775807"
+_INT64_MIN = "9223372036854775808"
+
+
+def _fits_int64(raw: ir.StringValue) -> ir.BooleanValue:
+    """Whether whole-number text (`_INT`, checked already) fits 64 bits, told from its digits."""
+    digits = raw.re_replace(r"^[+-]?0*", "").re_replace(r"\.0+$", "")
+    bound = ibis.ifelse(raw.startswith("-"), _INT64_MIN, _INT64_MAX)
+    return (digits.length() < 19) | ((digits.length() == 19) & (digits <= bound))
+
+
 def _parse(raw: ir.StringValue, column: Column) -> ir.Value:
     """The typed value, or NULL when the text does not fit the column's kind."""
     null = ibis.null
     match column.kind:
         case "date":
             # Year 0000 is a date to DuckDB but not to Python: stored, it would break every report that reads it.
-            real = raw.re_search(_DATE) & ~raw.startswith("0000")
+            # The calendar is checked here (not left to try_cast): PostgreSQL has no try_cast, and a cast of
+            # 1975-02-30 would stop the load there instead of keeping the row aside.
+            real = raw.re_search(_DATE) & ~raw.startswith("0000") & _on_calendar(raw)
             return ibis.ifelse(real, raw.try_cast("date"), null("date"))
         case "int":
-            # try_cast twice: a whole number beyond 64 bits is not a number to store, not a reason to stop the load.
-            return ibis.ifelse(
-                raw.re_search(_INT), raw.try_cast("decimal(38, 6)").try_cast("int64"), null("int64")
-            )
+            # A whole number beyond 64 bits is not a number to store, not a reason to stop the load: told by its
+            # digits before any cast (PostgreSQL has no try_cast).
+            fits = raw.re_search(_INT) & _fits_int64(raw)
+            return ibis.ifelse(fits, raw.try_cast("decimal(38, 6)").try_cast("int64"), null("int64"))
         case "decimal":
-            return ibis.ifelse(raw.re_search(_DECIMAL), raw.try_cast("float64"), null("float64"))
+            # Beyond ~300 digits a double overflows (PostgreSQL refuses the cast; no extract holds such a value).
+            fits = raw.re_search(_DECIMAL) & (raw.length() < 300)
+            return ibis.ifelse(fits, raw.try_cast("float64"), null("float64"))
         case "flag":
             low = raw.lower()
             return ibis.cases(

@@ -192,8 +192,8 @@ def _cells(
     counted = (rows.status == ACHIEVED) & (rows.achieved_on <= cutoff).fill_null(False)
     lag = rows.achieved_on.delta(rows.w_start, unit="day")
     totals = rows.group_by("outcome_id", "complexity_group").aggregate(
-        eligible=(rows.status != NOT_ELIGIBLE).cast("int64").sum(),
-        achieved=counted.cast("int64").sum(),
+        eligible=(rows.status != NOT_ELIGIBLE).cast("int32").cast("int64").sum(),
+        achieved=counted.cast("int32").cast("int64").sum(),
         lags=lag.collect(where=counted),
     )
     found = {(r["outcome_id"], r["complexity_group"]): r for r in wh.to_arrow(totals).to_pylist()}

@@ -28,7 +28,7 @@ from recoverypbr.modelling.options import RunsOption, SeedOption, share
 from recoverypbr.modelling.options import money as money_text
 from recoverypbr.modelling.report import FigureTable, Report, Section, write_report
 from recoverypbr.outcomes.cli import AsOfOption, ContractOption, DbOption
-from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse
+from recoverypbr.warehouse.connection import DEFAULT_DB, open_warehouse, warehouse_exists
 
 
 def forecast_command(
@@ -49,7 +49,7 @@ def forecast_command(
     with user_errors():
         model = load_contract(contract)
         check_request(model, as_of, runs, prior_months)
-        if not db.exists():
+        if not warehouse_exists(db):
             raise ForecastError(f"no warehouse at {db}", hint="load the area's extract first: recoverypbr load "
                                                               "FOLDER --db WAREHOUSE, or give --db")
         wh = open_warehouse(db)

@@ -23,7 +23,7 @@ from recoverypbr.modelling.tariffs import (
     read_design,
     solve_tariffs,
 )
-from recoverypbr.warehouse.connection import DEFAULT_DB
+from recoverypbr.warehouse.connection import DB_HELP, DEFAULT_DB
 
 # --- The report ------------------------------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ def tariffs_command(
     contract: Annotated[Path, typer.Option("--contract", help="The contract YAML file whose tariffs are solved.")],
     baseline: BaselineOption,
     out: Annotated[Path, typer.Option("--out", help="The draft contract to write (YAML); the report goes beside it.")],
-    db: Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB), opened read-only.")] = DEFAULT_DB,
+    db: Annotated[Path, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
     design: Annotated[Path | None, typer.Option("--design", help="A design file (YAML): domains, outcomes, "
                                                  "interim_share, group_ratio or equal_earnings, round_to.")] = None,
     results_money: Annotated[str | None, typer.Option(
@@ -184,13 +184,13 @@ def tariffs_command(
 
     from recoverypbr._console import console, print_table, user_errors
     from recoverypbr.modelling.baseline_file import read_baseline
-    from recoverypbr.warehouse.connection import open_warehouse
+    from recoverypbr.warehouse.connection import open_warehouse, warehouse_exists
 
     with user_errors():
         chosen = read_design(design) if design else Design()
         money = _pounds_option(results_money)
         since = _date_option(effective_from)
-        if not db.exists():
+        if not warehouse_exists(db):
             raise TariffsError(f"no warehouse at {db}", hint="load an extract first or pass --db")
         with open_warehouse(db, read_only=True) as wh:
             result = solve_tariffs(wh, contract, read_baseline(baseline), chosen, money, since)

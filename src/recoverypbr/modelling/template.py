@@ -147,7 +147,7 @@ def year_templates(
     holds Python's lock, so for a warehouse file opened read-only (as `model risk` opens it) the years are made in
     child processes, as many at once as the machine has cores; otherwise one after the other."""
     workers = min(len(indexes), os.cpu_count() or 1)
-    if workers < 2 or not wh.read_only or str(wh.path) == ":memory:":
+    if workers < 2 or not wh.read_only or str(wh.path) == ":memory:" or wh.dialect != "duckdb":
         return [year_template(wh, contract, window_from, i, progress) for i in indexes]
     if progress:
         progress(f"moving the baseline onto {len(indexes)} contract years and pricing them, {workers} at a time")

@@ -20,7 +20,7 @@ import yaml
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.data.schema import TABLES
-from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.connection import Warehouse, open_warehouse
 from recoverypbr.warehouse.migrations import data_table_columns, migrate
 
 _ARROW = {
@@ -98,9 +98,10 @@ def arrow_rows(table: str, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table(arrays)
 
 
-def case_warehouse(tables: dict[str, list[dict[str, Any]]]) -> Warehouse:
-    """A fresh in-memory warehouse holding the rows."""
-    wh = Warehouse(":memory:")
+def case_warehouse(tables: dict[str, list[dict[str, Any]]], target: Path | str = ":memory:") -> Warehouse:
+    """A fresh warehouse holding the rows: in memory (DuckDB), or `target`, an empty warehouse of any engine (a
+    DuckDB file or a postgresql:// URL of a new database)."""
+    wh = Warehouse(":memory:") if str(target) == ":memory:" else open_warehouse(target, lock=False)
     migrate(wh)
     for name, rows in tables.items():
         if rows:

@@ -24,7 +24,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.errors import RecoveryPbrError
 from recoverypbr.outcomes.explain import decisions
 from recoverypbr.outcomes.ledger import LedgerSummary, build_ledger, cohort_measures, stored_ledger
-from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+from recoverypbr.warehouse.connection import DB_HELP, DEFAULT_DB, Warehouse, open_warehouse, warehouse_exists
 
 
 def parse_date(text: str) -> date:
@@ -45,7 +45,7 @@ AsOfOption = Annotated[
         help="Evaluate with only the rows dated on or before this date.",
     ),
 ]
-DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
+DbOption = Annotated[Path, typer.Option("--db", help=DB_HELP, show_default=True)]
 
 
 def outcomes_command(
@@ -238,7 +238,7 @@ def explain_command(
     """Explain one client's decision for one outcome in plain words, with the rows it rests on."""
     with user_errors():
         model = load_contract(contract)
-        if not db.exists():
+        if not warehouse_exists(db):
             raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first or pass --db")
         with open_warehouse(db, read_only=True) as wh:
             found = decisions(wh, model, client_id, outcome, as_of)

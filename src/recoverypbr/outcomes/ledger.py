@@ -81,7 +81,7 @@ def ledger(
 
 def has_individual_offending(wh: Reader, inputs: Inputs) -> bool:
     """Whether individual offending data is known on the as-of date (one count, not per client)."""
-    return bool(wh.execute(ibis.to_sql(inputs.offending_individual.select("client_id").limit(1), dialect=wh.dialect)))
+    return bool(wh.count(inputs.offending_individual.select("client_id").limit(1)))
 
 
 def evaluate(wh: Reader, contract: Contract, as_of: date, only: list[str] | None = None) -> ir.Table:
@@ -110,7 +110,7 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
     (step, steps done, steps in all)."""
     inputs = warehouse_inputs(wh, as_of)
     evaluation = evaluate_outcomes(inputs, contract, has_individual_offending(wh, inputs))
-    decide = ibis.to_sql(evaluation.stored, dialect=wh.dialect)
+    decide = wh.compile(evaluation.stored)
     if progress:
         progress("deciding every outcome", 0, 2)
     with wh.transaction(), ThreadPoolExecutor(1) as helper:
@@ -119,10 +119,10 @@ def build_ledger(wh: Warehouse, contract: Contract, as_of: date, progress: Progr
         # The view is compiled (Python, one core) while the engine runs the statement (it does not hold the GIL).
         compiled = helper.submit(_run_queries, evaluation, contract, as_of, name, wh.dialect)
         with _strings_as_fsst(wh):
-            wh.execute(f'CREATE TABLE "{name}" AS {decide}')
+            wh.execute_native(f'CREATE TABLE "{name}" AS {decide}')
         view, count = compiled.result()
         _record(wh, run, name, contract, as_of, evaluation.placed)
-        wh.execute(f'CREATE VIEW "{name}_ledger" AS {view}')
+        wh.execute_native(f'CREATE VIEW "{name}_ledger" AS {view}')
         _show_runs(wh)
         if progress:
             progress("counting", 1, 2)
@@ -137,12 +137,15 @@ def _strings_as_fsst(wh: Warehouse) -> Iterator[None]:
     """Compress the run's strings with FSST without trying dictionary compression as well: DuckDB otherwise
     analyses every string column both ways, which costs about a third of writing the run (for a run about a
     quarter larger on disk)."""
-    before = wh.execute("SELECT current_setting('force_compression')")[0][0]
-    wh.execute("SET force_compression = 'fsst'")
+    before = wh.setting("force_compression")
+    if before is None:  # not DuckDB: nothing to tune
+        yield
+        return
+    wh.set_setting("force_compression", "fsst")
     try:
         yield
     finally:
-        wh.execute("SET force_compression = ?", [before])
+        wh.set_setting("force_compression", before)
 
 
 def _run_queries(
@@ -173,6 +176,9 @@ def _forget(wh: Warehouse, contract: Contract, as_of: date) -> int:
     where = "contract_area = ? AND contract_version = ? AND as_of = ?"
     wh.execute(f"DELETE FROM {LEGACY_TABLE} WHERE {where}", key)
     for run, name in wh.execute(f"SELECT run_id, table_name FROM {RUNS} WHERE {where}", key):
+        # `outcome_ledger` reads every run's view (PostgreSQL refuses to drop a view another reads); _show_runs
+        # makes it again.
+        wh.execute(f"DROP VIEW IF EXISTS {TABLE}")
         wh.execute(f'DROP VIEW IF EXISTS "{name}_ledger"')
         wh.execute(f'DROP TABLE IF EXISTS "{name}"')
         wh.execute(f"DELETE FROM {RUN_OUTCOMES} WHERE run_id = ?", [run])
@@ -186,7 +192,8 @@ def _show_runs(wh: Warehouse) -> None:
     views = [f'SELECT * FROM "{name}_ledger"' for (name,) in names]
     columns = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
     union = " UNION ALL ".join([f"SELECT {columns} FROM {LEGACY_TABLE}", *views])
-    wh.execute(f"CREATE OR REPLACE VIEW {TABLE} AS {union}")
+    wh.execute(f"DROP VIEW IF EXISTS {TABLE}")
+    wh.execute(f"CREATE VIEW {TABLE} AS {union}")
 
 
 def stored_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
@@ -205,7 +212,7 @@ def stored_outcomes(wh: Warehouse, run: int) -> list[Placed]:
 def counts(rows: ir.Table) -> ir.Table:
     """Episodes by outcome, complexity group and status, with the achievement rate among eligible episodes."""
     g = rows.group_by("outcome_id", "complexity_group").aggregate(
-        **{status: (rows.status == status).cast("int64").sum() for status in STATUSES}
+        **{status: (rows.status == status).cast("int32").cast("int64").sum() for status in STATUSES}
     )
     eligible = g.achieved + g.pending_maturation + g.not_achieved
     rate = ibis.ifelse(eligible > 0, g.achieved.cast("float64") / eligible.cast("float64"), ibis.null("float64"))
@@ -217,7 +224,9 @@ def _count_query(t: ir.Table, placed: list[Placed]) -> ir.Table | None:
     if not placed:
         return None
     sums = {
-        f"{p.position}_{s}": (t[f"{p.prefix}status"] == CODES[s]).cast("int64").sum() for p in placed for s in STATUSES
+        f"{p.position}_{s}": (t[f"{p.prefix}status"] == CODES[s]).cast("int32").cast("int64").sum()
+        for p in placed
+        for s in STATUSES
     }
     return t.group_by("complexity_group").aggregate(**sums)
 
@@ -226,7 +235,7 @@ def _counts(wh: Warehouse, query: ir.Table | None, placed: list[Placed]) -> list
     """`counts` of a stored run, from `_count_query`."""
     if query is None:
         return []
-    found = [dict(zip(query.columns, r, strict=True)) for r in wh.execute(ibis.to_sql(query, dialect=wh.dialect))]
+    found = wh.to_arrow(query).to_pylist()
     rows = []
     for p in placed:
         for g in found:

@@ -127,7 +127,7 @@ def any_of(inputs: Inputs, outcome: AnyOf, decided: Mapping[str, Decided]) -> De
 
 
 def _count(tests: list[ir.BooleanValue]) -> ir.IntegerValue:
-    return functools.reduce(operator.add, [t.cast("int64") for t in tests])
+    return functools.reduce(operator.add, [t.cast("int32").cast("int64") for t in tests])
 
 
 def _extreme(values: list[ir.DateValue], latest: bool) -> ir.DateValue:

@@ -82,7 +82,9 @@ def _top_evidence(t: ir.Table, spot: Placed, status: ir.IntegerValue) -> ir.Stri
     """The start TOP (when the outcome needs one), then the TOP that achieved it or, when not achieved, every TOP
     checked."""
     tops = t[f"t{spot.top_pass}_tops"]
-    start = tops.split(";")[0]
+    # The text before the first `;` (`tops` always holds one). Not `split(";")[0]`: Ibis 12 compiles a literal array
+    # index for PostgreSQL one place too far.
+    start = tops.substr(0, tops.find(";"))
     start = ibis.ifelse(start == "", "", ids("top", start)) if spot.uses_start else ibis.literal("")
     hit = ids("top", tops.split(";")[t[f"{spot.prefix}hit"] + 1])
     checked = tops.substr(tops.find(";") + 1)

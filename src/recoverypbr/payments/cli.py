@@ -31,7 +31,7 @@ from recoverypbr.payments.statements import Statement
 from recoverypbr.reports import FORMATS
 from recoverypbr.reports.cells import safe_cell
 from recoverypbr.reports.sets import LOOSE, WrittenSet, set_name, write_set
-from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse, warehouse_exists
 
 PeriodOption = Annotated[
     str, typer.Option("--period", help="A statement period of the contract's schedule: 2013-Q1 or 2013-04.")
@@ -189,7 +189,7 @@ def _period_statements(
 ) -> Iterator[tuple[Contract, Period, Warehouse, list[Statement]]]:
     """The contract, the schedule period, the open warehouse and the period's statements, for pay and approve."""
     model = load_contract(contract)
-    if not db.exists():
+    if not warehouse_exists(db):
         raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first (recoverypbr load) or pass --db")
     chosen = statement_period(model, period)
     with open_warehouse(db) as wh:

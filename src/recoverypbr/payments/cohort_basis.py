@@ -74,7 +74,7 @@ def cohort_counts(ledger: ir.Table, contract: Contract, period: Period, episodes
     achieved = rows.status == ACHIEVED
     return rows.group_by("provider_id", "outcome_id", "complexity_group").aggregate(
         decided=rows.count(),
-        achieved=achieved.cast("int64").sum(),
+        achieved=achieved.cast("int32").cast("int64").sum(),
         episodes=rows.episode_id.collect(where=achieved),
     )
 

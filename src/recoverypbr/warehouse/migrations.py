@@ -233,12 +233,12 @@ def check_version(wh: Warehouse) -> int:
     version = current_version(wh)
     if version > SCHEMA_VERSION:
         raise WarehouseError(
-            f"the warehouse {wh.path} is at schema version {version}, newer than this program's {SCHEMA_VERSION}",
+            f"the warehouse {wh.name} is at schema version {version}, newer than this program's {SCHEMA_VERSION}",
             hint="upgrade recoverypbr (pip install -U recoverypbr) before using this warehouse",
         )
     if version < SCHEMA_VERSION:
         raise WarehouseError(
-            f"the warehouse {wh.path} is at schema version {version}; this program needs {SCHEMA_VERSION}",
+            f"the warehouse {wh.name} is at schema version {version}; this program needs {SCHEMA_VERSION}",
             hint="open it once for writing (for example with recoverypbr load) to migrate it",
         )
     return version

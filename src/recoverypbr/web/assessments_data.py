@@ -70,7 +70,7 @@ def by_group(wh: Warehouse, contract: Contract, scope: Scope) -> list[dict[str, 
 def by_rule(wh: Warehouse, contract: Contract, scope: Scope) -> list[dict[str, Any]]:
     """Episodes by the rule that fired (its id and words) and group, most first."""
     base, params = _scoped(contract, scope)
-    rows = wh.execute(f"SELECT g.rule_id, any_value(g.rule_text), count(DISTINCT g.rule_text), g.complexity_group, "
+    rows = wh.execute(f"SELECT g.rule_id, min(g.rule_text), count(DISTINCT g.rule_text), g.complexity_group, "
                       f"count(*) {base} GROUP BY g.rule_id, g.complexity_group ORDER BY count(*) DESC, g.rule_id",
                       params)
     points = contract.complexity.points if contract.complexity else None

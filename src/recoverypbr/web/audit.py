@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
 from recoverypbr.warehouse.connection import Warehouse
 
 #: The hash the first entry chains from.
@@ -64,8 +62,11 @@ class Chain:
         with self._lock:
             last = self._last if self._last is not None else _last(wh)
             try:
-                self._last = _insert(wh, last, at, actor, role, action, target, detail)
-            except duckdb.ConstraintException:
+                with wh.savepoint():  # on PostgreSQL a refused insert must not end an enclosing transaction
+                    self._last = _insert(wh, last, at, actor, role, action, target, detail)
+            except Exception as exc:
+                if not wh.is_constraint_violation(exc):
+                    raise
                 # Another writer appended since (the command line before this server, another app on the file in
                 # the same process): chain to the entry that is really last, then keep going from there.
                 self._last = _insert(wh, _last(wh), at, actor, role, action, target, detail)

@@ -11,11 +11,18 @@ from rich.table import Table
 
 from recoverypbr._console import PlainFlagsGroup, console, print_table, user_errors
 from recoverypbr.errors import RecoveryPbrError
-from recoverypbr.warehouse.connection import DEFAULT_DB, Warehouse, open_warehouse
+from recoverypbr.warehouse.connection import (
+    DB_HELP,
+    DEFAULT_DB,
+    Warehouse,
+    describe_db,
+    open_warehouse,
+    warehouse_exists,
+)
 from recoverypbr.web import audit
 from recoverypbr.web.users import ROLE_WORDS, ROLES, add_user, list_users, reset_password, set_disabled
 
-DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file (DuckDB).", show_default=True)]
+DbOption = Annotated[Path, typer.Option("--db", help=DB_HELP, show_default=True)]
 users_app = typer.Typer(cls=PlainFlagsGroup, help="The web app's users: add, list, disable, reset a password.",
                         no_args_is_help=True, add_completion=False)
 audit_app = typer.Typer(cls=PlainFlagsGroup, help="The web app's tamper-evident audit log.", no_args_is_help=True,
@@ -23,7 +30,7 @@ audit_app = typer.Typer(cls=PlainFlagsGroup, help="The web app's tamper-evident 
 
 
 def _existing(db: Path) -> Warehouse:
-    if not db.exists():
+    if not warehouse_exists(db):
         raise RecoveryPbrError(f"no warehouse at {db}", hint="load an extract first (recoverypbr load) or pass --db")
     return open_warehouse(db)
 
@@ -125,17 +132,17 @@ def serve_command(
     from recoverypbr.web.context import Settings
 
     with user_errors():
-        if not db.exists():
+        if not warehouse_exists(db):
             raise RecoveryPbrError(f"no warehouse at {db}",
                                    hint="load an extract first (recoverypbr load) or pass --db")
         with open_warehouse(db) as wh:
             count = len(list_users(wh))
         if count == 0:
-            raise RecoveryPbrError(f"the warehouse {db} has no users, so no one could sign in",
+            raise RecoveryPbrError(f"the warehouse {describe_db(db)} has no users, so no one could sign in",
                                    hint="add one with `recoverypbr users add NAME --role commissioner --db "
                                         f"{db}` (or run `recoverypbr demo`)")
         app = create_app(Settings(db=db, contract=contract, reports=reports,
                                   idle=timedelta(minutes=session_minutes)))
-    console.print(f"recoverypbr web app on http://{host}:{port}/ (warehouse {db}, {count} users). Ctrl+C stops it.",
-                  highlight=False)
+    console.print(f"recoverypbr web app on http://{host}:{port}/ (warehouse {describe_db(db)}, {count} users). "
+                  "Ctrl+C stops it.", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)

@@ -58,11 +58,11 @@ def client_list(wh: Warehouse, scope: Scope, search: str = "", page: int = 1) ->
         where.append("e.provider_id = ?")
         params.append(scope.provider_id)
     if search:
-        where.append("contains(lower(e.client_id), ?)")
+        where.append("strpos(lower(e.client_id), ?) > 0")
         params.append(search.lower())
     sql = (f"SELECT e.client_id, count(*) AS episodes, min(e.start_date) AS first_start, "
            f"max(e.discharge_date) AS last_discharge FROM episodes e WHERE {' AND '.join(where)} GROUP BY e.client_id")
-    total = int(wh.execute(f"SELECT count(*) FROM ({sql})", params)[0][0])
+    total = int(wh.execute(f"SELECT count(*) FROM ({sql}) AS clients", params)[0][0])
     rows = wh.execute(f"{sql} ORDER BY e.client_id LIMIT {PAGE} OFFSET {(max(page, 1) - 1) * PAGE}", params)
     keys = ("client_id", "episodes", "first_start", "last_discharge")
     return [dict(zip(keys, r, strict=True)) for r in rows], total
@@ -219,7 +219,7 @@ def _ledger_rows(wh: Warehouse, contract: Contract, as_of: date, sql: str, clien
 def _read_ledger(wh: Warehouse, key: tuple[Any, ...], stamp: tuple[Any, ...],
                  sql: str) -> tuple[tuple[Any, ...], pa.Table, dict[str, tuple[int, int]]]:
     """The ledger of the run stored as of the date, sorted by client, and each client's (offset, rows)."""
-    table: pa.Table = wh.raw.execute(f"SELECT * FROM ({sql}) AS t ORDER BY t.client_id").to_arrow_table()
+    table: pa.Table = wh.to_arrow_sql(f"SELECT * FROM ({sql}) AS t ORDER BY t.client_id")
     counts = pc.value_counts(table.column("client_id").combine_chunks())
     where: dict[str, tuple[int, int]] = {}
     offset = 0

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.warehouse.connection import Warehouse, open_warehouse
+from recoverypbr.warehouse.connection import Warehouse, is_postgres, open_warehouse, resolve_db
 from recoverypbr.web import audit
 from recoverypbr.web.sessions import AttemptLimit, Sessions
 from recoverypbr.web.users import User, get_user
@@ -54,7 +54,8 @@ class WebContext:
 
     @classmethod
     def open(cls, settings: Settings, contract: Contract) -> WebContext:
-        wh = open_warehouse(settings.db)
+        # On PostgreSQL each write waits for other writers in its own transaction, not for the app's whole life.
+        wh = open_warehouse(settings.db, lock=False)
         return cls(settings, contract, wh, Sessions(settings.idle, settings.absolute))
 
     def close(self) -> None:
@@ -87,4 +88,6 @@ class WebContext:
 
     @property
     def reports(self) -> Path:
-        return self.settings.reports or self.settings.db.resolve().parent
+        if self.settings.reports:
+            return self.settings.reports
+        return Path.cwd() if is_postgres(resolve_db(self.settings.db)) else self.settings.db.resolve().parent
