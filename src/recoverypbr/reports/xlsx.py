@@ -5,13 +5,15 @@ the statement's pence divided by 100, exact to the penny when shown or rounded t
 The workbook's creation and modification dates, and its zip entries' times, are the statement's as-of date, so the
 same statement gives the same bytes whenever it is written.
 The workbook is written in openpyxl's streaming (write-only) mode, so a statement of a national provider with
-tens of thousands of lines takes seconds, not minutes.
+tens of thousands of lines takes seconds, not minutes, and its rows go to a temporary file as they are made rather
+than staying in memory. The saved workbook is then copied entry by entry, in pieces, into the file (with the dates
+made the as-of date); neither copy is held in memory whole, and the file appears under its name only when whole.
 """
 
 from __future__ import annotations
 
-import io
 import re
+import shutil
 import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -28,6 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from recoverypbr.payments.statements import LINE_HEADER
 from recoverypbr.reports.cells import safe_cell
+from recoverypbr.reports.staged import staged
 from recoverypbr.reports.summary import heading, sections
 
 MONEY = "#,##0.00;[Red]-#,##0.00"
@@ -54,26 +57,39 @@ def statement_xlsx(document: dict[str, Any], path: Path) -> None:
     book.properties.title = f"Statement {document['statement_id']}"
     stamp = datetime.combine(date.fromisoformat(document["as_of"]), datetime.min.time())
     book.properties.created = book.properties.modified = stamp
-    buffer = io.BytesIO()
-    book.save(buffer)
-    path.write_bytes(_reproducible(buffer.getvalue(), stamp))
+    with staged(path) as part:
+        saved = part.with_suffix(".saved")  # openpyxl's own file: a step on the way, never put in place
+        try:
+            book.save(saved)
+            _reproducible(saved, part, stamp)
+        finally:
+            saved.unlink(missing_ok=True)
 
 
-def _reproducible(data: bytes, stamp: datetime) -> bytes:
-    """The workbook with the save's wall-clock times (openpyxl sets `modified` on saving; zip entries carry the
-    time) replaced by `stamp`."""
+#: Zip entries are copied in pieces of this many bytes.
+COPY_BYTES = 1 << 20
+
+
+def _reproducible(source_path: Path, target_path: Path, stamp: datetime) -> None:
+    """Copy the workbook with the save's wall-clock times (openpyxl sets `modified` on saving; zip entries carry
+    the time) replaced by `stamp`, entry by entry and each in pieces (the same bytes as writing it whole)."""
     moment = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    with zipfile.ZipFile(source_path) as source, \
+            zipfile.ZipFile(target_path, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
-            content = source.read(item.filename)
-            if item.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + moment.encode() + rb"\g<2>",
-                                 content)
             entry = zipfile.ZipInfo(item.filename, date_time=stamp.timetuple()[:6])
             entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, content)
-    return out.getvalue()
+            if item.filename == "docProps/core.xml":
+                content = source.read(item.filename)
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + moment.encode() + rb"\g<2>",
+                                 content)
+                target.writestr(entry, content)
+                continue
+            # What writestr does, in pieces: the size known before the entry's header is written (it decides, as
+            # there, whether the entry needs ZIP64), then the content through the same compressor.
+            entry.file_size = item.file_size
+            with source.open(item) as reading, target.open(entry, "w") as writing:
+                shutil.copyfileobj(reading, writing, COPY_BYTES)
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any, font: Font | None = None, fill: PatternFill | None = None,
