@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import warnings
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,12 @@ def test_a_pdf_of_a_thousand_pages_and_more_says_its_page_count_without_a_warnin
     assert [str(w.message) for w in caught] == []
     text = _pdf_text(tmp_path / "long.pdf")
     assert "page 1 of 1001" in text and "page 1001 of 1001" in text
+
+
+def test_a_summary_gives_a_table_as_long_as_the_lines_as_its_count(tmp_path: Path) -> None:
+    many = tuple({"client_id": f"C{i}", "outcome_id": "x", "why": "no tariff"} for i in range(2_500))
+    statement = replace(synthetic_statement(pdf_writer.SUMMARY_ABOVE + 1), unpriced=many, notes=("A note",))
+    write_statement(statement.document(), tmp_path, ("pdf",))
+    flat = " ".join(_pdf_text(tmp_path / "statement_P1_2013-Q2.pdf").split())
+    assert "2,500 rows: they are in the statement's JSON and on the Summary sheet of its XLSX." in flat
+    assert "C2499" not in flat and "A note" in flat

@@ -139,8 +139,8 @@ def _summary(pdf: FPDF, document: dict[str, Any], pointer: str) -> None:
         _section(pdf, section, widths=(120, 25, 50), right=(1,))
     for section in found[1:]:
         if len(section.rows) > SUMMARY_ABOVE:  # a table as long as the lines would be (unpriced rows, say)
-            section = Section(section.title, ("",), [(f"{len(section.rows):,} rows: they are in the statement's JSON "
-                                                      "and on the Summary sheet of its XLSX.",)])
+            said = f"{len(section.rows):,} rows: they are in the statement's JSON and on the Summary sheet of its XLSX."
+            section = Section(section.title, ("What",), [(said,)])
         _section(pdf, section)
 
 
