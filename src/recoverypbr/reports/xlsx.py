@@ -143,7 +143,7 @@ def _reproducible(source_path: Path, target_path: Path, stamp: datetime, lines: 
 def _concat(before: bytes, middle: Iterable[str], after: bytes) -> Iterator[bytes]:
     yield before
     for text in middle:
-        yield text.encode("utf-8")
+        yield _checked(text)
     yield after
 
 
@@ -296,24 +296,31 @@ def _lines_rows(document: dict[str, Any], styles: dict[str, int]) -> Iterator[st
                 add(f"{opening}{r}{as_date}{serial}</v></c>")
         chunk.append(f'<row r="{r}">{"".join(cells)}</row>')
         if len(chunk) >= CHUNK_ROWS:
-            yield _checked("".join(chunk))
+            yield "".join(chunk)
             chunk = []
     n += 1
     amount = letters[LINE_HEADER.index("amount")]
     total = _money(document["totals"]["total"])
     chunk.append(f'<row r="{n}">{_xml_cell(f"A{n}", styles["total"], "Total")}'
                  f'{_xml_cell(f"{amount}{n}", styles["total_money"], total)}</row>')
-    yield _checked("".join(chunk))
+    yield "".join(chunk)
 
 
-def _checked(xml: str) -> str:
-    """The XML, refused (as openpyxl refuses such a value) when a value holds a control character XML cannot."""
-    found = ILLEGAL_CHARACTERS_RE.search(xml)
-    if found:
-        start = xml.rfind("<c ", 0, found.start())
-        raise IllegalCharacterError(f"cell {xml[start:start + 20]!r}... holds {found.group()!r}, which cannot be "
-                                    "used in worksheets.")
-    return xml
+#: The control characters XML 1.0 cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE), as UTF-8 bytes: each is one byte,
+#: and no byte of a longer character is below 0x80, so the encoded text holds one exactly when the text does.
+_ILLEGAL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
+def _checked(xml: str) -> bytes:
+    """The XML as UTF-8, refused (as openpyxl refuses such a value) when a value holds a control character XML
+    cannot hold."""
+    data = xml.encode("utf-8")
+    if len(data.translate(None, _ILLEGAL_BYTES)) != len(data):
+        found = ILLEGAL_CHARACTERS_RE.search(xml)
+        start = xml.rfind("<c ", 0, found.start() if found else 0)
+        raise IllegalCharacterError(f"cell {xml[start:start + 20]!r}... holds "
+                                    f"{found.group() if found else '?'!r}, which cannot be used in worksheets.")
+    return data
 
 
 def _print_fit(sheet: WriteOnlyWorksheet) -> None:
