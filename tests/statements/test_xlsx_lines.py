@@ -190,3 +190,17 @@ def test_the_rows_are_the_cells_xml_cell_writes() -> None:
     want.append(f'<row r="{n}"><c r="A{n}" s="2" t="inlineStr"><is><t>Total</t></is></c>'
                 f'{xlsx_writer._xml_cell(f"J{n}", 9, Decimal(DOCUMENT["totals"]["total"]))}</row>')
     assert "".join(xlsx_writer._lines_rows(DOCUMENT, styles)) == "".join(want)
+
+
+def test_a_lines_sheet_too_large_for_a_plain_zip_entry_is_written_again_with_zip64(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lines entry's size is known only once written: past zipfile's limit without ZIP64 (2 GiB, made small
+    here) the workbook is written again with ZIP64, and reads back whole."""
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 20_000)
+    (path,) = write_statement(DOCUMENT, tmp_path, ("xlsx",))
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    with zipfile.ZipFile(path) as book:
+        assert book.getinfo(xlsx_writer.LINES_ENTRY).file_size > 20_000
+    rows = list(load_workbook(path)["Lines"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(DOCUMENT["lines"]) + 1 and rows[-1][0] == "Total"
