@@ -69,11 +69,11 @@ def test_defect_3_a_pay_stopped_part_way_leaves_the_earlier_set_whole(
     written = []
     real = pdf.statement_pdf
 
-    def killed_on_the_second(document: dict[str, object], path: Path) -> None:
+    def killed_on_the_second(document: dict[str, object], path: Path, **kwargs: object) -> None:
         written.append(path.name)
         if len(written) == 2:
             raise Killed
-        real(document, path)
+        real(document, path, **kwargs)
 
     monkeypatch.setattr(pdf, "statement_pdf", killed_on_the_second)
     contract, db = area

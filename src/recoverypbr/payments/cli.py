@@ -100,7 +100,7 @@ def write_period_set(
 ) -> WrittenSet:
     """Write the statements as the period's set in `record.folder` (replacing its earlier set whole) and remember
     where and how, for `approve` to write it again."""
-    written = write_set(record.folder, period.label, record.as_of.isoformat(), [s.document() for s in made],
+    written = write_set(record.folder, period.label, record.as_of.isoformat(), (s.document() for s in made),
                         summary_csv(made), record.formats)
     record_set(wh, contract, period, record, at)
     return written

@@ -31,7 +31,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -84,12 +84,15 @@ def write_set(
     out: Path,
     period: str,
     as_of: str,
-    documents: Sequence[Mapping[str, Any]],
+    documents: Iterable[Mapping[str, Any]],
     summary: bytes,
     formats: Sequence[str] = FORMATS,
 ) -> WrittenSet:
     """Write the period's statements (one document per provider, in each format), the summary CSV and the manifest
-    as one set, and put it in place of the period's previous set in `out`, whole. Returns the set."""
+    as one set, and put it in place of the period's previous set in `out`, whole. Returns the set.
+
+    `documents` may be made one at a time as they are asked for (a generator): each is let go once written, so a
+    national area's statements are not all held as documents at once."""
     name = set_name(period)
     link = out / name
     store = out / SETS
@@ -102,9 +105,12 @@ def write_set(
     folder.mkdir()
     try:
         listed: list[dict[str, Any]] = []
+        contract = None
         for document in documents:
             paths = write_statement(dict(document), folder, formats)
             listed.append(_statement_entry(document, [p.name for p in paths]))
+            contract = contract or _contract(document)
+            del document
         (folder / summary_name(period)).write_bytes(summary)
         files = [_file_entry(p) for p in sorted(folder.iterdir())]
         manifest = {
@@ -112,7 +118,7 @@ def write_set(
             "version": MANIFEST_VERSION,
             "period": period,
             "as_of": as_of,
-            "contract": _contract(documents),
+            "contract": contract,
             "statements": listed,
             "files": files,
         }
@@ -144,10 +150,8 @@ def _in_store(link: Path) -> bool:
     return link.is_symlink() and len(parts := Path(os.readlink(link)).parts) == 2 and parts[0] == SETS
 
 
-def _contract(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    if not documents:
-        return None
-    contract = documents[0]["contract"]
+def _contract(document: Mapping[str, Any]) -> dict[str, Any]:
+    contract = document["contract"]
     return {"area": contract["area"], "version": contract["version"], "sha256": contract["sha256"]}
 
 

@@ -1,0 +1,153 @@
+"""A national provider's statement: 50,000 lines written in every format without a warning; the CSV, JSON and XLSX
+hold every line (the JSON is `document_text` byte for byte), and the PDF is the summary, its totals by kind,
+outcome and complexity group adding up to the statement's total to the penny, with where the lines are."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import subprocess
+import warnings
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import synthetic_statement
+from openpyxl import load_workbook
+
+from recoverypbr.payments.approval import document_text
+from recoverypbr.reports import pdf as pdf_writer
+from recoverypbr.reports import write_statement
+from recoverypbr.reports.files import document_chunks
+from recoverypbr.reports.summary import grouped
+
+LINES = 50_000
+
+
+@pytest.fixture(scope="module")
+def large() -> dict[str, Any]:
+    return synthetic_statement(LINES).document()
+
+
+def _pdf_text(path: Path) -> str:
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    return subprocess.run([tool, "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def _table(text: str, title: str) -> list[tuple[str, int, Decimal]]:
+    """The rows (label, lines, pounds) of one "Lines by ..." table in the PDF's text, across page breaks."""
+    found = []
+    for row in text.split(title, 1)[1].splitlines():
+        match = re.fullmatch(r"\s*(.+?)\s{2,}([\d,]+)\s{2,}(-?[\d,]+\.\d\d)\s*", row)
+        if match:
+            found.append((match[1], int(match[2].replace(",", "")), Decimal(match[3].replace(",", ""))))
+            if match[1] == "Total":
+                return found
+    raise AssertionError(f"no Total row under {title!r}")
+
+
+def test_a_large_statement_in_every_format(large: dict[str, Any], tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = write_statement(large, tmp_path)
+    assert [str(w.message) for w in caught] == []
+    assert [p.name for p in written] == [f"statement_P1_2013-Q2.{f}" for f in ("csv", "json", "xlsx", "pdf")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)  # no part file left
+    total = Decimal(large["totals"]["total"])
+    assert sum(Decimal(line["amount"]) for line in large["lines"]) == total
+
+    # JSON: the canonical text, byte for byte.
+    assert written[1].read_bytes() == document_text(large).encode()
+
+    # CSV: every line.
+    with written[0].open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == LINES
+    assert [r["client_id"] for r in rows[:2]] == ["C0000000", "C0000001"]
+    assert sum(Decimal(r["amount"]) for r in rows) == total
+
+    # XLSX: every line, then the total row.
+    book = load_workbook(written[2], read_only=True)
+    try:
+        body = list(book["Lines"].iter_rows(min_row=2, values_only=True))
+    finally:
+        book.close()
+    assert len(body) == LINES + 1
+    assert body[-2][0] == LINES and body[-1][0] == "Total"
+
+    # PDF: the summary, not the lines.
+    text = _pdf_text(written[3])
+    flat = " ".join(text.split())
+    assert "Payment statement (summary)" in flat
+    assert large["fingerprint"] in flat
+    assert ("This statement has 50,000 lines; they are in statement_P1_2013-Q2.csv and .xlsx (and .json) beside "
+            "this file.") in flat
+    assert "C0000001" not in text and "Lines (50000)" not in text
+    assert "Year to date: year 1" in flat and "Paid to this provider for this year so far" in flat
+    for title, expected in (("Lines by kind", 4), ("Lines by outcome", 8), ("Lines by complexity group", 4)):
+        table = _table(text, title)
+        *rows, last = table
+        assert last[0] == "Total" and len(rows) == expected, table
+        assert (last[1], last[2]) == (LINES, total), title
+        assert sum(r[1] for r in rows) == LINES and sum(r[2] for r in rows) == total, title
+    kinds = {label: pounds for label, _, pounds in _table(text, "Lines by kind")}
+    assert kinds["Caps (cuts)"] == Decimal(large["totals"]["by_kind"]["cap"])
+    assert "(no outcome)" in dict((r[0], r) for r in _table(text, "Lines by outcome"))
+    assert grouped(large["totals"]["total"]) in text
+
+
+def test_the_json_is_written_in_chunks_of_the_canonical_text(large: dict[str, Any]) -> None:
+    chunks = list(document_chunks(large))
+    assert len(chunks) > 10
+    assert "".join(chunks) == document_text(large)
+
+
+def test_the_pointer_names_the_files_written_with_the_pdf(tmp_path: Path) -> None:
+    document = synthetic_statement(pdf_writer.SUMMARY_ABOVE + 1).document()
+    write_statement(document, tmp_path, ("csv", "pdf"))
+    flat = " ".join(_pdf_text(tmp_path / "statement_P1_2013-Q2.pdf").split())
+    assert "This statement has 2,001 lines; they are in statement_P1_2013-Q2.csv beside this file." in flat
+    (tmp_path / "alone").mkdir()
+    write_statement(document, tmp_path / "alone", ("pdf",))
+    flat = " ".join(_pdf_text(tmp_path / "alone" / "statement_P1_2013-Q2.pdf").split())
+    assert "They are in the statement's CSV, XLSX and JSON (statement_P1_2013-Q2.csv, .xlsx and .json)" in flat
+
+
+def test_at_the_threshold_the_pdf_still_lists_every_line(tmp_path: Path) -> None:
+    document = synthetic_statement(pdf_writer.SUMMARY_ABOVE).document()
+    write_statement(document, tmp_path, ("pdf",))
+    text = _pdf_text(tmp_path / "statement_P1_2013-Q2.pdf")
+    assert f"Lines ({pdf_writer.SUMMARY_ABOVE})" in text and "(summary)" not in text
+    assert "C0001999" in text
+
+
+def test_a_pdf_of_a_thousand_pages_and_more_says_its_page_count_without_a_warning(tmp_path: Path) -> None:
+    document = synthetic_statement(1).document()
+
+    def many(pdf: Any) -> None:
+        for _ in range(1_000):
+            pdf.add_page()
+
+    # The cause: fpdf2's `{nb}` keeps room for three digits, and warns when the count is wider.
+    with pytest.warns(UserWarning, match="total page count"):
+        pdf_writer._pages(document, many, "{nb}").output()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pdf_writer.write_pdf(document, many, tmp_path / "long.pdf")
+    assert [str(w.message) for w in caught] == []
+    text = _pdf_text(tmp_path / "long.pdf")
+    assert "page 1 of 1001" in text and "page 1001 of 1001" in text
+
+
+def test_a_summary_gives_a_table_as_long_as_the_lines_as_its_count(tmp_path: Path) -> None:
+    many = tuple({"client_id": f"C{i}", "outcome_id": "x", "why": "no tariff"} for i in range(2_500))
+    statement = replace(synthetic_statement(pdf_writer.SUMMARY_ABOVE + 1), unpriced=many, notes=("A note",))
+    write_statement(statement.document(), tmp_path, ("pdf",))
+    flat = " ".join(_pdf_text(tmp_path / "statement_P1_2013-Q2.pdf").split())
+    assert "2,500 rows: they are in the statement's JSON and on the Summary sheet of its XLSX." in flat
+    assert "C2499" not in flat and "A note" in flat
