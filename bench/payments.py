@@ -40,10 +40,10 @@ from outcomes import CACHE, area, warehouse  # noqa: E402  (bench scripts share 
 CONTRACT = ROOT / "contracts" / "marlshire.yaml"
 
 
-def run_pay(db: str, out: Path, period: str) -> tuple[float, int]:
+def run_pay(db: str, out: Path, period: str, formats: str) -> tuple[float, int]:
     """`recoverypbr pay` in a child process: (wall seconds, peak RSS bytes)."""
     command = [sys.executable, "-m", "recoverypbr", "pay", "--contract", str(CONTRACT), "--period", period,
-               "--out", str(out), "--db", db]
+               "--out", str(out), "--db", db, "--format", formats]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert child.stderr is not None
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--period", default="2015-Q1", help="the last quarter of the third contract year")
     parser.add_argument("--engine", default="duckdb,postgresql", help="comma-separated: duckdb, postgresql")
+    parser.add_argument("--formats", default="csv,json,xlsx,pdf", help="the statement formats pay writes")
     parser.add_argument("--pg-url", default=os.environ.get("RECOVERYPBR_BENCH_PG"),
                         help="a PostgreSQL server's URL with rights to create databases (default: start one)")
     args = parser.parse_args()
@@ -112,17 +113,16 @@ def main() -> None:
                     url = args.pg_url
                     if url is None:
                         sys.path.insert(0, str(ROOT / "tests"))
-                        from pg import TemporaryServer  # the tests' own server starter
+                        from pg import start_server  # the tests' own server: a temporary folder, loopback only
 
-                        server = TemporaryServer(work / "pg")
-                        server.start()
+                        server = start_server()
                         url = server.url("postgres")
                     db = postgres_copy(url, extract, work)
                 else:
                     raise SystemExit(f"unknown engine {engine!r}: choose duckdb or postgresql")
                 for run in ("cold", "again"):
                     out = work / f"{engine}-{run}"
-                    wall, peak = run_pay(db, out, args.period)
+                    wall, peak = run_pay(db, out, args.period, args.formats)
                     report[f"{engine} {run}"] = {"seconds": round(wall, 1), "peak_gib": round(peak / 2**30, 2)}
                     print(f"  {run:<6} {wall:7.1f} s   peak {peak / 2**30:5.2f} GiB", flush=True)
                     digests[f"{engine} {run}"] = file_digests(out / args.period)
@@ -137,7 +137,8 @@ def main() -> None:
         ratio = report["postgresql cold"]["seconds"] / report["duckdb cold"]["seconds"]
         print(f"PostgreSQL / DuckDB {ratio:.2f}x (cold)")
     (HERE / "payments-report.json").write_text(json.dumps(
-        {"clients": args.clients, "period": args.period, "runs": report, "files": files, "same_bytes": same},
+        {"clients": args.clients, "period": args.period, "formats": args.formats, "runs": report, "files": files,
+         "same_bytes": same},
         indent=2) + "\n")
     if not same:
         raise SystemExit("the statement files differ between runs or engines")
