@@ -135,3 +135,26 @@ def test_the_store_keeps_the_latest_runs_only(monkeypatch: pytest.MonkeyPatch) -
         runs = wh.execute("SELECT count(DISTINCT data_sha256) FROM priced_periods")[0][0]
         lines = wh.execute("SELECT count(DISTINCT data_sha256) FROM priced_lines")[0][0]
         assert runs == lines == stored.KEEP
+
+
+def test_data_loaded_while_pricing_refuses_the_statements_and_stores_nothing() -> None:
+    # Another process's load between the data digest and the end of pricing: the prices could rest on rows the
+    # fingerprint does not cover, so the statements are refused (run again) and nothing is kept.
+    import pytest
+
+    from recoverypbr.payments.approval import StatementError
+    from recoverypbr.payments.fingerprint import fingerprint
+    from recoverypbr.payments.run import price_stored
+    from recoverypbr.payments.stored import data_marker
+
+    episodes = [{"episode_id": "E0", "client_id": "C0", "provider_id": "P1", "start_date": dt.date(2011, 1, 1),
+                 "discharge_date": dt.date(2012, 5, 10), "discharge_reason": "completed_drug_free",
+                 "substances": "opiates"}]
+    with case_warehouse({"episodes": episodes}) as wh:
+        marker = data_marker(wh)
+        prints = fingerprint(wh, CONTRACT, Q2.end)
+        wh.execute("INSERT INTO loads VALUES (99, 'elsewhere', now(), now(), 1, 1, 0, 'test')")
+        with pytest.raises(StatementError, match="while the statements were being made"):
+            price_stored(wh, CONTRACT, Q2, Q2.end, prints, marker=marker)
+        assert _stored_rows(wh) == 0
+        assert price_stored(wh, CONTRACT, Q2, Q2.end, prints, marker=data_marker(wh)).payments

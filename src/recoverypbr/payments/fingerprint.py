@@ -82,10 +82,11 @@ def _hex_number(text: ir.StringValue, start: int) -> ir.IntegerValue:
 
 
 def _cell(table: ir.Table, column: str) -> ir.StringValue:
-    """A cell as text every engine writes alike: decimals as thousandths (engines print floats differently)."""
+    """A cell as text every engine writes alike: decimals as thousandths (engines print floats differently), rounded
+    half away from zero by hand (PostgreSQL's round of a double goes to even, DuckDB's and Spark's away from zero)."""
     value = table[column]
     if value.type().is_floating():
-        value = (value * 1000).round().cast("int64")
+        value = ((value.abs() * 1000 + 0.5).floor() * value.sign()).cast("int64")
     return value.cast("string").fill_null("\u2205")
 
 

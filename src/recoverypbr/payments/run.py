@@ -45,7 +45,7 @@ from recoverypbr.payments.periods import Period, WindowKind, parse_period, windo
 from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
-from recoverypbr.payments.stored import PricingKey, store_payments, stored_payments
+from recoverypbr.payments.stored import PricingKey, data_marker, store_payments, stored_payments
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
 from recoverypbr.payments.words import reference_words
 from recoverypbr.payments.year import year_to_date
@@ -152,13 +152,22 @@ def price_stored(
     prints: Fingerprint,
     progress: Progress | None = None,
     at: datetime | None = None,
+    marker: tuple[Any, ...] | None = None,
 ) -> Priced:
     """`price_up_to`, reading the periods already priced with the same contract, data and program from the warehouse
-    (`stored.py`) and keeping the ones it prices there for next time."""
+    (`stored.py`) and keeping the ones it prices there for next time. `marker` (`stored.data_marker`, taken before
+    `prints` was) must be unchanged after pricing: otherwise another process loaded data meanwhile, the prices may
+    rest on data the fingerprint does not cover, and nothing is returned or stored."""
     key = PricingKey.of(prints.contract_sha256, prints.data_sha256, prints.program_version)
     wanted = [q for q in schedule(contract) if q.start <= period.start]
     known = stored_payments(wh, key, wanted)
     priced = price_up_to(wh, contract, period, as_of, progress, known=known)
+    if marker is not None and data_marker(wh) != marker:
+        raise StatementError(
+            "data were loaded (or an audit finding recorded) while the statements were being made, so their figures "
+            "and fingerprints may not agree",
+            hint="run the command again: it makes the statements from the data as they are now",
+        )
     new = {label: p for label, p in priced.payments.items() if label not in known}
     store_payments(wh, contract, key, as_of, new, at or datetime.now(UTC))
     return priced
@@ -227,8 +236,9 @@ def make_statements(
     _check_as_of(period, as_of, approved)
     if evaluate:
         build_ledger(wh, contract, as_of)
+    marker = data_marker(wh)
     prints = fingerprint(wh, contract, as_of)
-    priced = price_stored(wh, contract, period, as_of, prints, progress)
+    priced = price_stored(wh, contract, period, as_of, prints, progress, marker=marker)
     ledger = stored_ledger(wh, contract, as_of)
     who = payees(contract, priced, approved)
     unknown = sorted(set(providers or []) - set(who[period.label]))

@@ -58,6 +58,20 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+#: The installed source's digest, taken when the program starts: a package upgraded on disk under a running server
+#: must not have the old code's figures stored under the new code's key.
+CODE_DIGEST = code_digest()
+
+
+def data_marker(wh: Warehouse) -> tuple[Any, ...]:
+    """What changes whenever the input data can: the latest load and the number of audit findings. Taken before the
+    data digest and again after pricing, it shows a load (or a finding) that another process committed in between."""
+    found: list[Any] = list(wh.execute("SELECT max(load_id), count(*) FROM loads")[0])
+    if wh.has_table("audit_findings"):
+        found += list(wh.execute("SELECT count(*), max(recorded_on) FROM audit_findings")[0])
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class PricingKey:
     """What a period's pricing rests on: the contract, the data as of the date, and the program."""
@@ -68,7 +82,7 @@ class PricingKey:
 
     @classmethod
     def of(cls, contract_sha256: str, data_sha256: str, program_version: str) -> PricingKey:
-        return cls(contract_sha256, data_sha256, f"{program_version}; code {code_digest()[:16]}")
+        return cls(contract_sha256, data_sha256, f"{program_version}; code {CODE_DIGEST[:16]}")
 
     @property
     def values(self) -> list[str]:
