@@ -30,17 +30,26 @@ CONTRACT = Contract.model_validate(
 )
 Q2, Q3 = statement_period(CONTRACT, "2013-Q2"), statement_period(CONTRACT, "2013-Q3")
 
-episode = st.fixed_dictionaries(
-    {
-        "provider_id": st.sampled_from(["P1", "P2"]),
-        "discharge": st.dates(dt.date(2012, 3, 1), dt.date(2013, 6, 30)),
-        "completed": st.booleans(),
-        "late_presentation_after_days": st.none() | st.integers(1, 400),
-    }
-)
+def episodes_until(last: dt.date) -> st.SearchStrategy[dict[str, Any]]:
+    """An episode drawn with its provider, discharge (2012-03-01 to `last`), completion and a late presentation."""
+    return st.fixed_dictionaries(
+        {
+            "provider_id": st.sampled_from(["P1", "P2"]),
+            "discharge": st.dates(dt.date(2012, 3, 1), last),
+            "completed": st.booleans(),
+            "late_presentation_after_days": st.none() | st.integers(1, 400),
+        }
+    )
 
 
-def _rows(drawn: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+episode = episodes_until(dt.date(2013, 6, 30))
+
+
+Rows = list[dict[str, Any]]
+
+
+def _rows(drawn: Rows, late_until: dt.date = Q2.end) -> tuple[Rows, Rows]:
+    """The episodes' rows and their late presentations dated on or before `late_until`."""
     episodes, late = [], []
     for i, e in enumerate(drawn):
         episodes.append({"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": e["provider_id"],
@@ -48,7 +57,7 @@ def _rows(drawn: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
                          "discharge_reason": "completed_drug_free" if e["completed"] else "dropped_out",
                          "substances": "opiates"})
         days = e["late_presentation_after_days"]
-        if days is not None and e["discharge"] + dt.timedelta(days=days) <= Q2.end:
+        if days is not None and e["discharge"] + dt.timedelta(days=days) <= late_until:
             late.append({"client_id": f"C{i}", "presented_on": e["discharge"] + dt.timedelta(days=days),
                          "setting": "treatment"})
     return episodes, late

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from statements.test_statement_properties import _rows as rows_of
+from statements.test_statement_properties import episodes_until
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.cases import BASE_CONTRACT, arrow_rows, case_warehouse
@@ -35,28 +37,11 @@ CONTRACT = Contract.model_validate(
 Q2, Q3, Q4 = (statement_period(CONTRACT, label) for label in ("2013-Q2", "2013-Q3", "2013-Q4"))
 AT = dt.datetime(2014, 1, 10, 9, 0)
 
-episode = st.fixed_dictionaries(
-    {
-        "provider_id": st.sampled_from(["P1", "P2"]),
-        "discharge": st.dates(dt.date(2012, 3, 1), dt.date(2013, 12, 31)),
-        "completed": st.booleans(),
-        "late_presentation_after_days": st.none() | st.integers(1, 400),
-    }
-)
+episode = episodes_until(dt.date(2013, 12, 31))
 
 
 def _rows(drawn: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    episodes, late = [], []
-    for i, e in enumerate(drawn):
-        episodes.append({"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": e["provider_id"],
-                         "start_date": dt.date(2011, 1, 1), "discharge_date": e["discharge"],
-                         "discharge_reason": "completed_drug_free" if e["completed"] else "dropped_out",
-                         "substances": "opiates"})
-        days = e["late_presentation_after_days"]
-        if days is not None and e["discharge"] + dt.timedelta(days=days) <= Q3.end:
-            late.append({"client_id": f"C{i}", "presented_on": e["discharge"] + dt.timedelta(days=days),
-                         "setting": "treatment"})
-    return episodes, late
+    return rows_of(drawn, late_until=Q3.end)
 
 
 def _texts(statements: list[Statement]) -> dict[str, str]:
