@@ -246,8 +246,7 @@ class Warehouse:
     def insert(self, target: str, expr: ibis.Table) -> None:
         """Append an expression's rows to `target`, matching columns by name."""
         columns = ", ".join(f'"{c}"' for c in expr.columns)
-        sql = ibis.to_sql(expr, dialect=self.dialect)
-        self.raw.execute(f'INSERT INTO "{target}" ({columns}) {sql}')
+        self.raw.execute(f'INSERT INTO "{target}" ({columns}) {self.compile(expr)}')
 
     def delete_matching(self, target: str, keys_table: str, key: tuple[str, ...]) -> None:
         """Delete the rows of `target` whose key appears in `keys_table`."""

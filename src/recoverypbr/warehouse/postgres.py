@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ibis
+import ibis.common.exceptions as com
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -66,7 +67,7 @@ def _visit_hexdigest(self: Any, op: Any, *, arg: sge.Expression, how: str) -> An
         return self.f.md5(arg)
     if how == "sha256":
         return self.f.encode(self.f.sha256(self.f.convert_to(arg, sge.convert("UTF8"))), sge.convert("hex"))
-    raise NotImplementedError(f"hexdigest {how!r} on PostgreSQL")
+    raise com.OperationNotDefinedError(f"hexdigest {how!r} is not defined for PostgreSQL (md5 and sha256 are)")
 
 
 PostgresCompiler.visit_HexDigest = _visit_hexdigest
@@ -365,17 +366,6 @@ class PostgresWarehouse(Warehouse):
         self.raw.execute(f'CREATE TEMP TABLE "{_ident(name)}" AS {sql}')
         self.raw.execute(f'ANALYZE "{_ident(name)}"')
         return self.ibis.table(name)
-
-    def insert(self, target: str, expr: ibis.Table) -> None:
-        columns = ", ".join(f'"{c}"' for c in expr.columns)
-        sql = self.compile(expr)
-        self.raw.execute(f'INSERT INTO "{target}" ({columns}) {sql}')
-
-    def delete_matching(self, target: str, keys_table: str, key: tuple[str, ...]) -> None:
-        match = " AND ".join(f'k."{c}" = t."{c}"' for c in key)
-        self.raw.execute(
-            f'DELETE FROM "{target}" AS t WHERE EXISTS (SELECT 1 FROM "{keys_table}" AS k WHERE {match})'
-        )
 
     def count(self, expr: ibis.Table) -> int:
         sql = self.compile(expr.count().as_table())

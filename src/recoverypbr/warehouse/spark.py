@@ -31,7 +31,8 @@ import pyarrow as pa
 
 from recoverypbr.data import codes
 from recoverypbr.data.schema import TABLES, Column
-from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.errors import RecoveryPbrError, WarehouseError
+from recoverypbr.outcomes.inputs import TABLE_NAMES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -39,16 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The tables the outcome rules read; the others of `TABLES` are registered when their files are there.
-OUTCOME_TABLES = (
-    "episodes",
-    "top",
-    "events",
-    "presentations",
-    "offending_individual",
-    "offending_cohort",
-    "assessments",
-    "clients",
-)
+OUTCOME_TABLES = TABLE_NAMES
 #: Without these no outcome can be decided; the other outcome tables are empty when their files are missing.
 REQUIRED_TABLES = ("episodes", "top")
 
@@ -307,7 +299,9 @@ class SparkWarehouse:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        raise NotImplementedError("the Spark warehouse is read-only: it has no transactions")
+        raise WarehouseError("the Spark engine only reads: it evaluates outcomes from Parquet and writes nothing back",
+                             hint="load, price and approve on a DuckDB or PostgreSQL warehouse (--db)")
+        yield  # pragma: no cover (a generator, so that the refusal comes on entering the block)
 
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one Spark SQL statement and return its rows (`?` parameters are positional)."""
