@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -214,8 +213,8 @@ def test_a_cohort_basis_outcome_is_not_priced_per_client_and_its_line_is_not_sha
         assert wh.count(unpriced_outcomes(ledger, contract, period)) == 0
     finally:
         wh.close()
-    by_group = dataclasses.replace(line("P2", 500), kind="cohort", outcome_id="abstinence")
-    measure = dataclasses.replace(line("P1", 500), kind="cohort", outcome_id="reduced_offending")
+    by_group = line("P2", 500)._replace(kind="cohort", outcome_id="abstinence")
+    measure = line("P1", 500)._replace(kind="cohort", outcome_id="reduced_offending")
     assert [(x.provider_id, x.amount_pence) for x in split_line(by_group, contract)] == [("P2", 500)]
     assert [(x.provider_id, x.amount_pence) for x in split_line(measure, contract)] == [("P1", 250), ("P2", 250)]
 

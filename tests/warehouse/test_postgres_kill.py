@@ -1,15 +1,23 @@
-"""SIGKILL during a load into PostgreSQL: the database holds all of that load or none of it, and the load re-runs.
+"""SIGKILL during a load into PostgreSQL, and during a `pay` on it: nothing is left half-written, and the command
+re-runs cleanly.
 
-A synthetic area of a couple of thousand clients (as bench/kill_pay.py makes one) is loaded once to completion into
-one database (the after-state); then, into another, `recoverypbr load` is started in a child process and killed
+Load: a synthetic area of a couple of thousand clients (as bench/kill_pay.py makes one) is loaded once to completion
+into one database (the after-state); then, into another, `recoverypbr load` is started in a child process and killed
 with SIGKILL after several random delays. After each kill every table's row count (and the `loads` rows) equal the
 empty before-state or the full after-state; the killed command's advisory lock and connection are gone with it, so
 the final load runs cleanly and leaves exactly the after-state.
+
+Pay: `recoverypbr pay` on the loaded database is killed at random points while it prices (each priced period is
+stored in its own transaction), stores and writes. After each kill every stored priced period holds exactly its
+line count, the statement folder verifies (`recoverypbr verify`: a whole set or none), and a last `pay` runs to
+completion; its statements are byte for byte those of a `pay` made with nothing stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,3 +76,64 @@ def test_a_killed_postgresql_load_leaves_all_or_nothing(pg_db: Callable[[], str]
 
     subprocess.run([*CLI, "load", str(area), "--db", url], check=True, capture_output=True)
     assert _state(url) == after
+
+
+def _priced(url: str) -> list[tuple[object, ...]]:
+    """Each stored priced period with its line count, and the lines actually stored for it."""
+    with open_warehouse(url, read_only=True) as wh:
+        return wh.execute(
+            "SELECT p.data_sha256, p.period_label, p.line_count, count(l.line_no) FROM priced_periods p"
+            " LEFT JOIN priced_lines l ON l.contract_sha256 = p.contract_sha256 AND l.data_sha256 = p.data_sha256"
+            " AND l.program_version = p.program_version AND l.period_label = p.period_label"
+            " GROUP BY p.data_sha256, p.period_label, p.line_count ORDER BY 1, 2")
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("statement_*"))}
+
+
+@pytest.mark.slow
+def test_a_killed_pay_on_postgresql_leaves_whole_priced_periods_and_sets(pg_db: Callable[[], str],
+                                                                        tmp_path: Path) -> None:
+    area = tmp_path / "area"
+    subprocess.run([*CLI, "synth", "--contract", str(ROOT / "contracts" / "marlshire.yaml"), "--clients", "800",
+                    "--seed", "7", "--out", str(area)], check=True, capture_output=True)
+    url = pg_db()
+    subprocess.run([*CLI, "load", str(area), "--db", url], check=True, capture_output=True)
+    out = tmp_path / "out"
+    period = "2013-Q1"
+
+    def pay(folder: Path) -> list[str]:
+        return [*CLI, "pay", "--contract", str(ROOT / "contracts" / "marlshire.yaml"), "--period", period,
+                "--db", url, "--out", str(folder)]
+
+    started = time.monotonic()
+    subprocess.run(pay(tmp_path / "timing"), check=True, capture_output=True)
+    took = time.monotonic() - started
+    with open_warehouse(url) as wh:  # forget what the timing run priced, so each killed run prices afresh
+        wh.execute("DELETE FROM priced_lines")
+        wh.execute("DELETE FROM priced_periods")
+
+    draw = random.Random(20261128)
+    for _ in range(TRIES):
+        child = subprocess.Popen(pay(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(draw.uniform(0.5, took * 0.95))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        for _data, label, count, stored in _priced(url):
+            assert count == stored, f"priced period {label} half stored: {stored} of {count} lines"
+        if out.exists():
+            checked = subprocess.run([*CLI, "verify", str(out)], capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    finished = subprocess.run(pay(out), capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert subprocess.run([*CLI, "verify", str(out / period)], capture_output=True).returncode == 0
+    with open_warehouse(url) as wh:
+        wh.execute("DELETE FROM priced_lines")
+        wh.execute("DELETE FROM priced_periods")
+    fresh = tmp_path / "fresh"
+    subprocess.run(pay(fresh), check=True, capture_output=True)
+    assert _files(out / period) == _files(fresh / period)
+    assert _files(out / period)
+    shutil.rmtree(fresh)

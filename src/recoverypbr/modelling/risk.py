@@ -27,7 +27,6 @@ that year to the penny; a test holds it to that.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -50,7 +49,7 @@ from recoverypbr.payments.limits import (
     limit_lines,
     maximum_rules,
 )
-from recoverypbr.payments.lines import PaymentLine
+from recoverypbr.payments.lines import PaymentLine, with_changes
 from recoverypbr.payments.money import pounds
 from recoverypbr.payments.periods import Period, quarter, window, windows
 
@@ -168,7 +167,7 @@ def prepare_year(template: YearTemplate, contract: Contract, baseline: Baseline 
     frame["day"] = [_bucket_day(d, year, resolution) for d in frame.payable]
     frame["bucket"] = frame.groupby(["provider", "sig", "day"], sort=True).ngroup()
     first = frame.drop_duplicates("bucket").sort_values("bucket")
-    buckets = [dataclasses.replace(lines[i], amount_pence=0, payable_on=d, client_id=None, episode_id=None,
+    buckets = [with_changes(lines[i], amount_pence=0, payable_on=d, client_id=None, episode_id=None,
                                    complexity_group=None, stock_or_flow=None, evidence="", share="", whole_pence=None)
                for i, d in zip(first.index, first.day, strict=True)]
     period_index = {q.label: i for i, q in enumerate(template.periods)}
@@ -426,7 +425,7 @@ def _price_run(
     so_far: list[PaymentLine] = []
     q_index = 0
     for y, template in enumerate(templates):
-        lines = [dataclasses.replace(buckets[b], amount_pence=int(amounts[b]))
+        lines = [with_changes(buckets[b], amount_pence=int(amounts[b]))
                  for b in range(offsets[y], offsets[y + 1]) if amounts[b]]
         for q in template.periods:
             mine = [line for line in lines if q.contains(line.payable_on)]

@@ -25,7 +25,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.outcomes.ledger import attributed_provider, episode_groups
 from recoverypbr.payments.coverage import listed_under, outside_why
-from recoverypbr.payments.lines import PaymentLine, earned_order
+from recoverypbr.payments.lines import PaymentLine, earned_order, lines_from_arrow
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import ByGroup, versions
 from recoverypbr.warehouse.connection import Warehouse
@@ -194,5 +194,5 @@ def attachment_fee_lines(wh: Warehouse, inputs: Inputs, contract: Contract, peri
     """The attachment fee lines of a period (before splits, caps and floors), in a fixed order."""
     if contract.attachment_fees is None:
         return []
-    rows = wh.to_arrow(attachment_fees(inputs, contract, period)).to_pylist()
-    return sorted((PaymentLine(kind="attachment_fee", **row) for row in rows), key=earned_order)
+    lines = lines_from_arrow(wh.to_arrow(attachment_fees(inputs, contract, period)), kind="attachment_fee")
+    return sorted(lines, key=earned_order)

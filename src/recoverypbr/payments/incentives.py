@@ -29,7 +29,7 @@ from recoverypbr.payments.fees import (
     unpaid,
     with_group_and_provider,
 )
-from recoverypbr.payments.lines import PaymentLine, earned_order
+from recoverypbr.payments.lines import PaymentLine, earned_order, lines_from_arrow
 from recoverypbr.payments.periods import Period
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -105,5 +105,5 @@ def incentive_lines(wh: Warehouse, inputs: Inputs, contract: Contract, period: P
     if not contract.incentives:
         return []
     parts = [incentive_payments(inputs, contract, period, iid).select(*EARNED_COLUMNS) for iid in contract.incentives]
-    rows = wh.to_arrow(ibis.union(*parts, distinct=False)).to_pylist()
-    return sorted((PaymentLine(kind="incentive", **row) for row in rows), key=earned_order)
+    lines = lines_from_arrow(wh.to_arrow(ibis.union(*parts, distinct=False)), kind="incentive")
+    return sorted(lines, key=earned_order)

@@ -10,10 +10,12 @@ Statements, approval and adjustments (later) carry these lines as they are and a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+import pyarrow as pa
 
 LineKind = Literal[
     "outcome", "payment_point", "cohort", "attachment_fee", "incentive", "cap", "floor", "adjustment"
@@ -32,9 +34,9 @@ KIND_ORDER: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True)
-class PaymentLine:
-    """One line of a provider's payments for a period."""
+class PaymentLine(NamedTuple):
+    """One line of a provider's payments for a period. An immutable named tuple: a national run makes millions of
+    them, and a tuple is made several times faster than a frozen dataclass."""
 
     kind: LineKind
     provider_id: str
@@ -55,10 +57,36 @@ class PaymentLine:
     statement alone for a line that is new."""
 
     def as_row(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-LINE_COLUMNS = tuple(PaymentLine.__dataclass_fields__)
+LINE_COLUMNS: tuple[str, ...] = PaymentLine._fields
+_INDEX = {name: i for i, name in enumerate(LINE_COLUMNS)}
+_DEFAULTS = PaymentLine._field_defaults
+_new = tuple.__new__
+
+
+def lines_from_arrow(table: pa.Table, **fixed: Any) -> list[PaymentLine]:
+    """One line per row of an Arrow table whose columns are line fields (`fixed` gives a value for every row, e.g.
+    the kind; a field in neither takes its default), read column by column: a period's rows in millions."""
+    rows = table.num_rows
+    columns: list[Iterable[Any]] = []
+    for name in LINE_COLUMNS:
+        if name in fixed:
+            columns.append(itertools.repeat(fixed[name], rows))
+        elif name in table.column_names:
+            columns.append(table.column(name).to_pylist())
+        else:
+            columns.append(itertools.repeat(_DEFAULTS[name], rows))
+    return [_new(PaymentLine, values) for values in zip(*columns, strict=False)]
+
+
+def with_changes(line: PaymentLine, **changes: Any) -> PaymentLine:
+    """The line with some fields changed (`_replace`, faster: a national period splits millions of lines)."""
+    values = list(line)
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return _new(PaymentLine, values)
 
 
 def earned_order(line: PaymentLine) -> tuple[Any, ...]:

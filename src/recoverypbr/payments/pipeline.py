@@ -30,7 +30,7 @@ from recoverypbr.payments.coverage import with_coverage
 from recoverypbr.payments.fees import attachment_fee_lines, unpaid_attachment_fees
 from recoverypbr.payments.funnels import milestone_lines
 from recoverypbr.payments.incentives import incentive_lines, unpaid_incentives
-from recoverypbr.payments.limits import Earlier, apply_limits
+from recoverypbr.payments.limits import Earlier, apply_limits, summed
 from recoverypbr.payments.lines import PaymentLine, total, totals_by_provider
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import individually_paid, outcome_lines, payable_rows, unpriced_outcomes
@@ -43,11 +43,19 @@ class Payments:
     """A period's payment lines and their totals in pence."""
 
     period: Period
-    lines: list[PaymentLine]
+    lines: Sequence[PaymentLine]
+    """The lines: a list, or for a period kept in the warehouse (`stored.StoredLines`) read when first used."""
     unpriced: list[dict[str, Any]] = field(default_factory=list)
     """What was due in the period but found no amount, each with `why`: achieved ledger rows without a tariff,
     cohort-basis groups without a baseline rate or tariff, episodes without a fee or incentive amount (no
     complexity group). Not paid, to be shown and resolved."""
+    sums: Sequence[PaymentLine] | None = None
+    """The lines summed per day, provider, outcome, kind and reference (`limits.summed`) when already known."""
+
+    def summed_lines(self) -> Sequence[PaymentLine]:
+        """`limits.summed(self.lines)`: all that limits' windows, the year to date and the payees read of a period's
+        lines (with no client, one line per tariff a day)."""
+        return self.sums if self.sums is not None else summed(self.lines)
 
     @property
     def total_pence(self) -> int:
@@ -68,6 +76,7 @@ def pay_period(
     *,
     inputs: Inputs | None = None,
     cohort: CohortMeasures | None = None,
+    covered: ir.Table | None = None,
 ) -> Payments:
     """Every payment line of the period for one ledger snapshot (e.g. `stored_ledger(wh, contract, as_of)`).
 
@@ -75,11 +84,13 @@ def pay_period(
     `earlier` gives what earlier statements paid in limit windows that began before this period (`earlier_paid`).
     `inputs` (`payment_inputs`: episodes, assessments, clients as of a date) adds uplifts, attachment fees and
     incentives, and stands for `episodes` when those are not given; `cohort` (`cohort_measures`) adds cohort
-    payments."""
+    payments. `covered` is `coverage.with_coverage(ledger, contract, episodes)` when the caller has it stored (one
+    table read by every period it prices, instead of the join made again for each)."""
     if inputs is not None and episodes is None:
         episodes = inputs.episodes
     assessments = inputs.assessments if inputs is not None else None
-    covered = with_coverage(ledger, contract, episodes)
+    if covered is None:
+        covered = with_coverage(ledger, contract, episodes)
     inside = covered.filter(covered.outside.isnull()).drop("outside", "outside_provider")
     earned = outcome_lines(wh, inside, contract, period, episodes, assessments)
     earned += milestone_lines(wh, inside, contract, period, episodes, earlier)

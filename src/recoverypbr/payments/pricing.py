@@ -30,7 +30,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OutcomeCommon
 from recoverypbr.contract.types import ALL_GROUPS, WHOLE_CONTRACT
 from recoverypbr.payments.gates import gated
-from recoverypbr.payments.lines import PaymentLine, earned_order
+from recoverypbr.payments.lines import PaymentLine, earned_order, lines_from_arrow
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.uplifts import uplifted, with_flags
@@ -211,8 +211,8 @@ def outcome_lines(
     uplifting = False
     if contract.uplifts and episodes is not None and assessments is not None:
         priced, uplifting = with_flags(priced, episodes, assessments, contract), True
-    lines = []
-    for row in wh.to_arrow(priced).to_pylist():
-        line = PaymentLine(kind="outcome", **{c: row[c] for c in PRICED_COLUMNS})
-        lines.append(uplifted(line, row, contract) if uplifting else line)
+    table = wh.to_arrow(priced)
+    lines = lines_from_arrow(table.select(list(PRICED_COLUMNS)), kind="outcome")
+    if uplifting:
+        lines = [uplifted(line, row, contract) for line, row in zip(lines, table.to_pylist(), strict=True)]
     return sorted(lines, key=earned_order)

@@ -36,16 +36,16 @@ from recoverypbr.outcomes.ledger import (
 )
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
-from recoverypbr.payments.coverage import is_outside
+from recoverypbr.payments.coverage import is_outside, with_coverage
 from recoverypbr.payments.domains import change_share
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
-from recoverypbr.payments.limits import EarlierKey, earlier_paid
+from recoverypbr.payments.limits import EarlierKey, earlier_paid, summed
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
 from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import Statement, provider_lines, statement_id
-from recoverypbr.payments.stored import PricingKey, data_marker, store_payments, stored_payments
+from recoverypbr.payments.stored import PricingKey, StoredLines, data_marker, store_payments, stored_payments
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
 from recoverypbr.payments.words import reference_words
 from recoverypbr.payments.year import year_to_date
@@ -94,6 +94,7 @@ def price_up_to(
     progress: Progress | None = None,
     since: date | None = None,
     known: Mapping[str, Payments] | None = None,
+    each: Callable[[Period, Payments], Payments] | None = None,
 ) -> Priced:
     """Price each schedule period from the contract's start to `period`, in order, with the data as of `as_of`
     (read once: the ledger, the pricing inputs and the cohort measures are the same for every period).
@@ -101,7 +102,10 @@ def price_up_to(
     With `since`, only the periods starting on or after it are priced: their limits then do not see what earlier
     periods paid, so this is for callers that use the earned lines only (modelling re-applies the limits).
     `known` gives periods already priced with the same contract, data and as-of date (`stored.stored_payments`):
-    they are taken as they are, and the periods after them see their lines in the limits' windows."""
+    they are taken as they are, and the periods after them see their lines in the limits' windows. `each` is called
+    with every period priced here (not the known ones), as soon as it is priced, and what it returns is kept instead
+    (e.g. the same payments read back from the warehouse when used, so that every period's lines are not held at
+    once)."""
     periods = [p for p in schedule(contract) if p.start <= period.start and (since is None or p.start >= since)]
     known = known or {}
     setup: dict[str, Any] = {}
@@ -116,9 +120,11 @@ def price_up_to(
             if not setup:
                 setup.update(_pricing_inputs(wh, contract, period, as_of))
             found[q.label] = pay_period(wh, setup["ledger"], contract, q, earlier=dict(earlier), inputs=setup["inputs"],
-                                        cohort=setup["cohort"])
+                                        cohort=setup["cohort"], covered=setup["covered"])
+            if each is not None:
+                found[q.label] = each(q, found[q.label])
         # What the periods so far paid, per limit window: each period's lines counted once, as they are priced.
-        for key, amount in earlier_paid(found[q.label].lines, contract).items():
+        for key, amount in earlier_paid(found[q.label].summed_lines(), contract).items():
             earlier[key] = earlier.get(key, 0) + amount
     if progress:
         progress("", len(periods), len(periods))
@@ -126,8 +132,9 @@ def price_up_to(
 
 
 def _pricing_inputs(wh: Warehouse, contract: Contract, period: Period, as_of: date) -> dict[str, Any]:
-    """The ledger, pricing inputs and cohort measures as of the date, every period reading the same rows: stored once
-    as temporary tables, so each period's queries compile small."""
+    """The ledger, pricing inputs and cohort measures as of the date, and the ledger with each row's coverage, every
+    period reading the same rows: stored once as temporary tables, so each period's queries compile small and do not
+    make the same joins again."""
     ledger = wh.materialize("_pricing_ledger", contract_rows(period_ledger(wh, contract, as_of), contract))
     inputs = payment_inputs(wh, as_of)
     inputs = dataclasses.replace(
@@ -141,7 +148,8 @@ def _pricing_inputs(wh: Warehouse, contract: Contract, period: Period, as_of: da
         groups=wh.materialize("_pricing_groups", episode_groups(inputs, contract)),
         payees=wh.materialize("_pricing_payees", attributed_provider(inputs, contract)),
     )
-    return {"ledger": ledger, "inputs": inputs, "cohort": cohort_measures(wh, contract, as_of)}
+    covered = wh.materialize("_pricing_covered", with_coverage(ledger, contract, inputs.episodes))
+    return {"ledger": ledger, "inputs": inputs, "cohort": cohort_measures(wh, contract, as_of), "covered": covered}
 
 
 def price_stored(
@@ -161,15 +169,28 @@ def price_stored(
     key = PricingKey.of(prints.contract_sha256, prints.data_sha256, prints.program_version)
     wanted = [q for q in schedule(contract) if q.start <= period.start]
     known = stored_payments(wh, key, wanted)
-    priced = price_up_to(wh, contract, period, as_of, progress, known=known)
-    if marker is not None and data_marker(wh) != marker:
-        raise StatementError(
-            "data were loaded (or an audit finding recorded) while the statements were being made, so their figures "
-            "and fingerprints may not agree",
-            hint="run the command again: it makes the statements from the data as they are now",
-        )
-    new = {label: p for label, p in priced.payments.items() if label not in known}
-    store_payments(wh, contract, key, as_of, new, at or datetime.now(UTC))
+    stamp = at or datetime.now(UTC)
+
+    def unchanged() -> None:
+        if marker is not None and data_marker(wh) != marker:
+            raise StatementError(
+                "data were loaded (or an audit finding recorded) while the statements were being made, so their "
+                "figures and fingerprints may not agree",
+                hint="run the command again: it makes the statements from the data as they are now",
+            )
+
+    def keep(q: Period, payments: Payments) -> Payments:
+        # Each period is kept as soon as it is priced, once no load is seen to have landed since the digest (the
+        # rows it was priced from are the digest's). An earlier period's lines are then read back only if used
+        # (adjustments): this run holds its sums, and the asked period's lines.
+        unchanged()
+        if not store_payments(wh, contract, key, as_of, {q.label: payments}, stamp) or q.label == period.label:
+            return payments
+        sums = summed(payments.lines)
+        return dataclasses.replace(payments, lines=StoredLines(wh, key, q.label, len(payments.lines)), sums=sums)
+
+    priced = price_up_to(wh, contract, period, as_of, progress, known=known, each=keep)
+    unchanged()
     return priced
 
 
@@ -183,7 +204,7 @@ def payees(contract: Contract, priced: Priced, approved: Mapping[tuple[str, str]
         earlier = {pid for (pid, _), a in approved.items() if a.period_start <= q.start}
         payments = priced.payments[q.label]
         outside = {r["provider_id"] for r in payments.unpriced if is_outside(r.get("why")) and r.get("provider_id")}
-        found[q.label] = sorted(named | earlier | outside | {line.provider_id for line in payments.lines})
+        found[q.label] = sorted(named | earlier | outside | {line.provider_id for line in payments.summed_lines()})
     return found
 
 
@@ -326,7 +347,8 @@ class _Making:
             elif q == self.period:
                 found[q.label] = ("this statement", lines)
             else:
-                found[q.label] = ("draft", provider_lines(self.priced.payments[q.label].lines, provider))
+                # The year to date reads a draft period's sums only (kind, day, outcome and reference).
+                found[q.label] = ("draft", provider_lines(self.priced.payments[q.label].summed_lines(), provider))
         return found
 
 

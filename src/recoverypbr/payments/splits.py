@@ -16,18 +16,16 @@ to the largest remainders, ties to the provider written first in the split.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.contract.types import percent
 from recoverypbr.payments.coverage import unnamed_paid
 from recoverypbr.payments.limits import fallback_payee
-from recoverypbr.payments.lines import PaymentLine
+from recoverypbr.payments.lines import PaymentLine, with_changes
 from recoverypbr.payments.money import allocate
 
 
@@ -67,39 +65,45 @@ def payee(provider_id: str, contract: Contract) -> str:
     return provider_id
 
 
-def split_line(
-    line: PaymentLine, contract: Contract, parts_of: Callable[[int, tuple[Decimal, ...]], list[int]] | None = None
-) -> list[PaymentLine]:
-    """The line as paid: one line per payee, parts summing exactly to the line. `parts_of` stands for
-    `money.allocate` (e.g. one that remembers: a period's lines have few distinct amounts)."""
-    path, shares = shares_for(line, contract)
-    if not shares:
-        paid = payee(line.provider_id, contract)
-        return [line if paid == line.provider_id else dataclasses.replace(line, provider_id=paid)]
-    weights = tuple(shares.values())
-    parts = parts_of(line.amount_pence, weights) if parts_of is not None else allocate(line.amount_pence, weights)
-    return [
-        _with(line, provider_id=provider_id, amount_pence=part, share=f"{path}.{provider_id}={percent(share)}",
-              whole_pence=line.amount_pence)
-        for (provider_id, share), part in zip(shares.items(), parts, strict=True)
-    ]
-
-
-def _with(line: PaymentLine, **changes: Any) -> PaymentLine:
-    """`dataclasses.replace` without its per-call look at the fields (a national period splits millions of lines);
-    only for fields that need no validation."""
-    made = object.__new__(PaymentLine)
-    made.__dict__.update(line.__dict__, **changes)
-    return made
+def split_line(line: PaymentLine, contract: Contract) -> list[PaymentLine]:
+    """The line as paid: one line per payee, parts summing exactly to the line."""
+    return _Splitter(contract).split(line)
 
 
 def split_lines(lines: Iterable[PaymentLine], contract: Contract) -> list[PaymentLine]:
     """Every line split among its payees, in the order given."""
-    known: dict[tuple[int, tuple[Decimal, ...]], list[int]] = {}
+    split = _Splitter(contract).split
+    return [part for line in lines for part in split(line)]
 
-    def parts_of(amount: int, weights: tuple[Decimal, ...]) -> list[int]:
-        if (amount, weights) not in known:
-            known[(amount, weights)] = allocate(amount, weights)
-        return known[(amount, weights)]
 
-    return [part for line in lines for part in split_line(line, contract, parts_of)]
+class _Splitter:
+    """`split_line` for many lines of one contract: a national period splits millions of lines with a handful of
+    rules and amounts, so each rule's payees and share words, each payee, and each amount's parts are worked out
+    once."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.rules: dict[tuple[str, str, str], tuple[tuple[tuple[str, str], ...], tuple[Decimal, ...]]] = {}
+        self.payees: dict[str, str] = {}
+        self.parts: dict[tuple[int, tuple[Decimal, ...]], list[int]] = {}
+
+    def split(self, line: PaymentLine) -> list[PaymentLine]:
+        # What `shares_for` reads of a line: its outcome, and an incentive line's reference.
+        key = (line.outcome_id or "", line.kind, line.reference if line.kind == "incentive" else "")
+        rule = self.rules.get(key)
+        if rule is None:
+            path, shares = shares_for(line, self.contract)
+            named = tuple((pid, f"{path}.{pid}={percent(share)}") for pid, share in shares.items())
+            rule = self.rules[key] = (named, tuple(shares.values()))
+        named, weights = rule
+        if not named:
+            paid = self.payees.get(line.provider_id)
+            if paid is None:
+                paid = self.payees[line.provider_id] = payee(line.provider_id, self.contract)
+            return [line if paid == line.provider_id else with_changes(line, provider_id=paid)]
+        amount = line.amount_pence
+        parts = self.parts.get((amount, weights))
+        if parts is None:
+            parts = self.parts[(amount, weights)] = allocate(amount, weights)
+        return [with_changes(line, provider_id=pid, amount_pence=part, share=words, whole_pence=amount)
+                for (pid, words), part in zip(named, parts, strict=True)]

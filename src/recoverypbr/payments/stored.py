@@ -18,18 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine
+from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine, lines_from_arrow
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pipeline import Payments
 from recoverypbr.warehouse.connection import Warehouse
@@ -89,8 +91,50 @@ class PricingKey:
         return [self.contract_sha256, self.data_sha256, self.program]
 
 
+class StoredLines(Sequence[PaymentLine]):
+    """A stored period's lines, read from the warehouse when first used (then kept): a statement reads its own
+    period's lines and those of the approved periods it adjusts, and only the sums of the others
+    (`Payments.summed_lines`)."""
+
+    def __init__(self, wh: Warehouse, key: PricingKey, label: str, count: int) -> None:
+        self.wh, self.key, self.label, self.size = wh, key, label, count
+        self._lines: list[PaymentLine] | None = None
+
+    def _read(self) -> list[PaymentLine]:
+        if self._lines is None:
+            t = _lines_of(self.wh, self.key)
+            t = t.filter(t.period_label == self.label).order_by("line_no").select(*LINE_COLUMNS)
+            lines = lines_from_arrow(self.wh.to_arrow(t))
+            if len(lines) != self.size:  # written in one transaction with its count, so this cannot happen
+                raise RuntimeError(f"stored pricing of {self.label} has {len(lines)} lines, not {self.size}")
+            self._lines = lines
+        return self._lines
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> PaymentLine: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PaymentLine]: ...
+
+    def __getitem__(self, index: int | slice) -> PaymentLine | Sequence[PaymentLine]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[PaymentLine]:
+        return iter(self._read())
+
+
+def _lines_of(wh: Warehouse, key: PricingKey) -> ir.Table:
+    t = wh.table("priced_lines")
+    return t.filter((t.contract_sha256 == key.contract_sha256) & (t.data_sha256 == key.data_sha256)
+                    & (t.program_version == key.program))
+
+
 def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -> dict[str, Payments]:
-    """The periods (of those asked) priced before under `key`, by label."""
+    """The periods (of those asked) priced before under `key`, by label: each period's sums read at once, its
+    lines when first used (`StoredLines`)."""
     if not wh.has_table("priced_periods"):
         return {}
     by_label = {p.label: p for p in periods}
@@ -102,45 +146,42 @@ def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -
     found = {label: (count, unpriced) for label, count, unpriced in rows if label in by_label}
     if not found:
         return {}
-    t = wh.table("priced_lines")
-    t = t.filter((t.contract_sha256 == key.contract_sha256) & (t.data_sha256 == key.data_sha256)
-                 & (t.program_version == key.program) & t.period_label.isin(sorted(found)))
-    table = wh.to_arrow(t.order_by(["period_label", "line_no"]).select("period_label", *LINE_COLUMNS))
-    lines: dict[str, list[PaymentLine]] = {label: [] for label in found}
-    for row in table.to_pylist():
-        label = row.pop("period_label")
-        lines[label].append(PaymentLine(**row))
-    payments = {}
-    for label, (count, unpriced) in found.items():
-        if len(lines[label]) != count:  # cannot happen (written in one transaction); price again rather than trust it
-            log.warning("stored pricing of %s is incomplete; pricing it again", label)
-            continue
-        payments[label] = Payments(by_label[label], lines[label], json.loads(unpriced, object_hook=_decode))
-    return payments
+    t = _lines_of(wh, key)
+    t = t.filter(t.period_label.isin(sorted(found)))
+    grouped = t.group_by(["period_label", *_SUMMED]).aggregate(amount_pence=t.amount_pence.sum().cast("int64"))
+    sums: dict[str, list[PaymentLine]] = {label: [] for label in found}
+    table = wh.to_arrow(grouped.order_by(["period_label", *_SUMMED]))
+    for label, line in zip(table.column("period_label").to_pylist(), lines_from_arrow(table), strict=True):
+        sums[label].append(line)
+    return {label: Payments(by_label[label], StoredLines(wh, key, label, count),
+                            json.loads(unpriced, object_hook=_decode), sums=sums[label])
+            for label, (count, unpriced) in found.items()}
+
+
+#: What `limits.summed` sums lines by.
+_SUMMED = ("payable_on", "provider_id", "outcome_id", "kind", "reference")
 
 
 def store_payments(
     wh: Warehouse, contract: Contract, key: PricingKey, as_of: date, payments: Mapping[str, Payments], at: datetime
-) -> None:
+) -> bool:
     """Keep the priced periods under `key` (replacing any stored under it), in one transaction, and forget the
-    priced runs of the contract version beyond the latest `KEEP`. Nothing is stored in a read-only warehouse, or
-    when a period's unpriced rows hold a value that cannot be written exactly."""
+    priced runs of the contract version beyond the latest `KEEP`; true when stored. Nothing is stored in a read-only
+    warehouse, or when a period's unpriced rows hold a value that cannot be written exactly."""
     if wh.read_only or not payments or not wh.has_table("priced_periods"):
-        return
+        return False
     try:
         unpriced = {label: json.dumps(p.unpriced, default=_encode, sort_keys=True) for label, p in payments.items()}
     except TypeError as exc:
         log.warning("priced periods not stored: %s", exc)
-        return
-    columns: dict[str, list[Any]] = {name: [] for name in _LINE_SCHEMA.names}
-    for label, p in payments.items():
-        for number, line in enumerate(p.lines, 1):
-            for c, v in zip(_KEY, key.values, strict=True):
-                columns[c].append(v)
-            columns["period_label"].append(label)
-            columns["line_no"].append(number)
-            for c in LINE_COLUMNS:
-                columns[c].append(getattr(line, c))
+        return False
+    lines = [line for p in payments.values() for line in p.lines]
+    rows = len(lines)
+    columns: dict[str, Any] = {c: pa.array([v] * rows, pa.string()) for c, v in zip(_KEY, key.values, strict=True)}
+    columns["period_label"] = pa.array([label for label, p in payments.items() for _ in p.lines], pa.string())
+    columns["line_no"] = pa.array([n for p in payments.values() for n in range(1, len(p.lines) + 1)], pa.int64())
+    for c in LINE_COLUMNS:  # column by column: a national period has millions of lines
+        columns[c] = pa.array(list(map(attrgetter(c), lines)), _LINE_SCHEMA.field(c).type)
     staged = pa.table(columns, schema=_LINE_SCHEMA)
     labels = sorted(payments)
     marks = ", ".join("?" for _ in labels)
@@ -158,6 +199,7 @@ def store_payments(
                  sum(line.amount_pence for line in p.lines), unpriced[label], stamp],
             )
         _forget_old(wh, contract)
+    return True
 
 
 def _forget_old(wh: Warehouse, contract: Contract) -> None:

@@ -12,7 +12,6 @@ Rules (docs/payments.md):
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import operator
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ import ibis.expr.types as ir
 
 from recoverypbr.assessment.grouping import condition, latest_assessment
 from recoverypbr.contract.model import Contract
-from recoverypbr.payments.lines import PaymentLine
+from recoverypbr.payments.lines import PaymentLine, with_changes
 from recoverypbr.payments.money import PENNIES, pence
 
 
@@ -63,4 +62,4 @@ def uplifted(line: PaymentLine, flags: Mapping[str, bool], contract: Contract) -
         return line
     exact = functools.reduce(operator.mul, (f for _, f in factors), Decimal(line.amount_pence) / PENNIES)
     shown = "".join(f" x uplifts.{uid}={factor}" for uid, factor in factors)
-    return dataclasses.replace(line, amount_pence=pence(exact), reference=line.reference + shown)
+    return with_changes(line, amount_pence=pence(exact), reference=line.reference + shown)
