@@ -100,6 +100,8 @@ class Warehouse:
     """An open warehouse. Use `open_warehouse`, which also brings the schema up to date."""
 
     dialect = "duckdb"
+    #: Whether the engine casts hex text with a `0x` prefix to an integer (DuckDB does; PostgreSQL 15 does not).
+    casts_hex = True
     #: What the warehouse is, for messages (a path, or a URL without its password).
     name: str
 

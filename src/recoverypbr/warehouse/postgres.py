@@ -166,6 +166,7 @@ class PostgresWarehouse(Warehouse):
     """An open warehouse on a PostgreSQL database. Use `open_warehouse("postgresql://...")`."""
 
     dialect = "postgres"
+    casts_hex = False
 
     def __init__(self, url: str, *, read_only: bool = False, memory_limit: str | None = None) -> None:
         self.url = url
