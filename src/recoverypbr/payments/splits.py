@@ -25,7 +25,7 @@ from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.contract.types import percent
 from recoverypbr.payments.coverage import unnamed_paid
 from recoverypbr.payments.limits import fallback_payee
-from recoverypbr.payments.lines import PaymentLine, with_changes
+from recoverypbr.payments.lines import PaymentLine, shared_part, with_changes
 from recoverypbr.payments.money import allocate
 
 
@@ -105,5 +105,4 @@ class _Splitter:
         parts = self.parts.get((amount, weights))
         if parts is None:
             parts = self.parts[(amount, weights)] = allocate(amount, weights)
-        return [with_changes(line, provider_id=pid, amount_pence=part, share=words, whole_pence=amount)
-                for (pid, words), part in zip(named, parts, strict=True)]
+        return [shared_part(line, pid, part, words, amount) for (pid, words), part in zip(named, parts, strict=True)]
