@@ -181,6 +181,12 @@ class PostgresWarehouse(Warehouse):
             )
         except psycopg.Error as exc:
             raise connection_error(url, exc) from None
+        # The rules' queries filter on computed dates (a fee is due on the triage date, or the contract's start for
+        # a stock episode), which PostgreSQL's planner estimates at one row; it then nests a loop over a join of
+        # every episode, once per episode found (one period's attachment fees of a 20,000-client area: 12.8 s;
+        # `pay` 2015-Q1 on that area: 163 s, and 47 s without nested loops, where DuckDB takes 20 s). Every query
+        # here is a bulk query, so nested loops are left for when there is no other plan.
+        self.raw.execute("SET enable_nestloop = off")
         self.ibis = ibis.postgres.from_connection(self.raw)
 
     def close(self) -> None:
