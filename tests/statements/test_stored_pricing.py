@@ -143,3 +143,37 @@ def test_data_loaded_while_pricing_refuses_the_statements_and_stores_nothing() -
             price_stored(wh, CONTRACT, Q2, Q2.end, prints, marker=marker)
         assert _stored_rows(wh) == 0
         assert price_stored(wh, CONTRACT, Q2, Q2.end, prints, marker=data_marker(wh)).payments
+
+
+def test_a_stored_period_whose_lines_are_gone_is_priced_again() -> None:
+    # Q2's priced lines removed behind its priced_periods row (by hand, or another run forgetting it meanwhile): its
+    # sums would read as nothing paid, so the period is priced again, and the statements are those made before.
+    episodes = [{"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": f"P{1 + i % 2}",
+                 "start_date": dt.date(2011, 1, 1), "discharge_date": dt.date(2013, 5, 10 + i),
+                 "discharge_reason": "completed_drug_free", "substances": "opiates"} for i in range(4)]
+    with case_warehouse({"episodes": episodes}) as wh:
+        first = _texts(make_statements(wh, CONTRACT, Q3))
+        wh.execute("DELETE FROM priced_lines WHERE period_label = '2013-Q2'")
+        assert _texts(make_statements(wh, CONTRACT, Q3)) == first
+        stored = wh.execute("SELECT line_count FROM priced_periods WHERE period_label = '2013-Q2'")[0][0]
+        lines = wh.execute("SELECT count(*) FROM priced_lines WHERE period_label = '2013-Q2'")[0][0]
+        assert stored == lines > 0
+
+
+def test_a_run_never_forgets_its_own_priced_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another run stored later (here: dated in the future) and only one run is kept: the run storing now keeps its
+    # own periods, whose lines it may read back before it ends.
+    from recoverypbr.payments import stored
+    from recoverypbr.payments.fingerprint import fingerprint
+
+    monkeypatch.setattr(stored, "KEEP", 1)
+    episodes = [{"episode_id": "E0", "client_id": "C0", "provider_id": "P1", "start_date": dt.date(2011, 1, 1),
+                 "discharge_date": dt.date(2013, 5, 10), "discharge_reason": "completed_drug_free",
+                 "substances": "opiates"}]
+    with case_warehouse({"episodes": episodes}) as wh:
+        wh.execute("INSERT INTO priced_periods VALUES (?, ?, 'c', 'd', 'p', ?, '2013-Q2', 0, 0, '[]', ?)",
+                   [CONTRACT.area, CONTRACT.effective_from, Q2.end, dt.datetime(2100, 1, 1)])
+        make_statements(wh, CONTRACT, Q3)
+        mine = fingerprint(wh, CONTRACT, Q3.end).data_sha256
+        kept = wh.execute("SELECT count(*) FROM priced_periods WHERE data_sha256 = ?", [mine])[0][0]
+        assert kept == 2  # 2013-Q2 and 2013-Q3

@@ -212,3 +212,19 @@ def test_users_and_the_audit_chain_on_postgresql(pg_db: Callable[[], str]) -> No
             seq = chain.append(wh, at, "cora", "commissioner", "approve", "S1")
         assert seq == 3
         assert audit.verify_chain(wh).broken_at is None
+
+
+def test_text_that_looks_like_a_null_is_read_back_as_text(pg_db: Callable[[], str]) -> None:
+    # Reads come back through COPY ... CSV: only an unquoted empty field is NULL. An id or reason that reads "NA",
+    # "null", "NaN" or "n/a" is text, and an empty string stays empty.
+    import ibis
+
+    values = ["NA", "null", "NaN", "n/a", "N/A", "", None]
+    with open_warehouse(pg_db()) as wh:
+        wh.execute("CREATE TEMP TABLE _texts (n INTEGER, t VARCHAR)")
+        for n, text in enumerate(values):
+            wh.execute("INSERT INTO _texts VALUES (?, ?)", [n, text])
+        t = wh.table("_texts")
+        got = wh.to_arrow(t.order_by("n").select("t", blank=ibis.literal(None, "int64")))
+    assert got.column("t").to_pylist() == values
+    assert got.column("blank").to_pylist() == [None] * len(values)

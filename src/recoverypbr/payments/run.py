@@ -165,7 +165,8 @@ def price_stored(
     """`price_up_to`, reading the periods already priced with the same contract, data and program from the warehouse
     (`stored.py`) and keeping the ones it prices there for next time. `marker` (`stored.data_marker`, taken before
     `prints` was) must be unchanged after pricing: otherwise another process loaded data meanwhile, the prices may
-    rest on data the fingerprint does not cover, and nothing is returned or stored."""
+    rest on data the fingerprint does not cover: nothing is returned, and no period is stored once the change is
+    seen (each period is checked before it is stored, so those stored before were priced on the digest's rows)."""
     key = PricingKey.of(prints.contract_sha256, prints.data_sha256, prints.program_version)
     wanted = [q for q in schedule(contract) if q.start <= period.start]
     known = stored_payments(wh, key, wanted)

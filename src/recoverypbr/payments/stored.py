@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from recoverypbr.contract.model import Contract
+from recoverypbr.payments.approval import StatementError
 from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine, lines_from_arrow
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pipeline import Payments
@@ -105,8 +106,12 @@ class StoredLines(Sequence[PaymentLine]):
             t = _lines_of(self.wh, self.key)
             t = t.filter(t.period_label == self.label).order_by("line_no").select(*LINE_COLUMNS)
             lines = lines_from_arrow(self.wh.to_arrow(t))
-            if len(lines) != self.size:  # written in one transaction with its count, so this cannot happen
-                raise RuntimeError(f"stored pricing of {self.label} has {len(lines)} lines, not {self.size}")
+            if len(lines) != self.size:  # forgotten since its sums were read (by hand: runs never drop their own)
+                raise StatementError(
+                    f"the priced lines of {self.label} were removed from the warehouse while the statements were "
+                    "being made",
+                    hint="run the command again: it prices what is missing",
+                )
             self._lines = lines
         return self._lines
 
@@ -148,14 +153,24 @@ def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -
         return {}
     t = _lines_of(wh, key)
     t = t.filter(t.period_label.isin(sorted(found)))
-    grouped = t.group_by(["period_label", *_SUMMED]).aggregate(amount_pence=t.amount_pence.sum().cast("int64"))
+    grouped = t.group_by(["period_label", *_SUMMED]).aggregate(amount_pence=t.amount_pence.sum().cast("int64"),
+                                                               lines=t.count())
     sums: dict[str, list[PaymentLine]] = {label: [] for label in found}
+    counted = dict.fromkeys(found, 0)
     table = wh.to_arrow(grouped.order_by(["period_label", *_SUMMED]))
-    for label, line in zip(table.column("period_label").to_pylist(), lines_from_arrow(table), strict=True):
+    labels = table.column("period_label").to_pylist()
+    for label, line, lines in zip(labels, lines_from_arrow(table.drop(["lines"])), table.column("lines").to_pylist(),
+                                  strict=True):
         sums[label].append(line)
-    return {label: Payments(by_label[label], StoredLines(wh, key, label, count),
-                            json.loads(unpriced, object_hook=_decode), sums=sums[label])
-            for label, (count, unpriced) in found.items()}
+        counted[label] += lines
+    payments = {}
+    for label, (count, unpriced) in found.items():
+        if counted[label] != count:  # forgotten meanwhile (`_forget_old` of another run): price it again
+            log.warning("stored pricing of %s is incomplete; pricing it again", label)
+            continue
+        payments[label] = Payments(by_label[label], StoredLines(wh, key, label, count),
+                                   json.loads(unpriced, object_hook=_decode), sums=sums[label])
+    return payments
 
 
 #: What `limits.summed` sums lines by.
@@ -198,18 +213,20 @@ def store_payments(
                 [contract.area, contract.effective_from, *key.values, as_of, label, len(p.lines),
                  sum(line.amount_pence for line in p.lines), unpriced[label], stamp],
             )
-        _forget_old(wh, contract)
+        _forget_old(wh, contract, key)
     return True
 
 
-def _forget_old(wh: Warehouse, contract: Contract) -> None:
+def _forget_old(wh: Warehouse, contract: Contract, keep: PricingKey) -> None:
+    """Forget the priced runs of the contract version beyond the latest `KEEP`, never `keep` (the run storing now:
+    its earlier periods are read back later in the same run)."""
     runs = wh.execute(
         "SELECT contract_sha256, data_sha256, program_version, max(priced_at) AS latest FROM priced_periods"
         " WHERE contract_area = ? AND contract_version = ? GROUP BY contract_sha256, data_sha256, program_version"
         " ORDER BY latest DESC, data_sha256",
         [contract.area, contract.effective_from],
     )
-    for old in runs[KEEP:]:
+    for old in [run for run in runs if list(run[:3]) != keep.values][KEEP - 1 :]:
         for table in ("priced_lines", "priced_periods"):
             wh.execute(f"DELETE FROM {table} WHERE contract_sha256 = ? AND data_sha256 = ? AND program_version = ?",
                        list(old[:3]))

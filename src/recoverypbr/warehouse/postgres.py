@@ -402,6 +402,9 @@ class PostgresWarehouse(Warehouse):
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: read_types[f.name] for n, f in zip(names, schema, strict=True)},
+                # COPY writes NULL unquoted and empty, an empty string quoted: only that is NULL (pyarrow's default
+                # list would read a text `NA`, `null`, `NaN` or `n/a` back as NULL too).
+                null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
                 true_values=["t"],
