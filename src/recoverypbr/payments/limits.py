@@ -298,6 +298,10 @@ def limit_lines(
     return run.apply(summed(lines))
 
 
+#: What `summed` sums lines by (the stored periods' sums are read with the same key: `stored.stored_payments`).
+SUMMED_BY = ("payable_on", "provider_id", "outcome_id", "kind", "reference")
+
+
 def summed(lines: Iterable[PaymentLine]) -> list[PaymentLine]:
     """The lines summed per day, provider, outcome, kind and reference: all a limit's scope and window look at (a
     limit never sees a client), so limits applied to these make exactly the lines they make on the lines themselves,

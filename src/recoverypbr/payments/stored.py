@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.payments.approval import StatementError
+from recoverypbr.payments.limits import SUMMED_BY
 from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine, lines_from_arrow
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pipeline import Payments
@@ -153,11 +154,11 @@ def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -
         return {}
     t = _lines_of(wh, key)
     t = t.filter(t.period_label.isin(sorted(found)))
-    grouped = t.group_by(["period_label", *_SUMMED]).aggregate(amount_pence=t.amount_pence.sum().cast("int64"),
+    grouped = t.group_by(["period_label", *SUMMED_BY]).aggregate(amount_pence=t.amount_pence.sum().cast("int64"),
                                                                lines=t.count())
     sums: dict[str, list[PaymentLine]] = {label: [] for label in found}
     counted = dict.fromkeys(found, 0)
-    table = wh.to_arrow(grouped.order_by(["period_label", *_SUMMED]))
+    table = wh.to_arrow(grouped.order_by(["period_label", *SUMMED_BY]))
     labels = table.column("period_label").to_pylist()
     for label, line, lines in zip(labels, lines_from_arrow(table.drop(["lines"])), table.column("lines").to_pylist(),
                                   strict=True):
@@ -171,10 +172,6 @@ def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -
         payments[label] = Payments(by_label[label], StoredLines(wh, key, label, count),
                                    json.loads(unpriced, object_hook=_decode), sums=sums[label])
     return payments
-
-
-#: What `limits.summed` sums lines by.
-_SUMMED = ("payable_on", "provider_id", "outcome_id", "kind", "reference")
 
 
 def store_payments(
