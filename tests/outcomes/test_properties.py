@@ -13,7 +13,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.data import codes
 from recoverypbr.outcomes.cases import BASE_CONTRACT, case_warehouse
 from recoverypbr.outcomes.inputs import warehouse_inputs
-from recoverypbr.outcomes.ledger import build_ledger, has_individual_offending, ledger, stored_ledger
+from recoverypbr.outcomes.ledger import build_ledger, has_individual_offending, ledger, run_ledger, stored_ledger
 
 AS_OF = dt.date(2013, 6, 30)
 ORIGIN = dt.date(2012, 1, 1)
@@ -188,9 +188,12 @@ def test_a_rebuilt_ledger_has_one_row_per_started_episode_and_outcome(tables: di
     # Checked against the input rows, not against the engine: building twice stores one row for each episode started
     # on or before the as-of date and each contracted outcome, and nothing is achieved after the as-of date.
     with case_warehouse(tables) as wh:
+        build_ledger(wh, CONTRACT, AS_OF - dt.timedelta(days=90))
         build_ledger(wh, CONTRACT, AS_OF)
         build_ledger(wh, CONTRACT, AS_OF)
         rows = wh.to_arrow(stored_ledger(wh, CONTRACT, AS_OF)).to_pylist()
+        # Pay's reading of the one run stored for the date gives the same rows, in the same order, of the same types.
+        assert wh.to_arrow(run_ledger(wh, CONTRACT, AS_OF)).equals(wh.to_arrow(stored_ledger(wh, CONTRACT, AS_OF)))
     started = {(e["client_id"], e["episode_id"]) for e in tables["episodes"] if e["start_date"] <= AS_OF}
     assert sorted((r["client_id"], r["episode_id"], r["outcome_id"]) for r in rows) == sorted(
         (client, episode, outcome) for client, episode in started for outcome in CONTRACT.outcomes

@@ -60,6 +60,7 @@ __all__ = [
     "evaluate",
     "evaluation_order",
     "ledger",
+    "run_ledger",
     "stored_ledger",
 ]
 
@@ -201,6 +202,18 @@ def stored_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
     t = wh.table(TABLE)
     keep = (t.contract_area == contract.area) & (t.contract_version == contract.effective_from) & (t.as_of == as_of)
     return t.filter(keep).order_by(*ORDER)
+
+
+def run_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
+    """`stored_ledger`, read from the one stored run it comes from when there is one (`outcome_ledger` is every
+    run's rows, so a query on it reads all of them: a monthly contract's year of statements stores twelve). For a
+    command's own queries; not for SQL kept across commands (a run is a new table each time it is built again)."""
+    key = [contract.area, contract.effective_from, as_of]
+    found = wh.execute(
+        f"SELECT table_name FROM {RUNS} WHERE contract_area = ? AND contract_version = ? AND as_of = ?", key)
+    if len(found) != 1:
+        return stored_ledger(wh, contract, as_of)
+    return wh.table(f"{found[0][0]}_ledger").order_by(*ORDER)
 
 
 def stored_outcomes(wh: Warehouse, run: int) -> list[Placed]:

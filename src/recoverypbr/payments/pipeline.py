@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
-from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, stored_ledger
+from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, run_ledger
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
 from recoverypbr.payments.cohort_basis import cohort_basis_lines, cohort_basis_outcomes
 from recoverypbr.payments.coverage import with_coverage
@@ -182,10 +182,10 @@ def payment_inputs(wh: Warehouse, as_of: date) -> Inputs:
 
 def period_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
     """The stored ledger as of the date, built first (`build_ledger`) when nothing is stored for it."""
-    ledger = stored_ledger(wh, contract, as_of)
+    ledger = run_ledger(wh, contract, as_of)
     if evaluation_order(contract) and wh.count(ledger) == 0:
         build_ledger(wh, contract, as_of)
-        ledger = stored_ledger(wh, contract, as_of)
+        ledger = run_ledger(wh, contract, as_of)
     return ledger
 
 

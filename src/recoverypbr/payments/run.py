@@ -32,7 +32,7 @@ from recoverypbr.outcomes.ledger import (
     build_ledger,
     cohort_measures,
     episode_groups,
-    stored_ledger,
+    run_ledger,
 )
 from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
@@ -44,7 +44,7 @@ from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
 from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.pricing import contract_rows
-from recoverypbr.payments.statements import Statement, provider_lines, statement_id
+from recoverypbr.payments.statements import FunnelRow, Statement, provider_lines, statement_id
 from recoverypbr.payments.stored import PricingKey, StoredLines, data_marker, store_payments, stored_payments
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
 from recoverypbr.payments.words import reference_words
@@ -261,7 +261,7 @@ def make_statements(
     marker = data_marker(wh)
     prints = fingerprint(wh, contract, as_of)
     priced = price_stored(wh, contract, period, as_of, prints, progress, marker=marker)
-    ledger = stored_ledger(wh, contract, as_of)
+    ledger = run_ledger(wh, contract, as_of)
     who = payees(contract, priced, approved)
     unknown = sorted(set(providers or []) - set(who[period.label]))
     if unknown:
@@ -270,7 +270,8 @@ def make_statements(
             "nothing paid to it so far",
             hint=f"name one of {', '.join(who[period.label])}",
         )
-    made = _Making(wh, contract, period, priced, approved, prints, ledger, who)
+    made = _Making(wh, contract, period, priced, approved, prints, ledger, who,
+                   tuple(funnel_rows(wh, ledger, contract, period)) if who[period.label] else ())
     return [made.statement(pid) for pid in who[period.label] if providers is None or pid in providers]
 
 
@@ -286,6 +287,8 @@ class _Making:
     prints: Fingerprint
     ledger: ir.Table
     who: Mapping[str, list[str]]
+    #: The funnels' predicted and actual clients (the same on every provider's statement).
+    funnel: tuple[FunnelRow, ...]
 
     def statement(self, provider: str) -> Statement:
         period, approved, priced = self.period, self.approved, self.priced
@@ -331,7 +334,7 @@ class _Making:
             program_version=self.prints.program_version,
             lines=tuple(lines),
             year_to_date=year_to_date(self.contract, period, priced.periods, self._by_period(provider, lines)),
-            funnel=tuple(funnel_rows(self.wh, self.ledger, self.contract, period)),
+            funnel=self.funnel,
             milestones=tuple(milestone_years(self.contract, period)),
             unpriced=tuple(_unpriced(payments.unpriced, provider)),
             reliable_change=shown,

@@ -9,9 +9,10 @@ earlier months first on a tie), so the months always sum to the prediction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
+import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.contract.model import Contract, Funnel
@@ -36,9 +37,9 @@ def funnel_rows(wh: Warehouse, ledger: ir.Table, contract: Contract, period: Per
     if year is None or not contract.funnels:
         return []
     months = _months(year.start, period.end)
+    actual = _actual(wh, ledger, contract.funnels, year.start, period.end)
     rows = []
     for funnel_id, funnel in contract.funnels.items():
-        actual = _actual(wh, ledger, funnel, year.start, period.end)
         for milestone_id, milestone in funnel.milestones.items():
             predicted = milestone.predicted_monthly or allocate(milestone.predicted, [1] * 12)
             for i, month in enumerate(months):
@@ -49,7 +50,7 @@ def funnel_rows(wh: Warehouse, ledger: ir.Table, contract: Contract, period: Per
                         label=milestone.label,
                         month=f"{month.year}-{month.month:02d}",
                         predicted=predicted[i] if i < len(predicted) else 0,
-                        actual=actual.get((milestone.outcome, month.year, month.month), 0),
+                        actual=actual.get((funnel_id, milestone.outcome, month.year, month.month), 0),
                     )
                 )
     return rows
@@ -71,21 +72,27 @@ def milestone_years(contract: Contract, period: Period) -> list[MilestoneYear]:
     return found
 
 
-def _actual(wh: Warehouse, ledger: ir.Table, funnel: Funnel, start: date, end: date) -> dict[tuple[str, int, int], int]:
-    outcomes = sorted({m.outcome for m in funnel.milestones.values()})
-    rows = ledger.filter(
-        (ledger.status == "achieved") & ledger.outcome_id.isin(outcomes) & ledger.achieved_on.between(start, end)
-    )
-    if funnel.service_line:
-        episodes = wh.table("episodes")
-        lines = episodes.filter(episodes.service_line == funnel.service_line).select(f_episode=episodes.episode_id)
-        rows = rows.semi_join(lines, rows.episode_id == lines.f_episode)
-    counted = rows.group_by(
-        outcome_id=rows.outcome_id, year=rows.achieved_on.year(), month=rows.achieved_on.month()
-    ).aggregate(clients=rows.client_id.nunique())
+def _actual(wh: Warehouse, ledger: ir.Table, funnels: Mapping[str, Funnel], start: date,
+            end: date) -> dict[tuple[str, str, int, int], int]:
+    """(funnel, outcome, year, month) -> distinct clients who achieved the outcome that month (in the funnel's
+    service line), for every funnel in one query."""
+    rows = ledger.filter((ledger.status == "achieved") & ledger.achieved_on.between(start, end))
+    parts = []
+    for funnel_id, funnel in funnels.items():
+        mine = rows.filter(rows.outcome_id.isin(sorted({m.outcome for m in funnel.milestones.values()})))
+        if funnel.service_line:
+            episodes = wh.table("episodes")
+            lines = episodes.filter(episodes.service_line == funnel.service_line).select(f_episode=episodes.episode_id)
+            mine = mine.semi_join(lines, mine.episode_id == lines.f_episode)
+        counted = mine.group_by(
+            outcome_id=mine.outcome_id, year=mine.achieved_on.year(), month=mine.achieved_on.month()
+        ).aggregate(clients=mine.client_id.nunique())
+        parts.append(counted.mutate(funnel_id=ibis.literal(funnel_id, "string")))
+    if not parts:
+        return {}
     return {
-        (r["outcome_id"], int(r["year"]), int(r["month"])): int(r["clients"])
-        for r in wh.to_arrow(counted).to_pylist()
+        (r["funnel_id"], r["outcome_id"], int(r["year"]), int(r["month"])): int(r["clients"])
+        for r in wh.to_arrow(ibis.union(*parts)).to_pylist()
     }
 
 
