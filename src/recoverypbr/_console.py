@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import duckdb
 import typer
 from rich import box
 from rich.cells import cell_len
@@ -18,6 +19,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from recoverypbr.errors import RecoveryPbrError
+from recoverypbr.warehouse.connection import MEMORY_ENV
 
 console = Console()
 #: Set by the main app's --debug: errors then show their traceback.
@@ -116,6 +118,17 @@ def user_errors() -> Iterator[None]:
         console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
         if exc.hint:
             console.print(f"[yellow]Hint:[/] {exc.hint}", highlight=False)
+        raise typer.Exit(2) from None
+    except duckdb.OutOfMemoryException as exc:
+        if debug_mode["on"]:
+            raise
+        # The embedded warehouse could not fit a step in its memory limit (and could not spill it to disk).
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        console.print(f"[bold red]Error:[/] the warehouse ran out of memory: {first}", highlight=False)
+        console.print(f"[yellow]Hint:[/] raise the limit with the {MEMORY_ENV} environment variable (such as "
+                      f"{MEMORY_ENV}=8GB; the default is 80% of this machine's memory), or close other programs, "
+                      "then run the command again (the step that ran out left nothing half-written)",
+                      highlight=False)
         raise typer.Exit(2) from None
     except Exception as exc:
         if debug_mode["on"] or not type(exc).__module__.startswith("psycopg"):

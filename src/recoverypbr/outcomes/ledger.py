@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 
@@ -145,8 +146,13 @@ def _strings_as_fsst(wh: Warehouse) -> Iterator[None]:
     wh.set_setting("force_compression", "fsst")
     try:
         yield
-    finally:
-        wh.set_setting("force_compression", before)
+    except BaseException:
+        # A failed statement (out of memory, say) aborts the transaction, and DuckDB refuses a SET until it is
+        # rolled back: that refusal must not hide the error. The setting only chooses a compression.
+        with contextlib.suppress(duckdb.Error):
+            wh.set_setting("force_compression", before)
+        raise
+    wh.set_setting("force_compression", before)
 
 
 def _run_queries(

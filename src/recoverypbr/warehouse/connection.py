@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = Path("recoverypbr.duckdb")
 #: The environment variable naming the warehouse (a DuckDB path or a postgresql:// URL) when no --db is given.
 DB_ENV = "RECOVERYPBR_DB"
+#: The environment variable capping the embedded (DuckDB) warehouse's memory, e.g. "8GB" (default: DuckDB's own,
+#: 80% of the machine's memory); what does not fit is spilled to a temporary folder beside the file.
+MEMORY_ENV = "RECOVERYPBR_MEMORY_LIMIT"
 _URL_SCHEMES = ("postgresql:", "postgres:")
 #: The --db option's help.
 DB_HELP = "The warehouse: a DuckDB file or a postgresql:// URL (default: $RECOVERYPBR_DB if set, else this file)."
@@ -112,10 +115,18 @@ class Warehouse:
         # Row order is never relied on (every read that needs an order asks for it); letting DuckDB
         # drop insertion order lowers the memory a large load needs.
         config: dict[str, Any] = {"preserve_insertion_order": False}
+        memory_limit = memory_limit or os.environ.get(MEMORY_ENV, "").strip() or None
         if memory_limit:
             config["memory_limit"] = memory_limit
         try:
             self.raw = duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.ParserException as exc:
+            if not memory_limit or "memory" not in str(exc).lower():
+                raise
+            raise WarehouseError(
+                f"the memory limit {memory_limit!r} is not a size DuckDB understands ({exc})",
+                hint=f"give a number and a unit, such as 8GB or 500MB, in {MEMORY_ENV}",
+            ) from exc
         except duckdb.Error as exc:
             raise WarehouseError(
                 f"cannot open the warehouse {path}: {exc}",
