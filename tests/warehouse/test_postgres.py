@@ -228,3 +228,27 @@ def test_text_that_looks_like_a_null_is_read_back_as_text(pg_db: Callable[[], st
         got = wh.to_arrow(t.order_by("n").select("t", blank=ibis.literal(None, "int64")))
     assert got.column("t").to_pylist() == values
     assert got.column("blank").to_pylist() == [None] * len(values)
+
+
+def test_postgresqls_bit_string_digest_is_the_portable_one(pg_db: Callable[[], str]) -> None:
+    # PostgreSQL reads the MD5's hex parts as bit strings (fingerprint.bit_string_digest), DuckDB with its 0x cast:
+    # over thousands of rows (every hex digit in every place), and over no rows, the same sums.
+    import ibis
+
+    from recoverypbr.payments.fingerprint import bit_string_digest, table_digest
+    from recoverypbr.warehouse.connection import Warehouse
+
+    reference = Warehouse(":memory:")
+    with open_warehouse(pg_db()) as wh:
+        wh.execute("CREATE TABLE _digest (n INTEGER, x VARCHAR, units DOUBLE PRECISION)")
+        wh.execute("INSERT INTO _digest SELECT g, 'row ' || g, g / 16.0 FROM generate_series(0, 4999) AS g")
+        for rows in (5000, 0):
+            t = wh.table("_digest").filter(ibis._.n < rows)
+            expected = reference.to_arrow(table_digest(ibis.memtable(
+                {"n": list(range(rows)), "x": [f"row {i}" for i in range(rows)],
+                 "units": [i / 16 for i in range(rows)]}, schema={"n": "int32", "x": "string", "units": "float64"})
+            )).to_pylist()[0]
+            assert bit_string_digest(wh, t) == expected
+            assert bit_string_digest(wh, t) == wh.to_arrow(table_digest(t)).to_pylist()[0]
+    reference.close()
+    assert expected["rows"] == 0
