@@ -193,7 +193,10 @@ def test_a_rebuilt_ledger_has_one_row_per_started_episode_and_outcome(tables: di
         build_ledger(wh, CONTRACT, AS_OF)
         rows = wh.to_arrow(stored_ledger(wh, CONTRACT, AS_OF)).to_pylist()
         # Pay's reading of the one run stored for the date gives the same rows, in the same order, of the same types.
-        assert wh.to_arrow(run_ledger(wh, CONTRACT, AS_OF)).equals(wh.to_arrow(stored_ledger(wh, CONTRACT, AS_OF)))
+        run = run_ledger(wh, CONTRACT, AS_OF)
+        assert wh.to_arrow(run).equals(wh.to_arrow(stored_ledger(wh, CONTRACT, AS_OF)))
+        (name,) = {n for (n,) in wh.execute("SELECT table_name FROM outcome_runs WHERE as_of = ?", [AS_OF])}
+        assert f'"{name}_ledger"' in wh.compile(run) and '"outcome_ledger"' not in wh.compile(run)
     started = {(e["client_id"], e["episode_id"]) for e in tables["episodes"] if e["start_date"] <= AS_OF}
     assert sorted((r["client_id"], r["episode_id"], r["outcome_id"]) for r in rows) == sorted(
         (client, episode, outcome) for client, episode in started for outcome in CONTRACT.outcomes

@@ -6,7 +6,8 @@ By hand, for a statement of 2012-Q3 (the contract year starts 2012-04-01, so Apr
 - the payment point has its own profile: 5, 10, 15, 20, 22, 24 for April to September;
 - actual: distinct clients whose milestone outcome was achieved that month in the funnel's service line: two
   recovery plans in May (C1 twice in two episodes counts once; C2), one in June; a client in another service line
-  (C9) does not count; one payment point in September (C1); a pending row (C3) does not count.
+  (C9) does not count; one payment point in September (C1); a pending row (C3) does not count; a recovery plan in
+  July in the young people tier 3 service line (C5) counts in that funnel only (every funnel is counted in one query).
 - the year to date against each prediction (April to September): recovery plan 6 x 152 = 912 predicted, 3 actual;
   1364 = 12 x 113 + 8, so 6 x 114 = 684; 1023 = 12 x 85 + 3, so 3 x 86 + 3 x 85 = 513; 329 = 12 x 27 + 5, so
   5 x 28 + 27 = 167; the payment point 5 + 10 + 15 + 20 + 22 + 24 = 96 predicted, 1 actual, at £1,236.50 up to
@@ -48,7 +49,7 @@ def test_predicted_against_actual_by_month() -> None:
         {"episode_id": e, "client_id": c, "provider_id": "WOR_SERVICE", "start_date": dt.date(2012, 4, 1),
          "service_line": sl}
         for e, c, sl in [("E1", "C1", line), ("E1b", "C1", line), ("E2", "C2", line), ("E3", "C3", line),
-                         ("E4", "C4", line), ("E9", "C9", "adult alcohol")]
+                         ("E4", "C4", line), ("E9", "C9", "adult alcohol"), ("E5", "C5", "young people tier 3")]
     ]
     wh = case_warehouse({"episodes": episodes})
     ledger = _ledger([
@@ -57,6 +58,7 @@ def test_predicted_against_actual_by_month() -> None:
         ("recovery_plan_agreed", "C2", "E2", "achieved", dt.date(2012, 5, 31)),
         ("recovery_plan_agreed", "C4", "E4", "achieved", dt.date(2012, 6, 1)),
         ("recovery_plan_agreed", "C9", "E9", "achieved", dt.date(2012, 6, 2)),
+        ("recovery_plan_agreed", "C5", "E5", "achieved", dt.date(2012, 7, 9)),
         ("sustained_and_planned_discharge", "C1", "E1", "achieved", dt.date(2012, 9, 30)),
         ("sustained_and_planned_discharge", "C3", "E3", "pending_maturation", None),
     ])
@@ -65,6 +67,9 @@ def test_predicted_against_actual_by_month() -> None:
         rows = funnel_rows(wh, ledger, contract, period)
     finally:
         wh.close()
+    young = {(r.milestone, r.month): r.actual for r in rows if r.funnel == "young_people_tier_3" and r.actual}
+    assert young == {("recovery_plan", "2012-07"): 1}
+    assert not [r for r in rows if r.actual and r.funnel not in ("adult_drugs_tier_3", "young_people_tier_3")]
     rows = [r for r in rows if r.funnel == "adult_drugs_tier_3"]
     plan = [(r.month, r.predicted, r.actual) for r in rows if r.milestone == "recovery_plan"]
     assert plan == [("2012-04", 152, 0), ("2012-05", 152, 2), ("2012-06", 152, 1), ("2012-07", 152, 0),

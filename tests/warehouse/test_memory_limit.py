@@ -26,9 +26,11 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "w.duckdb"
 
 
-def _runs(db: Path) -> int:
+def _runs(db: Path) -> list[tuple[object, ...]]:
+    """The stored outcome runs and priced periods, with when each was stored."""
     with open_warehouse(db, read_only=True) as wh:
-        return int(wh.execute("SELECT count(*) FROM outcome_runs")[0][0])
+        return [*wh.execute("SELECT run_id, as_of, stored_at FROM outcome_runs ORDER BY run_id"),
+                *wh.execute("SELECT period_label, data_sha256, line_count FROM priced_periods ORDER BY 1, 2")]
 
 
 @pytest.mark.parametrize("command", ["outcomes", "pay"])

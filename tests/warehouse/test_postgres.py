@@ -231,8 +231,9 @@ def test_text_that_looks_like_a_null_is_read_back_as_text(pg_db: Callable[[], st
 
 
 def test_postgresqls_bit_string_digest_is_the_portable_one(pg_db: Callable[[], str]) -> None:
-    # PostgreSQL reads the MD5's hex parts as bit strings (fingerprint.bit_string_digest), DuckDB with its 0x cast:
-    # over thousands of rows (every hex digit in every place), and over no rows, the same sums.
+    # PostgreSQL reads the MD5's hex parts as bit strings (fingerprint.bit_string_digest); the reference reads them
+    # digit by digit on DuckDB: over thousands of rows (every hex digit in every place), and over no rows, the same
+    # sums. And data_sha256 takes that path on PostgreSQL.
     import ibis
 
     from recoverypbr.payments.fingerprint import bit_string_digest, table_digest
@@ -252,3 +253,18 @@ def test_postgresqls_bit_string_digest_is_the_portable_one(pg_db: Callable[[], s
             assert bit_string_digest(wh, t) == wh.to_arrow(table_digest(t)).to_pylist()[0]
     reference.close()
     assert expected["rows"] == 0
+
+    import datetime as dt
+
+    from recoverypbr.payments import fingerprint
+
+    used: list[str] = []
+
+    def counted(wh: object, table: object) -> dict[str, object]:
+        used.append("bits")
+        return bit_string_digest(wh, table)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch, open_warehouse(pg_db()) as wh:
+        patch.setattr(fingerprint, "bit_string_digest", counted)
+        fingerprint.data_sha256(wh, dt.date(2013, 3, 31))
+    assert used
