@@ -128,10 +128,10 @@ def data_sha256(wh: Warehouse, as_of: date) -> str:
     derived = ("as_of", "checked", "groups", "payees")  # not input tables: the date, and what pricing derives
     for name in sorted(n for n in Inputs.__dataclass_fields__ if n not in derived):
         table = getattr(inputs, name)
-        if getattr(wh, "reads_bit_strings", False):
+        if wh.reads_bit_strings:
             row = bit_string_digest(wh, table)
         else:
-            row = wh.to_arrow(table_digest(table, getattr(wh, "casts_hex", False))).to_pylist()[0]
+            row = wh.to_arrow(table_digest(table, wh.casts_hex)).to_pylist()[0]
         sums = ":".join(str(row[f"part{i}"] or 0) for i in range(_PARTS))
         parts.append(f"{name}:{row['rows']}:{sums}")
     parts.append(f"as_of:{as_of.isoformat()}")

@@ -77,11 +77,11 @@ def _actual(wh: Warehouse, ledger: ir.Table, funnels: Mapping[str, Funnel], star
     """(funnel, outcome, year, month) -> distinct clients who achieved the outcome that month (in the funnel's
     service line), for every funnel in one query."""
     rows = ledger.filter((ledger.status == "achieved") & ledger.achieved_on.between(start, end))
+    episodes = wh.table("episodes")
     parts = []
     for funnel_id, funnel in funnels.items():
         mine = rows.filter(rows.outcome_id.isin(sorted({m.outcome for m in funnel.milestones.values()})))
         if funnel.service_line:
-            episodes = wh.table("episodes")
             lines = episodes.filter(episodes.service_line == funnel.service_line).select(f_episode=episodes.episode_id)
             mine = mine.semi_join(lines, mine.episode_id == lines.f_episode)
         counted = mine.group_by(

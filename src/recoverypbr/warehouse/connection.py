@@ -105,6 +105,8 @@ class Warehouse:
     dialect = "duckdb"
     #: Whether the engine casts hex text with a `0x` prefix to an integer (DuckDB does; PostgreSQL 15 does not).
     casts_hex = True
+    #: Whether the engine reads hex text as a bit string, `('x' || text)::bit(n)` (PostgreSQL does).
+    reads_bit_strings = False
     #: What the warehouse is, for messages (a path, or a URL without its password).
     name: str
 

@@ -167,7 +167,6 @@ class PostgresWarehouse(Warehouse):
 
     dialect = "postgres"
     casts_hex = False
-    #: PostgreSQL reads hex text as a bit string (`('x' || text)::bit(n)`); `fingerprint.data_sha256` uses it.
     reads_bit_strings = True
 
     def __init__(self, url: str, *, read_only: bool = False, memory_limit: str | None = None) -> None:
