@@ -25,7 +25,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.outcomes.ledger import attributed_provider, episode_groups
 from recoverypbr.payments.coverage import listed_under, outside_why
-from recoverypbr.payments.lines import PaymentLine, earned_order, lines_from_arrow
+from recoverypbr.payments.lines import PaymentLine, as_lines_table, lines_from_arrow, lines_table, sorted_earned
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import ByGroup, versions
 from recoverypbr.warehouse.connection import Warehouse
@@ -190,9 +190,14 @@ def _nothing() -> ir.Table:
     return ibis.memtable({c: [] for c in EARNED_COLUMNS}, schema=schema)
 
 
-def attachment_fee_lines(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[PaymentLine]:
-    """The attachment fee lines of a period (before splits, caps and floors), in a fixed order."""
+def attachment_fee_table(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> pa.Table:
+    """The attachment fee lines of a period (before splits, caps and floors) as a table of `lines.LINE_SCHEMA`, in
+    `earned_order`."""
     if contract.attachment_fees is None:
-        return []
-    lines = lines_from_arrow(wh.to_arrow(attachment_fees(inputs, contract, period)), kind="attachment_fee")
-    return sorted(lines, key=earned_order)
+        return lines_table([])
+    return sorted_earned(as_lines_table(wh.to_arrow(attachment_fees(inputs, contract, period)), kind="attachment_fee"))
+
+
+def attachment_fee_lines(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[PaymentLine]:
+    """`attachment_fee_table` as lines."""
+    return lines_from_arrow(attachment_fee_table(wh, inputs, contract, period))

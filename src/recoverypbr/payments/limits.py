@@ -38,6 +38,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+import pyarrow as pa
+
 from recoverypbr.contract.model import Contract, Limit
 from recoverypbr.contract.types import DOMAIN_NAMES, change_dates, percent, value_on
 from recoverypbr.payments.lines import PaymentLine, totals_by_provider
@@ -313,6 +315,20 @@ def summed(lines: Iterable[PaymentLine]) -> list[PaymentLine]:
     return [PaymentLine(kind=kind, provider_id=provider, reference=ref, amount_pence=amount, payable_on=day,  # type: ignore[arg-type]
                         outcome_id=outcome)
             for (day, provider, outcome, kind, ref), amount in sums.items()]
+
+
+def summed_table(table: pa.Table) -> list[PaymentLine]:
+    """`summed` of a table of lines (`lines.LINE_SCHEMA`), summed in Arrow: the same lines in the same order (each
+    sum where its first line is)."""
+    if table.num_rows == 0:
+        return []
+    keyed = table.select([*SUMMED_BY, "amount_pence"]).append_column("i", pa.array(range(table.num_rows), pa.int64()))
+    grouped = keyed.group_by(list(SUMMED_BY), use_threads=False).aggregate([("amount_pence", "sum"), ("i", "min")])
+    grouped = grouped.sort_by("i_min")
+    return [PaymentLine(kind=kind, provider_id=provider, reference=ref, amount_pence=amount, payable_on=day,
+                        outcome_id=outcome)
+            for day, provider, outcome, kind, ref, amount in zip(
+                *(grouped.column(c).to_pylist() for c in (*SUMMED_BY, "amount_pence_sum")), strict=True)]
 
 
 def earlier_paid(lines: Iterable[PaymentLine], contract: Contract) -> dict[EarlierKey, int]:

@@ -11,11 +11,13 @@ Statements, approval and adjustments (later) carry these lines as they are and a
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from typing import Any, Literal, NamedTuple
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple, overload
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 LineKind = Literal[
     "outcome", "payment_point", "cohort", "attachment_fee", "incentive", "cap", "floor", "adjustment"
@@ -81,23 +83,102 @@ def lines_from_arrow(table: pa.Table, **fixed: Any) -> list[PaymentLine]:
     return [_new(PaymentLine, values) for values in zip(*columns, strict=False)]
 
 
+#: The Arrow types of the line fields: a period's lines as one table (`lines_table`, `ArrowLines`).
+LINE_SCHEMA = pa.schema(
+    [(c, pa.int64() if c in ("amount_pence", "whole_pence") else pa.date32() if c == "payable_on" else pa.string())
+     for c in LINE_COLUMNS]
+)
+
+
+def lines_table(lines: Sequence[PaymentLine]) -> pa.Table:
+    """The lines as an Arrow table of `LINE_SCHEMA`, in order: the lines' own table when they are `ArrowLines`."""
+    if isinstance(lines, ArrowLines):
+        return lines.table
+    return pa.table([pa.array(list(map(attrgetter(c), lines)), LINE_SCHEMA.field(c).type) for c in LINE_COLUMNS],
+                    schema=LINE_SCHEMA)
+
+
+def as_lines_table(table: pa.Table, **fixed: Any) -> pa.Table:
+    """An Arrow table whose columns are some line fields as a table of `LINE_SCHEMA`: `fixed` gives a value for
+    every row (e.g. the kind) and a field in neither takes its default; what `lines_from_arrow` makes, as a table."""
+    rows = table.num_rows
+    columns = []
+    for field in LINE_SCHEMA:
+        if field.name in fixed:
+            columns.append(pa.repeat(pa.scalar(fixed[field.name], field.type), rows))
+        elif field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.repeat(pa.scalar(_DEFAULTS[field.name], field.type), rows))
+    return pa.table(columns, schema=LINE_SCHEMA)
+
+
+def sorted_earned(table: pa.Table) -> pa.Table:
+    """A table of earned lines (`LINE_SCHEMA`, one kind) in `earned_order`, ties kept in the order given (a stable
+    sort; strings compare as Python's do, by code point)."""
+    if table.num_rows < 2:
+        return table
+    keys = [pc.fill_null(table.column(c), "") for c in ("provider_id", "outcome_id", "client_id", "episode_id")]
+    ranks = pa.array([KIND_ORDER[k] for k in table.column("kind").unique().to_pylist()], pa.int64())
+    kinds = pc.index_in(table.column("kind"), value_set=table.column("kind").unique())
+    order = pa.table({"k": pc.take(ranks, kinds), **{f"s{i}": key for i, key in enumerate(keys)},
+                      "r": table.column("reference")})
+    index = pc.sort_indices(order, sort_keys=[(name, "ascending") for name in order.column_names])
+    return table.take(index)
+
+
+class ArrowLines(Sequence[PaymentLine]):
+    """A period's lines held as one Arrow table (`LINE_SCHEMA`): made into `PaymentLine`s only when a caller reads
+    them one by one (then kept), so a national period that is only stored and summed never is."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._lines: list[PaymentLine] | None = None
+
+    def _read(self) -> list[PaymentLine]:
+        if self._lines is None:
+            self._lines = lines_from_arrow(self.table)
+        return self._lines
+
+    def __len__(self) -> int:
+        rows: int = self.table.num_rows
+        return rows
+
+    @overload
+    def __getitem__(self, index: int) -> PaymentLine: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PaymentLine]: ...
+
+    def __getitem__(self, index: int | slice) -> PaymentLine | Sequence[PaymentLine]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[PaymentLine]:
+        return iter(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ArrowLines({self.table.num_rows} lines)"
+
+
+def total_pence(lines: Sequence[PaymentLine]) -> int:
+    """`total`, summed in Arrow when the lines are `ArrowLines`."""
+    if isinstance(lines, ArrowLines):
+        found: int | None = pc.sum(lines.table.column("amount_pence")).as_py()
+        return found or 0
+    return total(lines)
+
+
 def with_changes(line: PaymentLine, **changes: Any) -> PaymentLine:
     """The line with some fields changed (`_replace`, faster: a national period splits millions of lines)."""
     values = list(line)
     for name, value in changes.items():
         values[_INDEX[name]] = value
     return _new(PaymentLine, values)
-
-
-# `shared_part` builds a line by position: these fields must stay where it puts them.
-if LINE_COLUMNS[1:4:2] != ("provider_id", "amount_pence") or LINE_COLUMNS[12:] != ("share", "whole_pence", "adjusts"):
-    raise ImportError("PaymentLine's fields moved: shared_part must be changed with them")
-
-
-def shared_part(line: PaymentLine, provider_id: str, amount_pence: int, share: str, whole_pence: int) -> PaymentLine:
-    """A payee's part of a shared line (`splits`): `with_changes` of these four fields, made directly (a national
-    period has millions of parts)."""
-    return _new(PaymentLine, (line[0], provider_id, line[2], amount_pence, *line[4:12], share, whole_pence, line[14]))
 
 
 def earned_order(line: PaymentLine) -> tuple[Any, ...]:

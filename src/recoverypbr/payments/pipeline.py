@@ -20,6 +20,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
@@ -27,14 +28,21 @@ from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluatio
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
 from recoverypbr.payments.cohort_basis import cohort_basis_lines, cohort_basis_outcomes
 from recoverypbr.payments.coverage import with_coverage
-from recoverypbr.payments.fees import attachment_fee_lines, unpaid_attachment_fees
+from recoverypbr.payments.fees import attachment_fee_table, unpaid_attachment_fees
 from recoverypbr.payments.funnels import milestone_lines
 from recoverypbr.payments.incentives import incentive_lines, unpaid_incentives
-from recoverypbr.payments.limits import Earlier, apply_limits, summed
-from recoverypbr.payments.lines import PaymentLine, total, totals_by_provider
+from recoverypbr.payments.limits import Earlier, contract_rules, limit_lines, summed, summed_table
+from recoverypbr.payments.lines import (
+    ArrowLines,
+    PaymentLine,
+    lines_from_arrow,
+    lines_table,
+    total_pence,
+    totals_by_provider,
+)
 from recoverypbr.payments.periods import Period
-from recoverypbr.payments.pricing import individually_paid, outcome_lines, payable_rows, unpriced_outcomes
-from recoverypbr.payments.splits import split_lines
+from recoverypbr.payments.pricing import individually_paid, outcome_table, payable_rows, unpriced_outcomes
+from recoverypbr.payments.splits import split_table
 from recoverypbr.warehouse.connection import Warehouse
 
 
@@ -59,11 +67,11 @@ class Payments:
 
     @property
     def total_pence(self) -> int:
-        return total(self.lines)
+        return total_pence(self.lines)
 
     @property
     def by_provider(self) -> dict[str, int]:
-        return totals_by_provider(self.lines)
+        return totals_by_provider(self.summed_lines())
 
 
 def pay_period(
@@ -92,19 +100,28 @@ def pay_period(
     if covered is None:
         covered = with_coverage(ledger, contract, episodes)
     inside = covered.filter(covered.outside.isnull()).drop("outside", "outside_provider")
-    earned = outcome_lines(wh, inside, contract, period, episodes, assessments)
-    earned += milestone_lines(wh, inside, contract, period, episodes, earlier)
-    earned += cohort_lines(cohort or {}, contract, period)
+    # The lines are held as Arrow tables, not one Python object per line: a national period has millions of them.
+    earned = [outcome_table(wh, inside, contract, period, episodes, assessments)]
+    few = milestone_lines(wh, inside, contract, period, episodes, earlier)
+    few += cohort_lines(cohort or {}, contract, period)
     by_cohort = cohort_basis_lines(wh, inside, contract, period, episodes)
-    earned += by_cohort.lines
+    earned.append(lines_table(few + by_cohort.lines))
     unpriced = wh.to_arrow(unpriced_outcomes(inside, contract, period, episodes)).to_pylist() + by_cohort.unpriced
     unpriced += outside_outcomes(wh, covered, contract, period)
+    reversed_keys: Mapping[FindingKey, str] = {}
     if inputs is not None:
-        earned += attachment_fee_lines(wh, inputs, contract, period)
-        earned += incentive_lines(wh, inputs, contract, period)
+        earned.append(attachment_fee_table(wh, inputs, contract, period))
+        earned.append(lines_table(incentive_lines(wh, inputs, contract, period)))
         unpriced += unpaid_episodes(wh, inputs, contract, period)
-        earned = without_reversed(earned, audit_reversals(wh, contract, inputs.as_of))
-    return Payments(period, apply_limits(split_lines(earned, contract), contract, period, earlier), unpriced)
+        reversed_keys = audit_reversals(wh, contract, inputs.as_of)
+    table = pa.concat_tables(earned)
+    if reversed_keys:
+        table = lines_table(without_reversed(lines_from_arrow(table), reversed_keys))
+    table = split_table(table, contract)
+    sums = summed_table(table)
+    limited = limit_lines(sums, contract_rules(contract), contract, period, earlier)
+    return Payments(period, ArrowLines(pa.concat_tables([table, lines_table(limited)])), unpriced,
+                    sums=summed([*sums, *limited]))
 
 
 #: What an audit finding names: a payment's reference, client, episode and outcome (`adjustments.line_key` less the

@@ -30,7 +30,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OutcomeCommon
 from recoverypbr.contract.types import ALL_GROUPS, WHOLE_CONTRACT
 from recoverypbr.payments.gates import gated
-from recoverypbr.payments.lines import PaymentLine, earned_order, lines_from_arrow
+from recoverypbr.payments.lines import PaymentLine, as_lines_table, lines_from_arrow, lines_table, sorted_earned
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.uplifts import uplifted, with_flags
@@ -197,6 +197,29 @@ def unpriced_outcomes(
     return unpriced.mutate(why=ibis.ifelse(group.isnull(), ibis.literal(NO_GROUP), no_tariff))
 
 
+def outcome_table(
+    wh: Warehouse,
+    ledger: ir.Table,
+    contract: Contract,
+    period: Period,
+    episodes: ir.Table | None = None,
+    assessments: ir.Table | None = None,
+) -> pa.Table:
+    """The outcome payment lines of a period (before splits, caps and floors) as a table of `lines.LINE_SCHEMA`, in
+    `earned_order`. With `episodes` (client_id, start_date) and `assessments`, the contract's uplifts multiply the
+    tariffs (`uplifts.py`)."""
+    priced = priced_outcomes(ledger, contract, period, episodes)
+    uplifting = False
+    if contract.uplifts and episodes is not None and assessments is not None:
+        priced, uplifting = with_flags(priced, episodes, assessments, contract), True
+    table = wh.to_arrow(priced)
+    lines = as_lines_table(table.select(list(PRICED_COLUMNS)), kind="outcome")
+    if uplifting:
+        lines = lines_table([uplifted(line, row, contract)
+                             for line, row in zip(lines_from_arrow(lines), table.to_pylist(), strict=True)])
+    return sorted_earned(lines)
+
+
 def outcome_lines(
     wh: Warehouse,
     ledger: ir.Table,
@@ -205,14 +228,5 @@ def outcome_lines(
     episodes: ir.Table | None = None,
     assessments: ir.Table | None = None,
 ) -> list[PaymentLine]:
-    """The outcome payment lines of a period (before splits, caps and floors), in a fixed order. With `episodes`
-    (client_id, start_date) and `assessments`, the contract's uplifts multiply the tariffs (`uplifts.py`)."""
-    priced = priced_outcomes(ledger, contract, period, episodes)
-    uplifting = False
-    if contract.uplifts and episodes is not None and assessments is not None:
-        priced, uplifting = with_flags(priced, episodes, assessments, contract), True
-    table = wh.to_arrow(priced)
-    lines = lines_from_arrow(table.select(list(PRICED_COLUMNS)), kind="outcome")
-    if uplifting:
-        lines = [uplifted(line, row, contract) for line, row in zip(lines, table.to_pylist(), strict=True)]
-    return sorted(lines, key=earned_order)
+    """`outcome_table` as lines."""
+    return lines_from_arrow(outcome_table(wh, ledger, contract, period, episodes, assessments))

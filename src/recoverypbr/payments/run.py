@@ -39,7 +39,7 @@ from recoverypbr.payments.approval import Approved, StatementError, approve, app
 from recoverypbr.payments.coverage import is_outside, with_coverage
 from recoverypbr.payments.domains import change_share
 from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
-from recoverypbr.payments.limits import EarlierKey, earlier_paid, summed
+from recoverypbr.payments.limits import EarlierKey, earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
 from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
@@ -187,7 +187,7 @@ def price_stored(
         unchanged()
         if not store_payments(wh, contract, key, as_of, {q.label: payments}, stamp) or q.label == period.label:
             return payments
-        sums = summed(payments.lines)
+        sums = payments.summed_lines()
         return dataclasses.replace(payments, lines=StoredLines(wh, key, q.label, len(payments.lines)), sums=sums)
 
     priced = price_up_to(wh, contract, period, as_of, progress, known=known, each=keep)

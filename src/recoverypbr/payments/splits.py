@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OffendingCohortReduction
 from recoverypbr.contract.types import percent
 from recoverypbr.payments.coverage import unnamed_paid
 from recoverypbr.payments.limits import fallback_payee
-from recoverypbr.payments.lines import PaymentLine, shared_part, with_changes
+from recoverypbr.payments.lines import PaymentLine, lines_from_arrow, lines_table
 from recoverypbr.payments.money import allocate
 
 
@@ -67,42 +72,88 @@ def payee(provider_id: str, contract: Contract) -> str:
 
 def split_line(line: PaymentLine, contract: Contract) -> list[PaymentLine]:
     """The line as paid: one line per payee, parts summing exactly to the line."""
-    return _Splitter(contract).split(line)
+    return split_lines([line], contract)
 
 
 def split_lines(lines: Iterable[PaymentLine], contract: Contract) -> list[PaymentLine]:
     """Every line split among its payees, in the order given."""
-    split = _Splitter(contract).split
-    return [part for line in lines for part in split(line)]
+    return lines_from_arrow(split_table(lines_table(list(lines)), contract))
+
+
+#: What decides a line's parts: its outcome, kind, an incentive line's reference, its provider and its amount.
+_KEY = ("o", "k", "r", "p", "a")
+
+
+def split_table(table: pa.Table, contract: Contract) -> pa.Table:
+    """`split_lines` on a table of lines (`lines.LINE_SCHEMA`): every line replaced by its parts, in order. A
+    national period has millions of lines but a handful of rules and amounts, so each distinct rule, provider and
+    amount is split once (`_Splitter`) and the lines take their parts by a join."""
+    if table.num_rows == 0:
+        return table
+    kind = table.column("kind")
+    keyed = pa.table({
+        "o": pc.fill_null(table.column("outcome_id"), ""),
+        "k": kind,
+        "r": pc.if_else(pc.equal(kind, "incentive"), table.column("reference"), ""),
+        "p": pc.fill_null(table.column("provider_id"), ""),
+        "a": table.column("amount_pence"),
+        "i": pa.array(range(table.num_rows), pa.int64()),
+    })
+    splitter = _Splitter(contract)
+    rows: dict[str, list[Any]] = {name: [] for name in (*_KEY, "n", "to", "amount", "share", "whole")}
+    distinct = keyed.group_by(list(_KEY)).aggregate([])
+    for o, k, r, p, a in zip(*(distinct.column(name).to_pylist() for name in _KEY), strict=True):
+        for n, part in enumerate(splitter.parts(o, k, r, p, a)):
+            for name, value in zip((*_KEY, "n", "to", "amount", "share", "whole"), (o, k, r, p, a, n, *part),
+                                   strict=True):
+                rows[name].append(value)
+    parts = pa.table({name: pa.array(values, keyed.schema.field(name).type if name in _KEY else _PART_TYPES[name])
+                      for name, values in rows.items()})
+    joined = keyed.join(parts, keys=list(_KEY), join_type="inner").sort_by([("i", "ascending"), ("n", "ascending")])
+    out = table.take(joined.column("i"))
+    changes = {
+        "provider_id": pc.coalesce(joined.column("to"), out.column("provider_id")),
+        "amount_pence": joined.column("amount"),
+        "share": pc.coalesce(joined.column("share"), out.column("share")),
+        "whole_pence": pc.coalesce(joined.column("whole"), out.column("whole_pence")),
+    }
+    for name, column in changes.items():
+        out = out.set_column(out.schema.get_field_index(name), name, column)
+    return out
+
+
+_PART_TYPES = {"n": pa.int64(), "to": pa.string(), "amount": pa.int64(), "share": pa.string(), "whole": pa.int64()}
+#: One part of a split line: its payee (None: the line's own provider), pence, share words and whole (None: the
+#: line's own).
+Part = tuple[str | None, int, str | None, int | None]
 
 
 class _Splitter:
-    """`split_line` for many lines of one contract: a national period splits millions of lines with a handful of
-    rules and amounts, so each rule's payees and share words, each payee, and each amount's parts are worked out
-    once."""
+    """The parts of lines of one contract: each rule's payees and share words, each payee, and each amount's parts
+    are worked out once."""
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         self.rules: dict[tuple[str, str, str], tuple[tuple[tuple[str, str], ...], tuple[Decimal, ...]]] = {}
         self.payees: dict[str, str] = {}
-        self.parts: dict[tuple[int, tuple[Decimal, ...]], list[int]] = {}
 
-    def split(self, line: PaymentLine) -> list[PaymentLine]:
-        # What `shares_for` reads of a line: its outcome, and an incentive line's reference.
-        key = (line.outcome_id or "", line.kind, line.reference if line.kind == "incentive" else "")
+    def parts(self, outcome_id: str, kind: str, incentive_reference: str, provider_id: str,
+              amount: int) -> list[Part]:
+        """The parts of a line of this outcome (''), kind, reference (an incentive line's, else ''), provider ('' when
+        none) and amount: what `shares_for` and `payee` decide, the pence shared by `money.allocate`."""
+        key = (outcome_id, kind, incentive_reference)
         rule = self.rules.get(key)
         if rule is None:
-            path, shares = shares_for(line, self.contract)
+            probe = PaymentLine(kind, provider_id, incentive_reference, amount, date.min,  # type: ignore[arg-type]
+                                outcome_id=outcome_id or None)
+            path, shares = shares_for(probe, self.contract)
             named = tuple((pid, f"{path}.{pid}={percent(share)}") for pid, share in shares.items())
             rule = self.rules[key] = (named, tuple(shares.values()))
         named, weights = rule
         if not named:
-            paid = self.payees.get(line.provider_id)
+            paid = self.payees.get(provider_id)
             if paid is None:
-                paid = self.payees[line.provider_id] = payee(line.provider_id, self.contract)
-            return [line if paid == line.provider_id else with_changes(line, provider_id=paid)]
-        amount = line.amount_pence
-        parts = self.parts.get((amount, weights))
-        if parts is None:
-            parts = self.parts[(amount, weights)] = allocate(amount, weights)
-        return [shared_part(line, pid, part, words, amount) for (pid, words), part in zip(named, parts, strict=True)]
+                paid = self.payees[provider_id] = payee(provider_id, self.contract)
+            return [(None if paid == provider_id else paid, amount, None, None)]
+        return [(pid, part, words, amount)
+                for (pid, words), part in zip(named, allocate(amount, weights), strict=True)]

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, overload
 
@@ -33,7 +32,7 @@ import pyarrow as pa
 from recoverypbr.contract.model import Contract
 from recoverypbr.payments.approval import StatementError
 from recoverypbr.payments.limits import SUMMED_BY
-from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine, lines_from_arrow
+from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine, lines_from_arrow, lines_table
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pipeline import Payments
 from recoverypbr.warehouse.connection import Warehouse
@@ -187,14 +186,14 @@ def store_payments(
     except TypeError as exc:
         log.warning("priced periods not stored: %s", exc)
         return False
-    lines = [line for p in payments.values() for line in p.lines]
-    rows = len(lines)
-    columns: dict[str, Any] = {c: pa.array([v] * rows, pa.string()) for c, v in zip(_KEY, key.values, strict=True)}
-    columns["period_label"] = pa.array([label for label, p in payments.items() for _ in p.lines], pa.string())
-    columns["line_no"] = pa.array([n for p in payments.values() for n in range(1, len(p.lines) + 1)], pa.int64())
-    for c in LINE_COLUMNS:  # column by column: a national period has millions of lines
-        columns[c] = pa.array(list(map(attrgetter(c), lines)), _LINE_SCHEMA.field(c).type)
-    staged = pa.table(columns, schema=_LINE_SCHEMA)
+    parts = []
+    for label, p in payments.items():  # as Arrow tables: a national period has millions of lines
+        lines = lines_table(p.lines)
+        rows = lines.num_rows
+        columns = [pa.repeat(pa.scalar(v, pa.string()), rows) for v in key.values]
+        columns += [pa.repeat(pa.scalar(label, pa.string()), rows), pa.array(range(1, rows + 1), pa.int64())]
+        parts.append(pa.Table.from_arrays(columns + lines.columns, schema=_LINE_SCHEMA))
+    staged = pa.concat_tables(parts)
     labels = sorted(payments)
     marks = ", ".join("?" for _ in labels)
     match = "contract_sha256 = ? AND data_sha256 = ? AND program_version = ?"
@@ -207,8 +206,8 @@ def store_payments(
         for label, p in payments.items():
             wh.execute(
                 "INSERT INTO priced_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [contract.area, contract.effective_from, *key.values, as_of, label, len(p.lines),
-                 sum(line.amount_pence for line in p.lines), unpriced[label], stamp],
+                [contract.area, contract.effective_from, *key.values, as_of, label, len(p.lines), p.total_pence,
+                 unpriced[label], stamp],
             )
         _forget_old(wh, contract, key)
     return True
