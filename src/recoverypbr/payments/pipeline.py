@@ -21,6 +21,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
@@ -85,6 +86,7 @@ def pay_period(
     inputs: Inputs | None = None,
     cohort: CohortMeasures | None = None,
     covered: ir.Table | None = None,
+    batch: DatedPricing | None = None,
 ) -> Payments:
     """Every payment line of the period for one ledger snapshot (e.g. `stored_ledger(wh, contract, as_of)`).
 
@@ -93,26 +95,25 @@ def pay_period(
     `inputs` (`payment_inputs`: episodes, assessments, clients as of a date) adds uplifts, attachment fees and
     incentives, and stands for `episodes` when those are not given; `cohort` (`cohort_measures`) adds cohort
     payments. `covered` is `coverage.with_coverage(ledger, contract, episodes)` when the caller has it stored (one
-    table read by every period it prices, instead of the join made again for each)."""
+    table read by every period it prices, instead of the join made again for each). `batch` is `dated_pricing` for
+    a span holding the period, with the same ledger, contract, episodes and inputs, asked once for many periods."""
     if inputs is not None and episodes is None:
         episodes = inputs.episodes
-    assessments = inputs.assessments if inputs is not None else None
     if covered is None:
         covered = with_coverage(ledger, contract, episodes)
-    inside = covered.filter(covered.outside.isnull()).drop("outside", "outside_provider")
+    inside = _inside(covered)
+    dated = (batch or dated_pricing(wh, covered, contract, period, episodes, inputs)).within(period)
     # The lines are held as Arrow tables, not one Python object per line: a national period has millions of them.
-    earned = [outcome_table(wh, inside, contract, period, episodes, assessments)]
+    earned = [dated.outcomes]
     few = milestone_lines(wh, inside, contract, period, episodes, earlier)
     few += cohort_lines(cohort or {}, contract, period)
     by_cohort = cohort_basis_lines(wh, inside, contract, period, episodes)
     earned.append(lines_table(few + by_cohort.lines))
-    unpriced = wh.to_arrow(unpriced_outcomes(inside, contract, period, episodes)).to_pylist() + by_cohort.unpriced
-    unpriced += outside_outcomes(wh, covered, contract, period)
+    unpriced = dated.unpriced + by_cohort.unpriced + dated.outside
     reversed_keys: Mapping[FindingKey, str] = {}
     if inputs is not None:
-        earned.append(attachment_fee_table(wh, inputs, contract, period))
-        earned.append(lines_table(incentive_lines(wh, inputs, contract, period)))
-        unpriced += unpaid_episodes(wh, inputs, contract, period)
+        earned += [dated.fees, dated.incentives]
+        unpriced += dated.unpaid
         reversed_keys = audit_reversals(wh, contract, inputs.as_of)
     table = pa.concat_tables(earned)
     if reversed_keys:
@@ -122,6 +123,69 @@ def pay_period(
     limited = limit_lines(sums, contract_rules(contract), contract, period, earlier)
     return Payments(period, ArrowLines(pa.concat_tables([table, lines_table(limited)])), unpriced,
                     sums=summed([*sums, *limited]))
+
+
+def _inside(covered: ir.Table) -> ir.Table:
+    """The ledger rows whose episode the contract covers (`coverage.with_coverage`)."""
+    return covered.filter(covered.outside.isnull()).drop("outside", "outside_provider")
+
+
+@dataclass(frozen=True)
+class DatedPricing:
+    """What a period's pricing asks of the warehouse that depends on the period only through the range of payable
+    dates it takes: asked once for a span of periods (`dated_pricing`), then taken period by period (`within`), so
+    pricing many periods makes each query once, not once per period. Rows are in the order each query gives."""
+
+    outcomes: pa.Table
+    """Outcome lines (`pricing.outcome_table`), in `earned_order`."""
+    fees: pa.Table
+    """Attachment fee lines (`fees.attachment_fee_table`), in `earned_order`."""
+    incentives: pa.Table
+    """Incentive lines (`incentives.incentive_lines`), in `earned_order`."""
+    unpriced: list[dict[str, Any]]
+    """Achieved rows of outcomes paid at a tariff that found none (`pricing.unpriced_outcomes`)."""
+    outside: list[dict[str, Any]]
+    """Paid outcomes' rows outside the contract (`outside_outcomes`)."""
+    unpaid: list[dict[str, Any]]
+    """Episodes due a fee or incentive that found no amount (`unpaid_episodes`)."""
+
+    def within(self, period: Period) -> DatedPricing:
+        """The rows payable in the period, each kind in the order it has here."""
+
+        def rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [r for r in found if period.start <= r["payable_on"] <= period.end]
+
+        def lines(table: pa.Table) -> pa.Table:
+            day = table.column("payable_on")
+            return table.filter(pc.and_(pc.greater_equal(day, pa.scalar(period.start, pa.date32())),
+                                        pc.less_equal(day, pa.scalar(period.end, pa.date32()))))
+
+        return DatedPricing(lines(self.outcomes), lines(self.fees), lines(self.incentives), rows(self.unpriced),
+                            rows(self.outside), rows(self.unpaid))
+
+
+def dated_pricing(
+    wh: Warehouse,
+    covered: ir.Table,
+    contract: Contract,
+    span: Period,
+    episodes: ir.Table | None = None,
+    inputs: Inputs | None = None,
+) -> DatedPricing:
+    """`DatedPricing` of the rows payable in `span` (one period, or several in a row), `covered` being the ledger
+    with its coverage (`coverage.with_coverage`); `inputs` (`payment_inputs`) adds uplifts, fees and incentives."""
+    if inputs is not None and episodes is None:
+        episodes = inputs.episodes
+    inside = _inside(covered)
+    assessments = inputs.assessments if inputs is not None else None
+    unpriced = wh.to_arrow(unpriced_outcomes(inside, contract, span, episodes)).to_pylist()
+    fees, incentives, unpaid = lines_table([]), lines_table([]), []
+    if inputs is not None:
+        fees = attachment_fee_table(wh, inputs, contract, span)
+        incentives = lines_table(incentive_lines(wh, inputs, contract, span))
+        unpaid = unpaid_episodes(wh, inputs, contract, span)
+    return DatedPricing(outcome_table(wh, inside, contract, span, episodes, assessments), fees, incentives, unpriced,
+                        outside_outcomes(wh, covered, contract, span), unpaid)
 
 
 #: What an audit finding names: a payment's reference, client, episode and outcome (`adjustments.line_key` less the

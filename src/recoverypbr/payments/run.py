@@ -42,7 +42,14 @@ from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
 from recoverypbr.payments.limits import EarlierKey, earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
-from recoverypbr.payments.pipeline import Payments, audit_reversals, pay_period, payment_inputs, period_ledger
+from recoverypbr.payments.pipeline import (
+    Payments,
+    audit_reversals,
+    dated_pricing,
+    pay_period,
+    payment_inputs,
+    period_ledger,
+)
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import FunnelRow, Statement, provider_lines, statement_id
 from recoverypbr.payments.stored import PricingKey, StoredLines, data_marker, store_payments, stored_payments
@@ -119,8 +126,11 @@ def price_up_to(
         else:
             if not setup:
                 setup.update(_pricing_inputs(wh, contract, period, as_of))
+                # The queries that depend on a period only through its payable dates, once for every period left.
+                span = Period(q.start, periods[-1].end, "periods priced")
+                setup["batch"] = dated_pricing(wh, setup["covered"], contract, span, inputs=setup["inputs"])
             found[q.label] = pay_period(wh, setup["ledger"], contract, q, earlier=dict(earlier), inputs=setup["inputs"],
-                                        cohort=setup["cohort"], covered=setup["covered"])
+                                        cohort=setup["cohort"], covered=setup["covered"], batch=setup["batch"])
             if each is not None:
                 found[q.label] = each(q, found[q.label])
         # What the periods so far paid, per limit window: each period's lines counted once, as they are priced.
