@@ -8,13 +8,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
 from recoverypbr.contract import load_contract
-from recoverypbr.payments.limits import summed, summed_table
+from recoverypbr.outcomes.ledger import cohort_measures
+from recoverypbr.payments.limits import EarlierKey, earlier_paid, summed, summed_table
 from recoverypbr.payments.lines import (
     KIND_ORDER,
     ArrowLines,
@@ -26,8 +28,8 @@ from recoverypbr.payments.lines import (
     total,
     total_pence,
 )
-from recoverypbr.payments.pipeline import dated_pricing
-from recoverypbr.payments.run import _pricing_inputs, schedule
+from recoverypbr.payments.pipeline import dated_pricing, pay_period, payment_inputs, period_ledger
+from recoverypbr.payments.run import _pricing_inputs, price_up_to, schedule
 from recoverypbr.warehouse.connection import open_warehouse
 
 ROOT = Path(__file__).parents[2]
@@ -92,3 +94,35 @@ def test_a_span_of_periods_asked_once_gives_each_period_what_asking_for_it_alone
             seen += taken.outcomes.num_rows + taken.fees.num_rows
         assert seen > 0
         assert whole.outcomes.num_rows + whole.fees.num_rows == seen
+
+
+@pytest.mark.parametrize("area", ["wigan", "marlshire"])
+def test_pricing_a_run_of_periods_pays_what_pricing_each_on_the_whole_ledger_pays(area: str, tmp_path: Path) -> None:
+    """`price_up_to` (the ledger rows pricing reads, the dated queries asked once for every period, lines in Arrow)
+    pays each period what `pay_period` pays on the whole ledger, period by period with what the ones before paid.
+    Wigan pays on a cohort basis (its not-achieved rows count); Marlshire has fees, splits, caps and floors."""
+    file = ROOT / "contracts" / f"{area}.yaml"
+    contract = load_contract(file)
+    db = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    for args in (["synth", "--contract", str(file), "--clients", "500", "--seed", "2", "--out", str(tmp_path / "a")],
+                 ["load", str(tmp_path / "a"), "--db", str(db)]):
+        assert runner.invoke(app, args).exit_code == 0
+    year = contract.years[0]
+    last = [q for q in schedule(contract) if q.end <= year.end][-1]
+    with open_warehouse(db) as wh:
+        priced = price_up_to(wh, contract, last, year.end)
+        ledger = period_ledger(wh, contract, year.end)
+        inputs = payment_inputs(wh, year.end)
+        cohort = cohort_measures(wh, contract, year.end)
+        earlier: dict[EarlierKey, int] = {}
+        paid = 0
+        for q in priced.periods:
+            alone = pay_period(wh, ledger, contract, q, earlier=dict(earlier), inputs=inputs, cohort=cohort)
+            got = priced.payments[q.label]
+            assert list(got.lines) == list(alone.lines), q.label
+            assert _unordered(got.unpriced) == _unordered(alone.unpriced), q.label
+            for key, amount in earlier_paid(alone.lines, contract).items():
+                earlier[key] = earlier.get(key, 0) + amount
+            paid += abs(alone.total_pence)
+        assert paid > 0

@@ -27,7 +27,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, run_ledger
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
-from recoverypbr.payments.cohort_basis import cohort_basis_lines, cohort_basis_outcomes
+from recoverypbr.payments.cohort_basis import NOT_ACHIEVED, cohort_basis_lines, cohort_basis_outcomes
 from recoverypbr.payments.coverage import with_coverage
 from recoverypbr.payments.fees import attachment_fee_table, unpaid_attachment_fees
 from recoverypbr.payments.funnels import milestone_lines
@@ -42,7 +42,7 @@ from recoverypbr.payments.lines import (
     totals_by_provider,
 )
 from recoverypbr.payments.periods import Period
-from recoverypbr.payments.pricing import individually_paid, outcome_table, payable_rows, unpriced_outcomes
+from recoverypbr.payments.pricing import ACHIEVED, individually_paid, outcome_table, payable_rows, unpriced_outcomes
 from recoverypbr.payments.splits import split_table
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -123,6 +123,17 @@ def pay_period(
     limited = limit_lines(sums, contract_rules(contract), contract, period, earlier)
     return Payments(period, ArrowLines(pa.concat_tables([table, lines_table(limited)])), unpriced,
                     sums=summed([*sums, *limited]))
+
+
+def priced_rows(ledger: ir.Table, contract: Contract) -> ir.Table:
+    """The ledger rows any pricing of the contract reads: the achieved rows (outcome lines, payment points, gates,
+    what found no tariff) and the not-achieved rows of outcomes paid on a cohort basis (their rates). A national
+    ledger is mostly other rows (not eligible, not achieved, awaiting maturity), which no period need read."""
+    cohort = sorted(cohort_basis_outcomes(contract))
+    wanted = ledger.status == ACHIEVED
+    if cohort:
+        wanted |= (ledger.status == NOT_ACHIEVED) & ledger.outcome_id.isin(cohort)
+    return ledger.filter(wanted)
 
 
 def _inside(covered: ir.Table) -> ir.Table:

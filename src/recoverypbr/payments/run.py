@@ -49,6 +49,7 @@ from recoverypbr.payments.pipeline import (
     pay_period,
     payment_inputs,
     period_ledger,
+    priced_rows,
 )
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import FunnelRow, Statement, provider_lines, statement_id
@@ -142,10 +143,10 @@ def price_up_to(
 
 
 def _pricing_inputs(wh: Warehouse, contract: Contract, period: Period, as_of: date) -> dict[str, Any]:
-    """The ledger, pricing inputs and cohort measures as of the date, and the ledger with each row's coverage, every
-    period reading the same rows: stored once as temporary tables, so each period's queries compile small and do not
-    make the same joins again."""
-    ledger = wh.materialize("_pricing_ledger", contract_rows(period_ledger(wh, contract, as_of), contract))
+    """The ledger rows pricing reads (`priced_rows`), pricing inputs and cohort measures as of the date, and those
+    rows with their coverage, every period reading the same rows: stored once as temporary tables, so each period's
+    queries compile small and do not make the same joins again."""
+    ledger = priced_rows(contract_rows(period_ledger(wh, contract, as_of), contract), contract)
     inputs = payment_inputs(wh, as_of)
     inputs = dataclasses.replace(
         inputs,
