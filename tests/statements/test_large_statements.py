@@ -5,6 +5,7 @@ outcome and complexity group adding up to the statement's total to the penny, wi
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 import subprocess
@@ -16,12 +17,16 @@ from typing import Any
 
 import pytest
 from helpers import synthetic_statement
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from recoverypbr.payments.approval import document_text
+from recoverypbr.payments.statements import LINE_HEADER
 from recoverypbr.reports import pdf as pdf_writer
 from recoverypbr.reports import write_statement
-from recoverypbr.reports.files import document_chunks
+from recoverypbr.reports.cells import safe_row
+from recoverypbr.reports.files import document_chunks, lines_csv
 from recoverypbr.reports.summary import grouped
 
 LINES = 50_000
@@ -151,3 +156,42 @@ def test_a_summary_gives_a_table_as_long_as_the_lines_as_its_count(tmp_path: Pat
     flat = " ".join(_pdf_text(tmp_path / "statement_P1_2013-Q2.pdf").split())
     assert "2,500 rows: they are in the statement's JSON and on the Summary sheet of its XLSX." in flat
     assert "C2499" not in flat and "A note" in flat
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=8)
+_scalar = st.none() | st.booleans() | st.integers(-10**12, 10**12) | _text
+_line = st.dictionaries(_text, _scalar, max_size=5) | st.dictionaries(
+    st.sampled_from(["line_no", "kind", "amount", "évidence", "a\"b"]), st.integers() | _text, min_size=1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_line | st.lists(_scalar, max_size=3) | _scalar, max_size=6), _text, _scalar)
+def test_the_json_chunks_are_the_canonical_text_whatever_the_lines_hold(lines: list[Any], name: str,
+                                                                          other: Any) -> None:
+    """The lines are written field by field when they are flat objects of text and whole numbers, and by the
+    encoder otherwise: either way the text `document_text` gives (text with quotes, escapes, non-ASCII and the
+    marker's NUL characters; empty objects; booleans, nulls and nested values)."""
+    document = {"statement_id": name, "lines": lines, "after": other, "unpriced": [{"why": "\x00recoverypbr"}]}
+    assert "".join(document_chunks(document)) == document_text(document)
+    marked = {"lines": lines, "name": "\x00recoverypbr lines\x00"}
+    assert "".join(document_chunks(marked)) == document_text(marked)
+
+
+_cell = st.none() | st.integers(-10**6, 10**6) | st.text(alphabet=st.sampled_from("=+-@\t\r\n 1.aé\"'"), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(LINE_HEADER), _cell), max_size=6))
+def test_the_csv_is_what_a_dict_writer_writes_of_the_safe_rows(lines: list[dict[str, Any]]) -> None:
+    """The lines' CSV, written cell by cell, is what `csv.DictWriter` writes of `safe_row(line)`: formula-like
+    text quoted, carriage returns made line feeds, a missing column empty."""
+    expected = io.StringIO()
+    writer = csv.DictWriter(expected, fieldnames=LINE_HEADER, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(safe_row(line) for line in lines)
+    assert lines_csv({"lines": lines}).decode() == expected.getvalue()
+
+
+def test_a_line_with_a_column_a_statement_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match="columns a statement does not"):
+        lines_csv({"lines": [{"line_no": 1, "surprise": "x"}]})

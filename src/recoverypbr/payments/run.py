@@ -300,6 +300,8 @@ class _Making:
     who: Mapping[str, list[str]]
     #: The funnels' predicted and actual clients (the same on every provider's statement).
     funnel: tuple[FunnelRow, ...]
+    #: References in words, by reference and kind, as worked out (`_words`).
+    _said: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     def statement(self, provider: str) -> Statement:
         period, approved, priced = self.period, self.approved, self.priced
@@ -351,8 +353,16 @@ class _Making:
             reliable_change=shown,
             notes=tuple(notes),
             open_earlier=tuple(open_before),
-            reference_words=tuple(reference_words(self.contract, line.reference, line.kind) for line in lines),
+            reference_words=tuple(self._words(line.reference, line.kind) for line in lines),
         )
+
+    def _words(self, reference: str, kind: str) -> str:
+        """`words.reference_words`, worked out once per reference and kind (a national statement has a few dozen
+        references over hundreds of thousands of lines)."""
+        said = self._said.get((reference, kind))
+        if said is None:
+            said = self._said[(reference, kind)] = reference_words(self.contract, reference, kind)
+        return said
 
     def _by_period(self, provider: str, lines: Sequence[PaymentLine]) -> dict[str, tuple[str, Sequence[PaymentLine]]]:
         found: dict[str, tuple[str, Sequence[PaymentLine]]] = {}

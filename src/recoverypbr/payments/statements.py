@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from recoverypbr.payments.lines import KIND_ORDER, LINE_COLUMNS, PaymentLine, total
@@ -245,16 +246,27 @@ def line_row(line_no: int, line: PaymentLine, reference_words: str = "") -> dict
         "outcome_id": line.outcome_id or "",
         "complexity_group": line.complexity_group or "",
         "stock_or_flow": line.stock_or_flow or "",
-        "payable_on": line.payable_on.isoformat(),
-        "amount": str(pounds(line.amount_pence)),
+        "payable_on": _iso(line.payable_on),
+        "amount": _pounds_text(line.amount_pence),
         "reference": line.reference,
         "reference_words": reference_words,
         "evidence": line.evidence,
         "corrects": line.corrects,
         "share": line.share,
-        "whole": "" if line.whole_pence is None else str(pounds(line.whole_pence)),
+        "whole": "" if line.whole_pence is None else _pounds_text(line.whole_pence),
         "adjusts": line.adjusts,
     }
+
+
+@lru_cache(maxsize=1 << 14)
+def _pounds_text(amount_pence: int) -> str:
+    """`pounds` as text, for a line (a national statement has a few hundred amounts over many lines)."""
+    return str(pounds(amount_pence))
+
+
+@lru_cache(maxsize=1 << 12)
+def _iso(day: date) -> str:
+    return day.isoformat()
 
 
 def line_from_stored(row: Mapping[str, Any]) -> PaymentLine:
