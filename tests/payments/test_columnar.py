@@ -30,6 +30,7 @@ from recoverypbr.payments.lines import (
 )
 from recoverypbr.payments.pipeline import dated_pricing, pay_period, payment_inputs, period_ledger
 from recoverypbr.payments.run import _pricing_inputs, price_up_to, schedule
+from recoverypbr.payments.splits import split_lines
 from recoverypbr.warehouse.connection import open_warehouse
 
 ROOT = Path(__file__).parents[2]
@@ -126,3 +127,11 @@ def test_pricing_a_run_of_periods_pays_what_pricing_each_on_the_whole_ledger_pay
                 earlier[key] = earlier.get(key, 0) + amount
             paid += abs(alone.total_pence)
         assert paid > 0
+
+
+def test_a_line_that_cannot_be_split_is_refused_not_dropped() -> None:
+    contract = load_contract(ROOT / "contracts" / "marlshire.yaml")
+    broken = PaymentLine("outcome", "P01", "r", None, dt.date(2013, 1, 1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="could not be split"):
+        split_lines([broken], contract)
+    assert split_lines([], contract) == []

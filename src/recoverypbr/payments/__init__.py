@@ -1,10 +1,12 @@
 """Payments: from the outcome ledger to payment lines, with caps, floors, payment points and splits.
 
 `price_period(wh, contract, period, as_of, earlier)` gives a period's `Payments` from the warehouse as known on a
-date; `pay_period(wh, ledger, contract, period, ...)` prices a given ledger. The steps are `pricing.outcome_lines`
-(with `uplifts`), `funnels.milestone_lines`, `cohort.cohort_lines`, `fees.attachment_fee_lines`,
-`incentives.incentive_lines`, `splits.split_lines` and `limits.apply_limits`; `earlier_paid` carries what earlier
-periods paid into the next. Money is integer pence (`money`).
+date; `pay_period(wh, ledger, contract, period, ...)` prices a given ledger. The steps are `pricing.outcome_table`
+(with `uplifts`), `funnels.milestone_lines`, `cohort.cohort_lines`, `cohort_basis.cohort_basis_lines`,
+`fees.attachment_fee_table`, `incentives.incentive_lines` (the dated ones asked once for many periods:
+`pipeline.DatedPricing`), `splits.split_table` and `limits.limit_lines` on the sums; a period's lines are an Arrow
+table (`lines.ArrowLines`). `earlier_paid` carries what earlier periods paid into the next. Money is integer pence
+(`money`).
 """
 
 from __future__ import annotations

@@ -157,7 +157,11 @@ class ArrowLines(Sequence[PaymentLine]):
         return iter(self._read())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
+        """Equal to the same lines as a list (as the list of lines it stands for is)."""
+        if isinstance(other, ArrowLines):
+            same: bool = self.table.equals(other.table)
+            return same
+        return isinstance(other, list) and self._read() == other
 
     __hash__ = None  # type: ignore[assignment]
 

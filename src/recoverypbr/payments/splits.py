@@ -94,7 +94,7 @@ def split_table(table: pa.Table, contract: Contract) -> pa.Table:
     keyed = pa.table({
         "o": pc.fill_null(table.column("outcome_id"), ""),
         "k": kind,
-        "r": pc.if_else(pc.equal(kind, "incentive"), table.column("reference"), ""),
+        "r": pc.fill_null(pc.if_else(pc.equal(kind, "incentive"), table.column("reference"), ""), ""),
         "p": pc.fill_null(table.column("provider_id"), ""),
         "a": table.column("amount_pence"),
         "i": pa.array(range(table.num_rows), pa.int64()),
@@ -110,6 +110,8 @@ def split_table(table: pa.Table, contract: Contract) -> pa.Table:
     parts = pa.table({name: pa.array(values, keyed.schema.field(name).type if name in _KEY else _PART_TYPES[name])
                       for name, values in rows.items()})
     joined = keyed.join(parts, keys=list(_KEY), join_type="inner").sort_by([("i", "ascending"), ("n", "ascending")])
+    if pc.count_distinct(joined.column("i")).as_py() != table.num_rows:  # a key no part matched: never drop a line
+        raise ValueError("a line could not be split: it lacks a kind or an amount")
     out = table.take(joined.column("i"))
     changes = {
         "provider_id": pc.coalesce(joined.column("to"), out.column("provider_id")),
@@ -138,9 +140,11 @@ class _Splitter:
         self.payees: dict[str, str] = {}
 
     def parts(self, outcome_id: str, kind: str, incentive_reference: str, provider_id: str,
-              amount: int) -> list[Part]:
+              amount: int | None) -> list[Part]:
         """The parts of a line of this outcome (''), kind, reference (an incentive line's, else ''), provider ('' when
         none) and amount: what `shares_for` and `payee` decide, the pence shared by `money.allocate`."""
+        if amount is None:  # nothing to share: the line is refused by `split_table`
+            return []
         key = (outcome_id, kind, incentive_reference)
         rule = self.rules.get(key)
         if rule is None:
