@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from recoverypbr.cli import app
 from recoverypbr.contract import load_contract
+from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.ledger import cohort_measures
 from recoverypbr.payments.limits import EarlierKey, earlier_paid, summed, summed_table
 from recoverypbr.payments.lines import (
@@ -67,18 +68,24 @@ def test_earned_lines_sort_as_python_sorts_them(lines: list[PaymentLine]) -> Non
     assert lines_from_arrow(sorted_earned(lines_table(lines))) == sorted(lines, key=earned_order)
 
 
+def _area(name: str, clients: int, seed: int, tmp_path: Path) -> tuple[Contract, Path]:
+    """An example contract and a warehouse loaded with an area made for it (`synth --contract`)."""
+    file = ROOT / "contracts" / f"{name}.yaml"
+    db = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    for args in (["synth", "--contract", str(file), "--clients", str(clients), "--seed", str(seed), "--out",
+                  str(tmp_path / "a")],
+                 ["load", str(tmp_path / "a"), "--db", str(db)]):
+        assert runner.invoke(app, args).exit_code == 0
+    return load_contract(file), db
+
+
 def _unordered(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(repr(sorted(r.items())) for r in rows)
 
 
 def test_a_span_of_periods_asked_once_gives_each_period_what_asking_for_it_alone_gives(tmp_path: Path) -> None:
-    file = ROOT / "contracts" / "marlshire.yaml"
-    contract = load_contract(file)
-    db = tmp_path / "w.duckdb"
-    runner = CliRunner()
-    for args in (["synth", "--contract", str(file), "--clients", "400", "--seed", "5", "--out", str(tmp_path / "a")],
-                 ["load", str(tmp_path / "a"), "--db", str(db)]):
-        assert runner.invoke(app, args).exit_code == 0
+    contract, db = _area("marlshire", 400, 5, tmp_path)
     periods = [q for q in schedule(contract) if q.start >= dt.date(2013, 4, 1)][:4]
     with open_warehouse(db) as wh:
         setup = _pricing_inputs(wh, contract, periods[-1], periods[-1].end)
@@ -102,13 +109,7 @@ def test_pricing_a_run_of_periods_pays_what_pricing_each_on_the_whole_ledger_pay
     """`price_up_to` (the ledger rows pricing reads, the dated queries asked once for every period, lines in Arrow)
     pays each period what `pay_period` pays on the whole ledger, period by period with what the ones before paid.
     Wigan pays on a cohort basis (its not-achieved rows count); Marlshire has fees, splits, caps and floors."""
-    file = ROOT / "contracts" / f"{area}.yaml"
-    contract = load_contract(file)
-    db = tmp_path / "w.duckdb"
-    runner = CliRunner()
-    for args in (["synth", "--contract", str(file), "--clients", "500", "--seed", "2", "--out", str(tmp_path / "a")],
-                 ["load", str(tmp_path / "a"), "--db", str(db)]):
-        assert runner.invoke(app, args).exit_code == 0
+    contract, db = _area(area, 500, 2, tmp_path)
     year = contract.years[0]
     last = [q for q in schedule(contract) if q.end <= year.end][-1]
     with open_warehouse(db) as wh:

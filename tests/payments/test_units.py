@@ -18,8 +18,9 @@ from recoverypbr.outcomes.ledger import LEDGER_COLUMNS
 from recoverypbr.payments import PaymentLine, allocate, parse_period, pence, pounds
 from recoverypbr.payments.cohort_basis import paid_achievements
 from recoverypbr.payments.limits import EarlierKey, apply_limits, limit_order
+from recoverypbr.payments.lines import lines_from_arrow
 from recoverypbr.payments.periods import PeriodError, window, windows
-from recoverypbr.payments.pricing import outcome_lines, tariff_rows, unpriced_outcomes
+from recoverypbr.payments.pricing import outcome_table, tariff_rows, unpriced_outcomes
 from recoverypbr.payments.splits import split_line
 from recoverypbr.warehouse.connection import Warehouse
 
@@ -165,7 +166,7 @@ def test_achieved_rows_without_a_tariff_are_listed_not_silently_dropped() -> Non
     period = parse_period("2013-Q2")
     wh = Warehouse(":memory:")
     try:
-        assert [x.client_id for x in outcome_lines(wh, ledger, contract, period)] == ["C1"]
+        assert [x.client_id for x in lines_from_arrow(outcome_table(wh, ledger, contract, period))] == ["C1"]
         assert wh.to_arrow(unpriced_outcomes(ledger, contract, period)).column("client_id").to_pylist() == ["C2"]
     finally:
         wh.close()
@@ -209,7 +210,7 @@ def test_a_cohort_basis_outcome_is_not_priced_per_client_and_its_line_is_not_sha
     period = parse_period("2013-Q2")
     wh = Warehouse(":memory:")
     try:
-        assert outcome_lines(wh, ledger, contract, period) == []
+        assert lines_from_arrow(outcome_table(wh, ledger, contract, period)) == []
         assert wh.count(unpriced_outcomes(ledger, contract, period)) == 0
     finally:
         wh.close()

@@ -25,7 +25,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.outcomes.ledger import attributed_provider, episode_groups
 from recoverypbr.payments.coverage import listed_under, outside_why
-from recoverypbr.payments.lines import PaymentLine, as_lines_table, lines_from_arrow, lines_table, sorted_earned
+from recoverypbr.payments.lines import as_lines_table, lines_table, sorted_earned
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import ByGroup, versions
 from recoverypbr.warehouse.connection import Warehouse
@@ -196,8 +196,3 @@ def attachment_fee_table(wh: Warehouse, inputs: Inputs, contract: Contract, peri
     if contract.attachment_fees is None:
         return lines_table([])
     return sorted_earned(as_lines_table(wh.to_arrow(attachment_fees(inputs, contract, period)), kind="attachment_fee"))
-
-
-def attachment_fee_lines(wh: Warehouse, inputs: Inputs, contract: Contract, period: Period) -> list[PaymentLine]:
-    """`attachment_fee_table` as lines."""
-    return lines_from_arrow(attachment_fee_table(wh, inputs, contract, period))

@@ -127,22 +127,16 @@ def sorted_earned(table: pa.Table) -> pa.Table:
     return table.take(index)
 
 
-class ArrowLines(Sequence[PaymentLine]):
-    """A period's lines held as one Arrow table (`LINE_SCHEMA`): made into `PaymentLine`s only when a caller reads
-    them one by one (then kept), so a national period that is only stored and summed never is."""
+class LazyLines(Sequence[PaymentLine]):
+    """Lines made into `PaymentLine`s only when a caller reads them one by one (then kept): `_read` makes them."""
 
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self._lines: list[PaymentLine] | None = None
+    _lines: list[PaymentLine] | None = None
 
     def _read(self) -> list[PaymentLine]:
-        if self._lines is None:
-            self._lines = lines_from_arrow(self.table)
-        return self._lines
+        raise NotImplementedError
 
     def __len__(self) -> int:
-        rows: int = self.table.num_rows
-        return rows
+        raise NotImplementedError
 
     @overload
     def __getitem__(self, index: int) -> PaymentLine: ...
@@ -155,6 +149,23 @@ class ArrowLines(Sequence[PaymentLine]):
 
     def __iter__(self) -> Iterator[PaymentLine]:
         return iter(self._read())
+
+
+class ArrowLines(LazyLines):
+    """A period's lines held as one Arrow table (`LINE_SCHEMA`): made into `PaymentLine`s only when a caller reads
+    them one by one, so a national period that is only stored and summed never is."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def _read(self) -> list[PaymentLine]:
+        if self._lines is None:
+            self._lines = lines_from_arrow(self.table)
+        return self._lines
+
+    def __len__(self) -> int:
+        rows: int = self.table.num_rows
+        return rows
 
     def __eq__(self, other: object) -> bool:
         """Equal to the same lines as a list (as the list of lines it stands for is)."""

@@ -30,7 +30,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.contract.outcomes import OutcomeCommon
 from recoverypbr.contract.types import ALL_GROUPS, WHOLE_CONTRACT
 from recoverypbr.payments.gates import gated
-from recoverypbr.payments.lines import PaymentLine, as_lines_table, lines_from_arrow, lines_table, sorted_earned
+from recoverypbr.payments.lines import as_lines_table, lines_from_arrow, lines_table, sorted_earned
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.uplifts import uplifted, with_flags
@@ -218,15 +218,3 @@ def outcome_table(
         lines = lines_table([uplifted(line, row, contract)
                              for line, row in zip(lines_from_arrow(lines), table.to_pylist(), strict=True)])
     return sorted_earned(lines)
-
-
-def outcome_lines(
-    wh: Warehouse,
-    ledger: ir.Table,
-    contract: Contract,
-    period: Period,
-    episodes: ir.Table | None = None,
-    assessments: ir.Table | None = None,
-) -> list[PaymentLine]:
-    """`outcome_table` as lines."""
-    return lines_from_arrow(outcome_table(wh, ledger, contract, period, episodes, assessments))

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -32,7 +32,7 @@ import pyarrow as pa
 from recoverypbr.contract.model import Contract
 from recoverypbr.payments.approval import StatementError
 from recoverypbr.payments.limits import SUMMED_BY
-from recoverypbr.payments.lines import LINE_COLUMNS, PaymentLine, lines_from_arrow, lines_table
+from recoverypbr.payments.lines import LINE_COLUMNS, LazyLines, PaymentLine, lines_from_arrow, lines_table
 from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pipeline import Payments
 from recoverypbr.warehouse.connection import Warehouse
@@ -92,14 +92,13 @@ class PricingKey:
         return [self.contract_sha256, self.data_sha256, self.program]
 
 
-class StoredLines(Sequence[PaymentLine]):
+class StoredLines(LazyLines):
     """A stored period's lines, read from the warehouse when first used (then kept): a statement reads its own
     period's lines and those of the approved periods it adjusts, and only the sums of the others
     (`Payments.summed_lines`)."""
 
     def __init__(self, wh: Warehouse, key: PricingKey, label: str, count: int) -> None:
         self.wh, self.key, self.label, self.size = wh, key, label, count
-        self._lines: list[PaymentLine] | None = None
 
     def _read(self) -> list[PaymentLine]:
         if self._lines is None:
@@ -117,18 +116,6 @@ class StoredLines(Sequence[PaymentLine]):
 
     def __len__(self) -> int:
         return self.size
-
-    @overload
-    def __getitem__(self, index: int) -> PaymentLine: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[PaymentLine]: ...
-
-    def __getitem__(self, index: int | slice) -> PaymentLine | Sequence[PaymentLine]:
-        return self._read()[index]
-
-    def __iter__(self) -> Iterator[PaymentLine]:
-        return iter(self._read())
 
 
 def _lines_of(wh: Warehouse, key: PricingKey) -> ir.Table:
