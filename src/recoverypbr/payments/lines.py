@@ -11,6 +11,7 @@ Statements, approval and adjustments (later) carry these lines as they are and a
 from __future__ import annotations
 
 import itertools
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from operator import attrgetter
@@ -132,11 +133,9 @@ class LazyLines(Sequence[PaymentLine]):
 
     _lines: list[PaymentLine] | None = None
 
+    @abstractmethod
     def _read(self) -> list[PaymentLine]:
-        raise NotImplementedError
-
-    def __len__(self) -> int:
-        raise NotImplementedError
+        """The lines, made on the first call and kept."""
 
     @overload
     def __getitem__(self, index: int) -> PaymentLine: ...
