@@ -59,8 +59,8 @@ def _history(wh: Warehouse, late: list[dict[str, Any]], stored: bool) -> list[di
 
     def make(period: Any, as_of: dt.date) -> list[Statement]:
         if not stored:
-            wh.execute("DELETE FROM priced_lines")
-            wh.execute("DELETE FROM priced_periods")
+            for table in ("priced_lines", "priced_sums", "priced_periods"):
+                wh.execute(f"DELETE FROM {table}")
         statements = make_statements(wh, CONTRACT, period, as_of)
         made.append(_texts(statements))
         return statements
@@ -145,19 +145,58 @@ def test_data_loaded_while_pricing_refuses_the_statements_and_stores_nothing() -
         assert price_stored(wh, CONTRACT, Q2, Q2.end, prints, marker=data_marker(wh)).payments
 
 
-def test_a_stored_period_whose_lines_are_gone_is_priced_again() -> None:
-    # Q2's priced lines removed behind its priced_periods row (by hand, or another run forgetting it meanwhile): its
-    # sums would read as nothing paid, so the period is priced again, and the statements are those made before.
-    episodes = [{"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": f"P{1 + i % 2}",
-                 "start_date": dt.date(2011, 1, 1), "discharge_date": dt.date(2013, 5, 10 + i),
-                 "discharge_reason": "completed_drug_free", "substances": "opiates"} for i in range(4)]
-    with case_warehouse({"episodes": episodes}) as wh:
+def _kept(wh: Warehouse) -> dict[str, tuple[int, int, int, int, bool]]:
+    """Each stored period: its line count and the lines stored, its sum count and the sums stored, and whether its
+    lines were kept."""
+    rows = wh.execute(
+        "SELECT p.period_label, p.line_count, (SELECT count(*) FROM priced_lines l WHERE l.period_label ="
+        " p.period_label AND l.data_sha256 = p.data_sha256), p.sum_count, (SELECT count(*) FROM priced_sums s WHERE"
+        " s.period_label = p.period_label AND s.data_sha256 = p.data_sha256), p.lines_kept FROM priced_periods p")
+    return {label: (count, lines, sum_count, sums, kept) for label, count, lines, sum_count, sums, kept in rows}
+
+
+EPISODES = [{"episode_id": f"E{i}", "client_id": f"C{i}", "provider_id": f"P{1 + i % 2}",
+             "start_date": dt.date(2011, 1, 1), "discharge_date": dt.date(2013, 5 + i % 3, 10 + i),
+             "discharge_reason": "completed_drug_free", "substances": "opiates"} for i in range(6)]
+
+
+def test_earlier_periods_keep_their_sums_and_the_read_periods_their_lines() -> None:
+    # Q3 made: Q2's lines are read by no statement, so only its sums are kept; Q3's lines are kept. Then Q2 approved
+    # and Q3 made again: Q2's lines are now read (Q3 adjusts approved Q2), so Q2 is priced again with its lines.
+    with case_warehouse({"episodes": EPISODES}) as wh:
+        make_statements(wh, CONTRACT, Q3)
+        kept = _kept(wh)
+        assert kept["2013-Q2"][1:] == (0, kept["2013-Q2"][2], kept["2013-Q2"][2], False)
+        assert kept["2013-Q2"][2] > 0
+        assert kept["2013-Q3"][0] == kept["2013-Q3"][1] > 0 and kept["2013-Q3"][4]
+        approve_statements(wh, make_statements(wh, CONTRACT, Q2), "Finance", AT)
+        make_statements(wh, CONTRACT, Q3)
+        kept = _kept(wh)
+        assert kept["2013-Q2"][0] == kept["2013-Q2"][1] > 0 and kept["2013-Q2"][4]
+
+
+def test_a_period_kept_as_sums_is_priced_again_when_its_statement_is_made() -> None:
+    # Q4 made first keeps Q2's and Q3's sums only; Q3's statements made next price Q3 again (from Q2's stored sums)
+    # and are those of a warehouse that never priced anything.
+    with case_warehouse({"episodes": EPISODES}) as wh, case_warehouse({"episodes": EPISODES}) as fresh:
+        make_statements(wh, CONTRACT, Q4)
+        assert not _kept(wh)["2013-Q3"][4]
+        assert _texts(make_statements(wh, CONTRACT, Q3)) == _texts(make_statements(fresh, CONTRACT, Q3))
+        assert _kept(wh)["2013-Q3"][4]
+
+
+@pytest.mark.parametrize(("table", "label"), [("priced_sums", "2013-Q2"), ("priced_lines", "2013-Q3")])
+def test_a_stored_period_whose_sums_or_lines_are_gone_is_priced_again(table: str, label: str) -> None:
+    # Q2's sums (or Q3's lines) removed behind its priced_periods row (by hand, or another run forgetting it
+    # meanwhile): it would read as nothing paid, so the period is priced again, and the statements are those made
+    # before.
+    with case_warehouse({"episodes": EPISODES}) as wh:
         first = _texts(make_statements(wh, CONTRACT, Q3))
-        wh.execute("DELETE FROM priced_lines WHERE period_label = '2013-Q2'")
+        wh.execute(f"DELETE FROM {table} WHERE period_label = ?", [label])
         assert _texts(make_statements(wh, CONTRACT, Q3)) == first
-        stored = wh.execute("SELECT line_count FROM priced_periods WHERE period_label = '2013-Q2'")[0][0]
-        lines = wh.execute("SELECT count(*) FROM priced_lines WHERE period_label = '2013-Q2'")[0][0]
-        assert stored == lines > 0
+        count, lines, sum_count, sums, kept = _kept(wh)[label]
+        assert sum_count == sums > 0
+        assert count == lines > 0 if kept else lines == 0
 
 
 def test_a_run_never_forgets_its_own_priced_periods(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +210,7 @@ def test_a_run_never_forgets_its_own_priced_periods(monkeypatch: pytest.MonkeyPa
                  "discharge_date": dt.date(2013, 5, 10), "discharge_reason": "completed_drug_free",
                  "substances": "opiates"}]
     with case_warehouse({"episodes": episodes}) as wh:
-        wh.execute("INSERT INTO priced_periods VALUES (?, ?, 'c', 'd', 'p', ?, '2013-Q2', 0, 0, '[]', ?)",
+        wh.execute("INSERT INTO priced_periods VALUES (?, ?, 'c', 'd', 'p', ?, '2013-Q2', 0, 0, 0, true, '[]', ?)",
                    [CONTRACT.area, CONTRACT.effective_from, Q2.end, dt.datetime(2100, 1, 1)])
         make_statements(wh, CONTRACT, Q3)
         mine = fingerprint(wh, CONTRACT, Q3.end).data_sha256

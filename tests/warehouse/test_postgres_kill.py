@@ -89,13 +89,15 @@ def test_a_killed_postgresql_load_leaves_all_or_nothing(pg_db: Callable[[], str]
 
 
 def _priced(url: str) -> list[tuple[object, ...]]:
-    """Each stored priced period with its line count, and the lines actually stored for it."""
+    """Each stored priced period with the lines and sums it should have (no lines when they were not kept), and
+    those actually stored for it."""
+    same = ("{t}.contract_sha256 = p.contract_sha256 AND {t}.data_sha256 = p.data_sha256"
+            " AND {t}.program_version = p.program_version AND {t}.period_label = p.period_label")
     with open_warehouse(url, read_only=True) as wh:
         return wh.execute(
-            "SELECT p.data_sha256, p.period_label, p.line_count, count(l.line_no) FROM priced_periods p"
-            " LEFT JOIN priced_lines l ON l.contract_sha256 = p.contract_sha256 AND l.data_sha256 = p.data_sha256"
-            " AND l.program_version = p.program_version AND l.period_label = p.period_label"
-            " GROUP BY p.data_sha256, p.period_label, p.line_count ORDER BY 1, 2")
+            "SELECT p.data_sha256, p.period_label, CASE WHEN p.lines_kept THEN p.line_count ELSE 0 END,"
+            f" (SELECT count(*) FROM priced_lines l WHERE {same.format(t='l')}), p.sum_count,"
+            f" (SELECT count(*) FROM priced_sums s WHERE {same.format(t='s')}) FROM priced_periods p ORDER BY 1, 2")
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -121,8 +123,8 @@ def test_a_killed_pay_on_postgresql_leaves_whole_priced_periods_and_sets(pg_db: 
     subprocess.run(pay(tmp_path / "timing"), check=True, capture_output=True)
     took = time.monotonic() - started
     with open_warehouse(url) as wh:  # forget what the timing run priced, so each killed run prices afresh
-        wh.execute("DELETE FROM priced_lines")
-        wh.execute("DELETE FROM priced_periods")
+        for table in ("priced_lines", "priced_sums", "priced_periods"):
+            wh.execute(f"DELETE FROM {table}")
 
     draw = random.Random(20261128)
     for _ in range(TRIES):
@@ -130,8 +132,9 @@ def test_a_killed_pay_on_postgresql_leaves_whole_priced_periods_and_sets(pg_db: 
         time.sleep(draw.uniform(0.5, took * 0.95))
         child.send_signal(signal.SIGKILL)
         child.wait()
-        for _data, label, count, stored in _priced(url):
+        for _data, label, count, stored, sum_count, sums in _priced(url):
             assert count == stored, f"priced period {label} half stored: {stored} of {count} lines"
+            assert sum_count == sums, f"priced period {label} half stored: {sums} of {sum_count} sums"
         # Killed before the swap, `out` holds only the hidden store (nothing looks like a set); after it, the
         # period's set is in place and whole.
         if _visible(out):
@@ -142,8 +145,8 @@ def test_a_killed_pay_on_postgresql_leaves_whole_priced_periods_and_sets(pg_db: 
     assert finished.returncode == 0, finished.stderr
     assert subprocess.run([*CLI, "verify", str(out / period)], capture_output=True).returncode == 0
     with open_warehouse(url) as wh:
-        wh.execute("DELETE FROM priced_lines")
-        wh.execute("DELETE FROM priced_periods")
+        for table in ("priced_lines", "priced_sums", "priced_periods"):
+            wh.execute(f"DELETE FROM {table}")
     fresh = tmp_path / "fresh"
     subprocess.run(pay(fresh), check=True, capture_output=True)
     assert _files(out / period) == _files(fresh / period)

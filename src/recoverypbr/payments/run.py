@@ -18,7 +18,7 @@ Periods are approved in order, per provider: approving P while an earlier period
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -53,7 +53,14 @@ from recoverypbr.payments.pipeline import (
 )
 from recoverypbr.payments.pricing import contract_rows
 from recoverypbr.payments.statements import FunnelRow, Statement, provider_lines, statement_id
-from recoverypbr.payments.stored import PricingKey, StoredLines, data_marker, store_payments, stored_payments
+from recoverypbr.payments.stored import (
+    PricingKey,
+    StoredLines,
+    SummedOnly,
+    data_marker,
+    store_payments,
+    stored_payments,
+)
 from recoverypbr.payments.volumes import funnel_rows, ledger_decisions, milestone_years
 from recoverypbr.payments.words import reference_words
 from recoverypbr.payments.year import year_to_date
@@ -172,15 +179,18 @@ def price_stored(
     progress: Progress | None = None,
     at: datetime | None = None,
     marker: tuple[Any, ...] | None = None,
+    lines_for: Collection[str] | None = None,
 ) -> Priced:
     """`price_up_to`, reading the periods already priced with the same contract, data and program from the warehouse
-    (`stored.py`) and keeping the ones it prices there for next time. `marker` (`stored.data_marker`, taken before
+    (`stored.py`) and keeping the ones it prices there for next time. Only the periods in `lines_for` (default:
+    every period) have their lines kept and readable; of the others, only their sums (`Payments.summed_lines`) are.
+    `marker` (`stored.data_marker`, taken before
     `prints` was) must be unchanged after pricing: otherwise another process loaded data meanwhile, the prices may
     rest on data the fingerprint does not cover: nothing is returned, and no period is stored once the change is
     seen (each period is checked before it is stored, so those stored before were priced on the digest's rows)."""
     key = PricingKey.of(prints.contract_sha256, prints.data_sha256, prints.program_version)
     wanted = [q for q in schedule(contract) if q.start <= period.start]
-    known = stored_payments(wh, key, wanted)
+    known = stored_payments(wh, key, wanted, lines_for)
     stamp = at or datetime.now(UTC)
 
     def unchanged() -> None:
@@ -194,12 +204,14 @@ def price_stored(
     def keep(q: Period, payments: Payments) -> Payments:
         # Each period is kept as soon as it is priced, once no load is seen to have landed since the digest (the
         # rows it was priced from are the digest's). An earlier period's lines are then read back only if used
-        # (adjustments): this run holds its sums, and the asked period's lines.
+        # (adjustments), and kept only then: this run holds its sums, and the asked period's lines.
         unchanged()
-        if not store_payments(wh, contract, key, as_of, {q.label: payments}, stamp) or q.label == period.label:
+        if not store_payments(wh, contract, key, as_of, {q.label: payments}, stamp, lines_for) or q == period:
             return payments
-        sums = payments.summed_lines()
-        return dataclasses.replace(payments, lines=StoredLines(wh, key, q.label, len(payments.lines)), sums=sums)
+        count = len(payments.lines)
+        kept = lines_for is None or q.label in lines_for
+        lines = StoredLines(wh, key, q.label, count) if kept else SummedOnly(q.label, count)
+        return dataclasses.replace(payments, lines=lines, sums=payments.summed_lines())
 
     priced = price_up_to(wh, contract, period, as_of, progress, known=known, each=keep)
     unchanged()
@@ -271,7 +283,9 @@ def make_statements(
         build_ledger(wh, contract, as_of)
     marker = data_marker(wh)
     prints = fingerprint(wh, contract, as_of)
-    priced = price_stored(wh, contract, period, as_of, prints, progress, marker=marker)
+    # The statements read the lines of their own period and, for adjustments, of the approved periods before it.
+    read = {period.label} | {a.period_label for a in approved.values() if a.period_start < period.start}
+    priced = price_stored(wh, contract, period, as_of, prints, progress, marker=marker, lines_for=read)
     ledger = run_ledger(wh, contract, as_of)
     who = payees(contract, priced, approved)
     unknown = sorted(set(providers or []) - set(who[period.label]))

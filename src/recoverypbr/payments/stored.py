@@ -7,6 +7,12 @@ digests; `pay` again, `approve` (which makes the statements again to check their
 approval then read the stored periods instead of pricing every period from the contract's start. A period priced
 after stored ones sees their lines in its limits' windows exactly as if they had been priced in the same run.
 
+Every period keeps its sums (`limits.summed`: per day, provider, outcome, kind and reference), which is all that
+later periods' limits, the year to date and the payees read of it. Its lines are kept only when a statement reads
+them: the period asked for and the approved periods that adjustments re-price (`lines_for`). At national scale an
+earlier period's lines are millions of rows nothing reads back; when one is wanted later (its own statement), that
+period is priced again from the sums stored before it.
+
 The program part of the key is the version *and* a digest of the installed package's source, so a changed rule
 never reuses what an older one priced, even between releases. Data loaded since (late data, corrections) changes
 the data digest, so nothing stored is reused for it. Only the priced runs of the last `KEEP` keys per contract
@@ -18,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -49,6 +55,8 @@ _LINE_SCHEMA = pa.schema(
     + [(c, pa.int64() if c in ("amount_pence", "whole_pence") else pa.date32() if c == "payable_on" else pa.string())
        for c in LINE_COLUMNS]
 )
+_SUM_SCHEMA = pa.schema([_LINE_SCHEMA.field(c) for c in (*_KEY, "period_label")] + [("sum_no", pa.int64())]
+                        + [_LINE_SCHEMA.field(c) for c in (*SUMMED_BY, "amount_pence")])
 
 
 @cache
@@ -102,7 +110,7 @@ class StoredLines(LazyLines):
 
     def _read(self) -> list[PaymentLine]:
         if self._lines is None:
-            t = _lines_of(self.wh, self.key)
+            t = _of(self.wh, "priced_lines", self.key)
             t = t.filter(t.period_label == self.label).order_by("line_no").select(*LINE_COLUMNS)
             lines = lines_from_arrow(self.wh.to_arrow(t))
             if len(lines) != self.size:  # forgotten since its sums were read (by hand: runs never drop their own)
@@ -118,54 +126,83 @@ class StoredLines(LazyLines):
         return self.size
 
 
-def _lines_of(wh: Warehouse, key: PricingKey) -> ir.Table:
-    t = wh.table("priced_lines")
+class SummedOnly(LazyLines):
+    """A period priced for its sums only (what later periods' limits, the year to date and the payees read): its
+    lines were not kept, because no statement of the run reads them (`price_stored`'s `lines_for`)."""
+
+    def __init__(self, label: str, count: int) -> None:
+        self.label, self.size = label, count
+
+    def _read(self) -> list[PaymentLine]:
+        raise RuntimeError(f"the lines of {self.label} were not kept: only its sums were asked for (lines_for)")
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _of(wh: Warehouse, table: str, key: PricingKey) -> ir.Table:
+    t = wh.table(table)
     return t.filter((t.contract_sha256 == key.contract_sha256) & (t.data_sha256 == key.data_sha256)
                     & (t.program_version == key.program))
 
 
-def stored_payments(wh: Warehouse, key: PricingKey, periods: Iterable[Period]) -> dict[str, Payments]:
+def stored_payments(
+    wh: Warehouse, key: PricingKey, periods: Iterable[Period], lines_for: Collection[str] | None = None
+) -> dict[str, Payments]:
     """The periods (of those asked) priced before under `key`, by label: each period's sums read at once, its
-    lines when first used (`StoredLines`)."""
+    lines when first used (`StoredLines`). A period in `lines_for` (default: every period) whose lines were not
+    kept is left out, to be priced again; so is one whose stored sums or lines are incomplete."""
     if not wh.has_table("priced_periods"):
         return {}
     by_label = {p.label: p for p in periods}
     rows = wh.execute(
-        "SELECT period_label, line_count, unpriced FROM priced_periods WHERE contract_sha256 = ? AND data_sha256 = ?"
-        " AND program_version = ?",
+        "SELECT period_label, line_count, sum_count, lines_kept, unpriced FROM priced_periods"
+        " WHERE contract_sha256 = ? AND data_sha256 = ? AND program_version = ?",
         key.values,
     )
-    found = {label: (count, unpriced) for label, count, unpriced in rows if label in by_label}
+    found = {label: (count, sums, kept, unpriced) for label, count, sums, kept, unpriced in rows
+             if label in by_label and (kept or (lines_for is not None and label not in lines_for))}
     if not found:
         return {}
-    t = _lines_of(wh, key)
-    t = t.filter(t.period_label.isin(sorted(found)))
-    grouped = t.group_by(["period_label", *SUMMED_BY]).aggregate(amount_pence=t.amount_pence.sum().cast("int64"),
-                                                               lines=t.count())
+    t = _of(wh, "priced_sums", key)
+    t = t.filter(t.period_label.isin(sorted(found))).order_by(["period_label", "sum_no"])
+    table = wh.to_arrow(t.select("period_label", *SUMMED_BY, "amount_pence"))
     sums: dict[str, list[PaymentLine]] = {label: [] for label in found}
-    counted = dict.fromkeys(found, 0)
-    table = wh.to_arrow(grouped.order_by(["period_label", *SUMMED_BY]))
-    labels = table.column("period_label").to_pylist()
-    for label, line, lines in zip(labels, lines_from_arrow(table.drop(["lines"])), table.column("lines").to_pylist(),
-                                  strict=True):
+    for label, line in zip(table.column("period_label").to_pylist(), lines_from_arrow(table), strict=True):
         sums[label].append(line)
-        counted[label] += lines
+    # The lines a statement will read must all be there (a run never forgets its own; by hand, they may not be).
+    read = sorted(label for label in found if lines_for is None or label in lines_for)
+    counted: dict[str, int] = {}
+    if read:
+        t = _of(wh, "priced_lines", key)
+        t = t.filter(t.period_label.isin(read))
+        t = t.group_by("period_label").aggregate(lines=t.count())
+        got = wh.to_arrow(t)
+        counted = dict(zip(got.column("period_label").to_pylist(), got.column("lines").to_pylist(), strict=True))
     payments = {}
-    for label, (count, unpriced) in found.items():
-        if counted[label] != count:  # forgotten meanwhile (`_forget_old` of another run): price it again
+    for label, (count, sum_count, kept, unpriced) in found.items():
+        if len(sums[label]) != sum_count or (label in read and counted.get(label, 0) != count):
             log.warning("stored pricing of %s is incomplete; pricing it again", label)
             continue
-        payments[label] = Payments(by_label[label], StoredLines(wh, key, label, count),
-                                   json.loads(unpriced, object_hook=_decode), sums=sums[label])
+        lines = StoredLines(wh, key, label, count) if kept else SummedOnly(label, count)
+        payments[label] = Payments(by_label[label], lines, json.loads(unpriced, object_hook=_decode),
+                                   sums=sums[label])
     return payments
 
 
 def store_payments(
-    wh: Warehouse, contract: Contract, key: PricingKey, as_of: date, payments: Mapping[str, Payments], at: datetime
+    wh: Warehouse,
+    contract: Contract,
+    key: PricingKey,
+    as_of: date,
+    payments: Mapping[str, Payments],
+    at: datetime,
+    lines_for: Collection[str] | None = None,
 ) -> bool:
     """Keep the priced periods under `key` (replacing any stored under it), in one transaction, and forget the
-    priced runs of the contract version beyond the latest `KEEP`; true when stored. Nothing is stored in a read-only
-    warehouse, or when a period's unpriced rows hold a value that cannot be written exactly."""
+    priced runs of the contract version beyond the latest `KEEP`; true when stored. Each period's sums are kept, and
+    its lines when it is in `lines_for` (default: every period). Nothing is stored in a read-only warehouse, or
+    when a period's unpriced rows hold a value that cannot be written exactly."""
     if wh.read_only or not payments or not wh.has_table("priced_periods"):
         return False
     try:
@@ -173,31 +210,46 @@ def store_payments(
     except TypeError as exc:
         log.warning("priced periods not stored: %s", exc)
         return False
-    parts = []
-    for label, p in payments.items():  # as Arrow tables: a national period has millions of lines
-        lines = lines_table(p.lines)
-        rows = lines.num_rows
-        columns = [pa.repeat(pa.scalar(v, pa.string()), rows) for v in key.values]
-        columns += [pa.repeat(pa.scalar(label, pa.string()), rows), pa.array(range(1, rows + 1), pa.int64())]
-        parts.append(pa.Table.from_arrays(columns + lines.columns, schema=_LINE_SCHEMA))
-    staged = pa.concat_tables(parts)
+    kept = {label for label in payments if lines_for is None or label in lines_for}
+    lines, sums = [], []
+    for label, p in sorted(payments.items()):  # as Arrow tables: a national period has millions of lines
+        if label in kept:
+            table = lines_table(p.lines)
+            lines.append(_keyed(key, label, table, "line_no").cast(_LINE_SCHEMA))
+        summed = lines_table(p.summed_lines()).select([*SUMMED_BY, "amount_pence"])
+        sums.append(_keyed(key, label, summed, "sum_no").cast(_SUM_SCHEMA))
     labels = sorted(payments)
     marks = ", ".join("?" for _ in labels)
     match = "contract_sha256 = ? AND data_sha256 = ? AND program_version = ?"
     stamp = at.replace(tzinfo=None)
     with _transaction(wh):
-        for table in ("priced_lines", "priced_periods"):
-            wh.execute(f"DELETE FROM {table} WHERE {match} AND period_label IN ({marks})", [*key.values, *labels])
-        wh.insert("priced_lines", wh.register_arrow("_priced_lines", staged))
-        wh.unregister("_priced_lines")
+        for table_name in ("priced_lines", "priced_sums", "priced_periods"):
+            wh.execute(f"DELETE FROM {table_name} WHERE {match} AND period_label IN ({marks})",
+                       [*key.values, *labels])
+        for table_name, parts in (("priced_lines", lines), ("priced_sums", sums)):
+            if parts:
+                wh.insert(table_name, wh.register_arrow(f"_{table_name}", pa.concat_tables(parts)))
+                wh.unregister(f"_{table_name}")
         for label, p in payments.items():
+            summed_lines = p.summed_lines()
             wh.execute(
-                "INSERT INTO priced_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [contract.area, contract.effective_from, *key.values, as_of, label, len(p.lines), p.total_pence,
-                 unpriced[label], stamp],
+                "INSERT INTO priced_periods (contract_area, contract_version, contract_sha256, data_sha256,"
+                " program_version, as_of, period_label, line_count, total_pence, sum_count, lines_kept, unpriced,"
+                " priced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [contract.area, contract.effective_from, *key.values, as_of, label, len(p.lines),
+                 sum(line.amount_pence for line in summed_lines), len(summed_lines), label in kept, unpriced[label],
+                 stamp],
             )
         _forget_old(wh, contract, key)
     return True
+
+
+def _keyed(key: PricingKey, label: str, table: pa.Table, numbered: str) -> pa.Table:
+    """The rows of a period's table with the pricing key, the period and their order in front."""
+    rows = table.num_rows
+    columns = [pa.repeat(pa.scalar(v, pa.string()), rows) for v in [*key.values, label]]
+    columns.append(pa.array(range(1, rows + 1), pa.int64()))
+    return pa.Table.from_arrays(columns + table.columns, names=[*_KEY, "period_label", numbered, *table.column_names])
 
 
 def _forget_old(wh: Warehouse, contract: Contract, keep: PricingKey) -> None:
@@ -210,7 +262,7 @@ def _forget_old(wh: Warehouse, contract: Contract, keep: PricingKey) -> None:
         [contract.area, contract.effective_from],
     )
     for old in [run for run in runs if list(run[:3]) != keep.values][KEEP - 1 :]:
-        for table in ("priced_lines", "priced_periods"):
+        for table in ("priced_lines", "priced_sums", "priced_periods"):
             wh.execute(f"DELETE FROM {table} WHERE contract_sha256 = ? AND data_sha256 = ? AND program_version = ?",
                        list(old[:3]))
 
