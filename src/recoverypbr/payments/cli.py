@@ -100,8 +100,8 @@ def write_period_set(
 ) -> WrittenSet:
     """Write the statements as the period's set in `record.folder` (replacing its earlier set whole) and remember
     where and how, for `approve` to write it again."""
-    written = write_set(record.folder, period.label, record.as_of.isoformat(), (s.document() for s in made),
-                        summary_csv(made), record.formats)
+    written = write_set(record.folder, period.label, record.as_of.isoformat(), made, summary_csv(made),
+                        record.formats)
     record_set(wh, contract, period, record, at)
     return written
 
@@ -205,7 +205,7 @@ def summary_csv(made: Sequence[Statement]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SUMMARY_HEADER)
     for s in made:
-        ytd = s.document()["year_to_date"] or {}
+        ytd = s.year_to_date_document() or {}
         writer.writerow([safe_cell(v) for v in (
             s.provider_id, s.status, len(s.lines), pounds(s.total_pence), ytd.get("paid_to_date", ""),
             ytd.get("budget", ""), ytd.get("results_pot", ""), s.fingerprint)])
@@ -220,7 +220,7 @@ def print_summary(made: Sequence[Statement], title: str, everyone: bool = True) 
         table.add_column(name, justify="left" if name in ("provider", "status") else "right")
     area_paid, ytd_shown = 0, None
     for s in made:
-        ytd = s.document()["year_to_date"] or {}
+        ytd = s.year_to_date_document() or {}
         paid = _pence(ytd.get("paid_to_date"))
         area_paid += paid
         ytd_shown = ytd_shown or (ytd if ytd.get("results_pot") else None)

@@ -95,11 +95,12 @@ def funded(contract: Contract) -> dict[str, str]:
 
 def fund_of(line: PaymentLine, contract: Contract) -> str:
     """The fund a line is paid from ('' for the contract's own money): its outcome's, or the fund it limits."""
-    return _fund_in(line, funded(contract))
+    return fund_in(line, funded(contract))
 
 
-def _fund_in(line: PaymentLine, funds: Mapping[str, str]) -> str:
-    """`fund_of` with the contract's `funded` map already made (limits test every line against every rule)."""
+def fund_in(line: PaymentLine, funds: Mapping[str, str]) -> str:
+    """`fund_of` with the contract's `funded` map already made (limits test every line against every rule, and the
+    year to date reads a national statement's lines)."""
     fund = funds.get(line.outcome_id or "", "")
     if not fund and line.reference.startswith(f"{FUNDS}."):
         fund = line.reference[len(FUNDS) + 1 :].split(".", 1)[0].split("@", 1)[0]
@@ -115,7 +116,7 @@ def scope_of(path: str, limit: Limit, contract: Contract) -> Scope:
 
     def test(line: PaymentLine) -> bool:
         return (limit.provider is None or line.provider_id == limit.provider) and (
-            line.outcome_id == limit.outcome if limit.outcome is not None else not _fund_in(line, funds)
+            line.outcome_id == limit.outcome if limit.outcome is not None else not fund_in(line, funds)
         )
 
     return Scope(path, words, test, limit.provider, limit.outcome)
@@ -125,7 +126,7 @@ def results_scope(contract: Contract) -> Scope:
     """Results money: earned lines (and adjustments to them) with the caps' cuts, not floors' top-ups nor the
     outcomes paid from a fund."""
     funds = funded(contract)
-    return Scope(SHARE_ON_RESULTS, "results money", lambda line: line.kind != "floor" and not _fund_in(line, funds),
+    return Scope(SHARE_ON_RESULTS, "results money", lambda line: line.kind != "floor" and not fund_in(line, funds),
                  kind="results")
 
 
@@ -162,7 +163,7 @@ def fund_rules(contract: Contract) -> list[LimitRule]:
         path = f"{FUNDS}.{fid}"
 
         def test(line: PaymentLine, fid: str = fid) -> bool:
-            return line.kind != "floor" and _fund_in(line, funds) == fid
+            return line.kind != "floor" and fund_in(line, funds) == fid
 
         def worded(limit: int, w: Period, label: str = fund.label) -> str:
             return f"the fund's {pounds(limit)} a year ({label})"

@@ -275,7 +275,7 @@ def payment_inputs(wh: Warehouse, as_of: date) -> Inputs:
 def period_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
     """The stored ledger as of the date, built first (`build_ledger`) when nothing is stored for it."""
     ledger = run_ledger(wh, contract, as_of)
-    if evaluation_order(contract) and wh.count(ledger) == 0:
+    if evaluation_order(contract) and wh.count(ledger.limit(1)) == 0:  # whether any row is stored, not how many
         build_ledger(wh, contract, as_of)
         ledger = run_ledger(wh, contract, as_of)
     return ledger

@@ -322,7 +322,8 @@ class _Making:
         if (provider, period.label) in approved:
             return stored_statement(approved[(provider, period.label)])
         payments = priced.payments[period.label]
-        lines = provider_lines(payments.lines, provider)
+        own = provider_lines(payments.lines, provider)
+        lines = list(own)
         earlier = [q for q in priced.periods if q.start < period.start]
         open_before = [
             q.label for q in earlier if provider in self.who[q.label] and (provider, q.label) not in approved
@@ -338,7 +339,7 @@ class _Making:
             lines += _adjustments(self.wh, self.contract, provider, period, priced, dict(approved), self.ledger)
         notes += outside_note(self.contract, provider, payments.unpriced)
         shares = [(whose, change_share(mine, self.contract)) for whose, mine in
-                  (("this provider", provider_lines(payments.lines, provider)), ("all providers", payments.lines))]
+                  (("this provider", own), ("all providers", payments.lines))]
         shown = tuple((whose, x.reliable_change_pence, x.domain_pence) for whose, x in shares if x is not None)
         notes += [f"Reliable change earned {percent(x.share)} of the free from drug(s) of dependence domain's money "
                   f"for {whose} in this period, more than the 20% the national rule allows on tariffs: review the "

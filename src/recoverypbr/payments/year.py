@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from recoverypbr.contract.model import Contract, ContractYear
 from recoverypbr.contract.types import value_on
-from recoverypbr.payments.limits import fund_of
+from recoverypbr.payments.limits import fund_in, funded
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import pence
 from recoverypbr.payments.periods import Period
@@ -52,18 +52,23 @@ def year_to_date(
         q = labels.get(label)
         return q is not None and year.start <= q.end <= year.end
 
-    def in_this_year(line: PaymentLine, fund: str = "") -> bool:
-        return (line.kind != "adjustment" and year.start <= line.payable_on <= year.end
-                and fund_of(line, contract) == fund)
+    paid_from = funded(contract)
+
+    def by_fund(lines: Sequence[PaymentLine]) -> dict[str, int]:
+        """What the lines paid in the year (adjustments aside) from each fund ('' for the contract's own money)."""
+        found: dict[str, int] = {}
+        for line in lines:
+            if line.kind != "adjustment" and year.start <= line.payable_on <= year.end:
+                fund = fund_in(line, paid_from)
+                found[fund] = found.get(fund, 0) + line.amount_pence
+        return found
 
     so_far = [q for q in periods if q.start <= period.start and q.start <= year.end and year.start <= q.end]
-    totals = [
-        (q.label, statements[q.label][0], sum(x.amount_pence for x in statements[q.label][1] if in_this_year(x)))
-        for q in so_far
-    ]
+    paid = {q.label: by_fund(statements[q.label][1]) for q in so_far}
+    totals = [(q.label, statements[q.label][0], paid[q.label].get("", 0)) for q in so_far]
     funds = tuple(
         (fid, fund.label, _pence_or_none(value_on(fund.amount, year.start)),
-         sum(x.amount_pence for q in so_far for x in statements[q.label][1] if in_this_year(x, fid)))
+         sum(paid[q.label].get(fid, 0) for q in so_far))
         for fid, fund in contract.funds.items()
     )
     adjustments = list(_adjustment_lines(statements[q.label][1] for q in periods if q.start <= period.start))
