@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from helpers import synthetic_statement
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from recoverypbr.payments.statements import LINE_HEADER
@@ -167,29 +169,78 @@ def test_the_lines_read_back_by_libreoffice(written: Path, tmp_path: Path) -> No
     assert total[0] == "Total" and total[LINE_HEADER.index("amount")] == grouped(DOCUMENT["totals"]["total"])
 
 
-def test_the_rows_are_the_cells_xml_cell_writes() -> None:
-    """The row loop's shortcut for plain text gives what the general `_xml_cell` gives, cell for cell."""
+STYLES = {"header": 4, "text": 6, "date": 7, "money": 8, "total": 2, "total_money": 9}
+
+
+def _cells_one_by_one(document: dict[str, Any]) -> bytes:
+    """The Lines sheet's rows made cell by cell with the general `_xml_cell` (what openpyxl writes of each value)."""
     from openpyxl.utils import get_column_letter
     from openpyxl.utils.datetime import to_excel
 
-    styles = {"header": 4, "text": 6, "date": 7, "money": 8, "total": 2, "total_money": 9}
     want = ['<row r="1">' + "".join(xlsx_writer._xml_cell(f"{get_column_letter(i)}1", 4, name)
                                     for i, name in enumerate(LINE_HEADER, start=1)) + "</row>"]
-    for n, line in enumerate(DOCUMENT["lines"], start=2):
+    for n, line in enumerate(document["lines"], start=2):
         cells = []
         for i, column in enumerate(LINE_HEADER, start=1):
             ref, value = f"{get_column_letter(i)}{n}", line.get(column, "")
             if column in ("amount", "whole"):
-                cells.append(xlsx_writer._xml_cell(ref, 8, None if value == "" else Decimal(value)))
+                cells.append(xlsx_writer._xml_cell(ref, 8, None if value in ("", None) else Decimal(str(value))))
             elif column == "payable_on":
                 cells.append(xlsx_writer._xml_cell(ref, 7, to_excel(date.fromisoformat(value))))
             else:
                 cells.append(xlsx_writer._xml_cell(ref, 6, value))
         want.append(f'<row r="{n}">{"".join(cells)}</row>')
-    n = len(DOCUMENT["lines"]) + 2
+    n = len(document["lines"]) + 2
     want.append(f'<row r="{n}"><c r="A{n}" s="2" t="inlineStr"><is><t>Total</t></is></c>'
-                f'{xlsx_writer._xml_cell(f"J{n}", 9, Decimal(DOCUMENT["totals"]["total"]))}</row>')
-    assert "".join(xlsx_writer._lines_rows(DOCUMENT, styles)) == "".join(want)
+                f'{xlsx_writer._xml_cell(f"J{n}", 9, Decimal(document["totals"]["total"]))}</row>')
+    return xlsx_writer._checked("".join(want).encode())
+
+
+def test_the_rows_are_the_cells_xml_cell_writes() -> None:
+    """The rows made column by column in Arrow are what the general `_xml_cell` gives, cell for cell."""
+    assert b"".join(xlsx_writer._lines_rows(DOCUMENT, STYLES)) == _cells_one_by_one(DOCUMENT)
+
+
+_TEXT_COLUMNS = [c for c in LINE_HEADER if c not in ("amount", "whole", "payable_on")]
+_texts = st.one_of(st.sampled_from(TEXTS), st.text(max_size=12), st.text(alphabet="ab &<>=+-@\t\r\n '\"", max_size=6),
+                   st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), st.integers(-10**17, 10**17), st.none(),
+                   st.booleans(), st.floats(allow_nan=False, allow_infinity=False))
+_lines = st.lists(st.fixed_dictionaries(
+    {c: _texts for c in _TEXT_COLUMNS}
+    | {"amount": st.sampled_from(["0.00", "-0.01", "450.50", "1234567.89", "", "3"]),
+       "whole": st.sampled_from(["", "12.5", "-7.25"]),
+       "payable_on": st.dates(date(1990, 1, 1), date(2100, 12, 31)).map(date.isoformat)}), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines, st.integers(1, 5))
+def test_the_rows_are_the_cells_xml_cell_writes_whatever_the_lines_hold(lines: list[dict[str, Any]], chunk: int
+                                                                          ) -> None:
+    """Any text (escapes, formula starts, spaces at either end, control characters, long or non-ASCII), numbers,
+    nothing, in chunks of any size: the same bytes as cell by cell, or the same refusal."""
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    document = {"lines": lines, "totals": {"total": "1.00"}}
+    try:
+        want: bytes | None = _cells_one_by_one(document)
+    except IllegalCharacterError:
+        want = None
+    original = xlsx_writer.CHUNK_ROWS
+    xlsx_writer.CHUNK_ROWS = chunk
+    try:
+        if want is None:
+            with pytest.raises(IllegalCharacterError):
+                b"".join(xlsx_writer._lines_rows(document, STYLES))
+        else:
+            assert b"".join(xlsx_writer._lines_rows(document, STYLES)) == want
+    finally:
+        xlsx_writer.CHUNK_ROWS = original
+
+
+def test_text_longer_than_a_cell_holds_is_cut_as_openpyxl_cuts_it() -> None:
+    lines = [dict(DOCUMENT["lines"][0], evidence="é" * 40_000, reference="x" * 32_767)]
+    document = {"lines": lines, "totals": {"total": "1.00"}}
+    assert b"".join(xlsx_writer._lines_rows(document, STYLES)) == _cells_one_by_one(document)
 
 
 def test_a_lines_sheet_too_large_for_a_plain_zip_entry_is_written_again_with_zip64(
