@@ -8,9 +8,10 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import run_cli, words
+from helpers import run_cli, synthetic_statement, words
 from typer.testing import CliRunner
 
 from recoverypbr.cli import app
@@ -274,3 +275,91 @@ def test_where_no_symbolic_link_can_be_made_pay_says_so_and_keeps_the_earlier_se
     assert result.exit_code == 2
     assert "cannot make a symbolic link in" in words(result.output)
     assert _visible(out) == before and len(list((out / ".sets").iterdir())) == 1
+
+
+def test_a_large_set_is_written_by_child_processes_with_the_same_bytes(
+    area: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every set counts as large: each statement is written by a forked child (making its document and its four
+    # files). The set is the one written here, one statement after another, byte for byte.
+    from recoverypbr.reports import sets
+
+    _pay(area, tmp_path / "here", "--as-of", "2013-06-30")
+    forks = []
+    real = os.fork
+
+    def counted() -> int:
+        pid = real()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(sets, "PARALLEL_LINES", 0)
+    monkeypatch.setattr(sets, "_processors", lambda: 2)
+    monkeypatch.setattr(sets.os, "fork", counted)
+    _pay(area, tmp_path / "apart", "--as-of", "2013-06-30")
+    assert len(forks) == 2
+    assert _visible(tmp_path / "apart") == _visible(tmp_path / "here")
+    assert len(_visible(tmp_path / "here")) == 10
+
+
+def test_a_child_refusing_a_statement_refuses_the_set_and_keeps_the_earlier_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A line holding a character a worksheet cannot hold: the child's error is the error raised here (as when
+    # written here), and the period's earlier set stays whole.
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    from recoverypbr.reports import sets
+
+    monkeypatch.setattr(sets, "PARALLEL_LINES", 0)
+    monkeypatch.setattr(sets, "_processors", lambda: 2)
+    def documents() -> list[dict[str, Any]]:
+        made = []
+        for provider in ("P1", "P2"):
+            document = synthetic_statement(5).document()
+            document["provider"] = {"id": provider, "name": provider}
+            document["statement_id"] = document["statement_id"].replace("/P1/", f"/{provider}/")
+            made.append(document)
+        return made
+
+    out = tmp_path / "out"
+    sets.write_set(out, "2013-Q2", "2013-06-30", documents(), b"summary\n")
+    before = _visible(out)
+    assert len(before) == 10
+    bad = documents()
+    bad[1]["lines"][2]["evidence"] = "bell \x07"
+    with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
+        sets.write_set(out, "2013-Q2", "2013-06-30", bad, b"summary\n")
+    assert _visible(out) == before
+    assert [p.name for p in (out / sets.SETS).iterdir() if p.is_dir()] == [os.readlink(out / "2013-Q2").split("/")[1]]
+
+
+def test_a_child_killed_while_writing_refuses_the_set_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    # A child that ends without sending its result back (here: killed by its own hand, as the kernel's OOM killer
+    # would): a message naming what stopped, no traceback from the pipe, no set left in place.
+    import signal
+
+    from recoverypbr.reports import sets
+
+    monkeypatch.setattr(sets, "PARALLEL_LINES", 0)
+    monkeypatch.setattr(sets, "_processors", lambda: 2)
+    real = sets._write_one
+
+    def dies_on_p2(item: Any, folder: Path, formats: Any) -> Any:
+        if item["provider"]["id"] == "P2":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(item, folder, formats)
+
+    monkeypatch.setattr(sets, "_write_one", dies_on_p2)
+    documents = []
+    for provider in ("P1", "P2"):
+        document = synthetic_statement(3).document()
+        document["provider"] = {"id": provider, "name": provider}
+        documents.append(document)
+    out = tmp_path / "out"
+    with pytest.raises(sets.SetError, match="stopped without finishing"):
+        sets.write_set(out, "2013-Q2", "2013-06-30", documents, b"summary\n")
+    assert not (out / "2013-Q2").exists()
+    assert [p for p in (out / sets.SETS).iterdir()] == []

@@ -22,20 +22,25 @@ and each statement file's fingerprint and status as the manifest has them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import shutil
+import signal
+import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import psutil
 
@@ -80,19 +85,33 @@ class WrittenSet:
     sha256: str
 
 
+class Documented(Protocol):
+    """Something a statement's document is made from (`payments.statements.Statement`)."""
+
+    @property
+    def lines(self) -> Sequence[Any]: ...
+
+    def document(self) -> dict[str, Any]: ...
+
+
+Documentish = Mapping[str, Any] | Documented
+
+
 def write_set(
     out: Path,
     period: str,
     as_of: str,
-    documents: Iterable[Mapping[str, Any]],
+    documents: Iterable[Documentish],
     summary: bytes,
     formats: Sequence[str] = FORMATS,
 ) -> WrittenSet:
     """Write the period's statements (one document per provider, in each format), the summary CSV and the manifest
     as one set, and put it in place of the period's previous set in `out`, whole. Returns the set.
 
-    `documents` may be made one at a time as they are asked for (a generator): each is let go once written, so a
-    national area's statements are not all held as documents at once."""
+    Each of `documents` is a statement's document, or a statement (`Documented`) whose document is made where it is
+    written, and let go once written, so a national area's statements are not all held as documents at once. A set
+    of `PARALLEL_LINES` lines or more is written by worker processes, one statement each, as many at once as the
+    machine has processors (`_written_apart`, on Linux); the files are the same, byte for byte."""
     name = set_name(period)
     link = out / name
     store = out / SETS
@@ -104,13 +123,9 @@ def write_set(
     folder, staged_link = store / run, store / f"{run}.link"
     folder.mkdir()
     try:
-        listed: list[dict[str, Any]] = []
-        contract = None
-        for document in documents:
-            paths = write_statement(dict(document), folder, formats)
-            listed.append(_statement_entry(document, [p.name for p in paths]))
-            contract = contract or _contract(document)
-            del document
+        written = _written_apart(documents, folder, formats)
+        listed = [entry for entry, _ in written]
+        contract = next((found for _, found in written), None)
         (folder / summary_name(period)).write_bytes(summary)
         files = [_file_entry(p) for p in sorted(folder.iterdir())]
         manifest = {
@@ -143,6 +158,127 @@ def write_set(
         raise
     remove_stale(out, period)
     return WrittenSet(link, manifest, hashlib.sha256(text).hexdigest())
+
+
+#: A set with at least this many lines (all statements together) is written by child processes, a statement each:
+#: at national size writing a provider's four files takes seconds of one processor, and the statements are
+#: independent. Smaller sets are written here, one after another.
+PARALLEL_LINES = 100_000
+
+
+def _written_apart(documents: Iterable[Documentish], folder: Path, formats: Sequence[str]
+                   ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each statement written into `folder` in each format (`_write_one`), in order: here, or by child processes
+    (`_forked`) when the set is large, the machine has more than one processor and processes can be forked (Linux).
+    Each statement's manifest entry and its contract, in the order given."""
+    items = list(documents)
+    workers = min(len(items), _processors())
+    if workers < 2 or not _CAN_FORK or sum(_line_count(item) for item in items) < PARALLEL_LINES:
+        return [_write_one(item, folder, formats) for item in _let_go(items)]
+    return _forked(items, folder, formats, workers)
+
+
+#: Whether `_forked` may be used: a forked child inherits the statements as they are (nothing is pickled, no module
+#: imported again); on macOS forking a process that has started system frameworks is not safe, and Windows cannot.
+_CAN_FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def _forked(items: list[Documentish], folder: Path, formats: Sequence[str], workers: int
+            ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """`_write_one` of each item in a forked child, at most `workers` at once, the results (or the error a child
+    met, raised here) in order.
+
+    A child only makes its document and writes files: it never uses the warehouse, whose engine's threads are not
+    in it, and it ends with `os._exit`, running no clean-up of what it inherited. Its result comes back pickled
+    through a pipe; a child that ends without one (killed) is an error. Stopped here (an error, an interrupt), the
+    children still running are killed and reaped before the error goes on."""
+    results: list[tuple[dict[str, Any], dict[str, Any]] | None] = [None] * len(items)
+    running: list[tuple[int, int, int]] = []  # (index, pid, read end of its pipe), oldest first
+
+    def reap_oldest() -> None:
+        index, pid, reading = running.pop(0)
+        with os.fdopen(reading, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        if not data:
+            raise SetError(f"the process writing statement {index + 1} of {len(items)} stopped without finishing",
+                           hint="run the command again; if it stops again, the machine may be short of memory")
+        ok, found = pickle.loads(data)
+        if not ok:
+            raise found
+        results[index] = found
+
+    try:
+        for index, item in enumerate(_let_go(items)):
+            while len(running) >= workers:
+                reap_oldest()
+            reading, writing = os.pipe()
+            with warnings.catch_warnings():
+                # Python 3.12 warns of forking a process with threads (the engine's idle pool): the child uses none.
+                warnings.filterwarnings("ignore", r".*fork\(\) may lead to deadlocks", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:  # the child
+                os.close(reading)
+                _child(item, folder, formats, writing)
+            os.close(writing)
+            del item
+            running.append((index, pid, reading))
+        while running:
+            reap_oldest()
+    except BaseException:
+        for _, pid, reading in running:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(reading)
+        raise
+    return [found for found in results if found is not None]
+
+
+def _child(item: Documentish, folder: Path, formats: Sequence[str], writing: int) -> NoReturn:
+    """In a forked child: write the item, send back (True, result) or (False, the error), and end."""
+    code = 0
+    try:
+        try:
+            sent = pickle.dumps((True, _write_one(item, folder, formats)))
+        except BaseException as exc:
+            try:
+                sent = pickle.dumps((False, exc))
+                pickle.loads(sent)
+            except Exception:  # an error that cannot travel: its words do
+                sent = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        with os.fdopen(writing, "wb") as pipe:
+            pipe.write(sent)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _let_go(items: list[Documentish]) -> Iterator[Documentish]:
+    """The items one by one, each dropped from the list as it is taken (so a written document can be freed)."""
+    for index in range(len(items)):
+        item, items[index] = items[index], {}
+        yield item
+
+
+def _write_one(item: Documentish, folder: Path, formats: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write one statement in each format; its manifest entry and its contract."""
+    document = dict(item) if isinstance(item, Mapping) else item.document()
+    paths = write_statement(document, folder, formats)
+    return _statement_entry(document, [p.name for p in paths]), _contract(document)
+
+
+def _line_count(item: Documentish) -> int:
+    return len(item.get("lines") or ()) if isinstance(item, Mapping) else len(item.lines)
+
+
+def _processors() -> int:
+    """The processors this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
 
 
 def _in_store(link: Path) -> bool:
