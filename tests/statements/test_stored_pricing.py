@@ -216,3 +216,29 @@ def test_a_run_never_forgets_its_own_priced_periods(monkeypatch: pytest.MonkeyPa
         mine = fingerprint(wh, CONTRACT, Q3.end).data_sha256
         kept = wh.execute("SELECT count(*) FROM priced_periods WHERE data_sha256 = ?", [mine])[0][0]
         assert kept == 2  # 2013-Q2 and 2013-Q3
+
+
+def test_the_data_digest_worked_out_beside_pricing_is_the_digest() -> None:
+    # The fingerprint is worked out on another connection while pricing runs: the same digests as worked out first,
+    # and the statements those of a run that waited for it.
+    from recoverypbr.payments.fingerprint import PendingFingerprint, fingerprint
+
+    with case_warehouse({"episodes": EPISODES}) as wh:
+        assert PendingFingerprint(wh, CONTRACT, Q3.end).result() == fingerprint(wh, CONTRACT, Q3.end)
+        made = {s.provider_id: s.fingerprint for s in make_statements(wh, CONTRACT, Q3)}
+        assert made == {pid: fingerprint(wh, CONTRACT, Q3.end).of(pid, "2013-Q3", Q3.end.isoformat(), "")
+                        for pid in made}
+
+
+def test_an_error_working_out_the_digest_is_raised_and_nothing_is_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recoverypbr.errors import WarehouseError
+    from recoverypbr.payments import fingerprint as prints
+
+    def fails(*args: object) -> object:
+        raise WarehouseError("the digest failed", hint="try again")
+
+    monkeypatch.setattr(prints, "fingerprint", fails)
+    with case_warehouse({"episodes": EPISODES}) as wh:
+        with pytest.raises(WarehouseError, match="the digest failed"):
+            make_statements(wh, CONTRACT, Q3)
+        assert _stored_rows(wh) == 0

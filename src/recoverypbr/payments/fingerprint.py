@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
@@ -148,3 +149,35 @@ def fingerprint(wh: Warehouse, contract: Contract, as_of: date) -> Fingerprint:
         found = "\n".join(f"{'|'.join(key)}={why}" for key, why in sorted(reversals.items()))
         data = hashlib.sha256(f"{data}\naudit_findings:{found}".encode()).hexdigest()
     return Fingerprint(contract_sha256(contract), data, program_version())
+
+
+class PendingFingerprint:
+    """`fingerprint(wh, contract, as_of)` worked out on another connection to the warehouse (`Warehouse.cursor`), in
+    a thread, while the caller goes on; `result` waits for it (and raises what it raised).
+
+    The data digest reads every input table (seconds at national size, in the database engine): pricing, which
+    needs the digest only to store what it priced, runs meanwhile. The other connection reads what is committed,
+    as the caller's does; a load committed in between is caught by the data marker (`stored.data_marker`), taken
+    before this starts and checked again after pricing."""
+
+    def __init__(self, wh: Warehouse, contract: Contract, as_of: date) -> None:
+        self._other = wh.cursor()
+        self._found: Fingerprint | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, args=(contract, as_of), name="data digest", daemon=True)
+        self._thread.start()
+
+    def _work(self, contract: Contract, as_of: date) -> None:
+        try:
+            self._found = fingerprint(self._other, contract, as_of)
+        except BaseException as exc:  # raised in the caller's thread, by `result`
+            self._error = exc
+        finally:
+            self._other.close()
+
+    def result(self) -> Fingerprint:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._found is not None
+        return self._found

@@ -38,7 +38,7 @@ from recoverypbr.payments.adjustments import adjustment_lines, paid_for
 from recoverypbr.payments.approval import Approved, StatementError, approve, approved_statements
 from recoverypbr.payments.coverage import is_outside, with_coverage
 from recoverypbr.payments.domains import change_share
-from recoverypbr.payments.fingerprint import Fingerprint, fingerprint
+from recoverypbr.payments.fingerprint import Fingerprint, PendingFingerprint, contract_sha256, program_version
 from recoverypbr.payments.limits import EarlierKey, earlier_paid
 from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.periods import Period, WindowKind, parse_period, windows
@@ -58,6 +58,7 @@ from recoverypbr.payments.stored import (
     StoredLines,
     SummedOnly,
     data_marker,
+    maybe_stored,
     store_payments,
     stored_payments,
 )
@@ -175,7 +176,7 @@ def price_stored(
     contract: Contract,
     period: Period,
     as_of: date,
-    prints: Fingerprint,
+    prints: Fingerprint | PendingFingerprint,
     progress: Progress | None = None,
     at: datetime | None = None,
     marker: tuple[Any, ...] | None = None,
@@ -187,10 +188,21 @@ def price_stored(
     `marker` (`stored.data_marker`, taken before
     `prints` was) must be unchanged after pricing: otherwise another process loaded data meanwhile, the prices may
     rest on data the fingerprint does not cover: nothing is returned, and no period is stored once the change is
-    seen (each period is checked before it is stored, so those stored before were priced on the digest's rows)."""
-    key = PricingKey.of(prints.contract_sha256, prints.data_sha256, prints.program_version)
-    wanted = [q for q in schedule(contract) if q.start <= period.start]
-    known = stored_payments(wh, key, wanted, lines_for)
+    seen (each period is checked before it is stored, so those stored before were priced on the digest's rows).
+
+    `prints` may still be being worked out (`PendingFingerprint`): when nothing was stored for the contract, program
+    and as-of date under any data digest, nothing can be reused, so pricing starts at once and waits for the digest
+    only to store the first period it prices."""
+    key: PricingKey | None = None
+
+    def key_of(found: Fingerprint) -> PricingKey:
+        return PricingKey.of(found.contract_sha256, found.data_sha256, found.program_version)
+
+    known: dict[str, Payments] = {}
+    if isinstance(prints, Fingerprint) or maybe_stored(wh, contract_sha256(contract), program_version(), as_of):
+        key = key_of(prints if isinstance(prints, Fingerprint) else prints.result())
+        wanted = [q for q in schedule(contract) if q.start <= period.start]
+        known = stored_payments(wh, key, wanted, lines_for)
     stamp = at or datetime.now(UTC)
 
     def unchanged() -> None:
@@ -205,6 +217,10 @@ def price_stored(
         # Each period is kept as soon as it is priced, once no load is seen to have landed since the digest (the
         # rows it was priced from are the digest's). An earlier period's lines are then read back only if used
         # (adjustments), and kept only then: this run holds its sums, and the asked period's lines.
+        nonlocal key
+        if key is None:
+            assert isinstance(prints, PendingFingerprint)
+            key = key_of(prints.result())
         unchanged()
         if not store_payments(wh, contract, key, as_of, {q.label: payments}, stamp, lines_for) or q == period:
             return payments
@@ -282,10 +298,11 @@ def make_statements(
     if evaluate:
         build_ledger(wh, contract, as_of)
     marker = data_marker(wh)
-    prints = fingerprint(wh, contract, as_of)
+    pending = PendingFingerprint(wh, contract, as_of)  # the data digest, beside pricing (`price_stored`)
     # The statements read the lines of their own period and, for adjustments, of the approved periods before it.
     read = {period.label} | {a.period_label for a in approved.values() if a.period_start < period.start}
-    priced = price_stored(wh, contract, period, as_of, prints, progress, marker=marker, lines_for=read)
+    priced = price_stored(wh, contract, period, as_of, pending, progress, marker=marker, lines_for=read)
+    prints = pending.result()
     ledger = run_ledger(wh, contract, as_of)
     who = payees(contract, priced, approved)
     unknown = sorted(set(providers or []) - set(who[period.label]))

@@ -83,6 +83,16 @@ def data_marker(wh: Warehouse) -> tuple[Any, ...]:
     return tuple(found)
 
 
+def maybe_stored(wh: Warehouse, contract_sha256: str, program_version: str, as_of: date) -> bool:
+    """Whether anything was priced and kept for the contract, program and as-of date, under any data digest (the
+    data digest, which covers the as-of date, is needed to tell which)."""
+    if not wh.has_table("priced_periods"):
+        return False
+    found = wh.execute("SELECT count(*) FROM priced_periods WHERE contract_sha256 = ? AND program_version = ?"
+                       " AND as_of = ?", [contract_sha256, PricingKey.of("", "", program_version).program, as_of])
+    return bool(found[0][0])
+
+
 @dataclass(frozen=True)
 class PricingKey:
     """What a period's pricing rests on: the contract, the data as of the date, and the program."""

@@ -3,7 +3,7 @@
 A national provider's statement has hundreds of thousands of lines of a dozen and more values each: made value by
 value in Python that is seconds per file. The writer takes the lines in chunks, turns each chunk into columns
 (`columns_of`), makes each column's text in Arrow where every value is of one plain kind (text or whole numbers, with a
-vectorised test for the values that need no escaping), hand the values that need more to the writer's own
+vectorised test for the values that need no escaping), hands the values that need more to the writer's own
 value-by-value rule, and joins a chunk's rows in one step (`joined`), reading its bytes straight from the joined
 column (`text_bytes`). The value-by-value rule stays the definition: the tests hold the columns to it byte for byte.
 """
