@@ -5,6 +5,7 @@ the user (the CLI prompts for it), and only `demo` makes users with a known pass
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +31,13 @@ ROLE_WORDS: dict[str, str] = {
 MIN_PASSWORD = 12
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 _HASHER = PasswordHasher()
-#: A hash checked against when the user does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone's")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, checked for an unknown user (so a sign-in takes as long either way); made when
+    first needed, not when every command starts (a hash takes a tenth of a second, by design)."""
+    return _HASHER.hash("not a password of anyone's")
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ def reset_password(wh: Warehouse, name: str, password: str, at: datetime) -> Non
 def authenticate(wh: Warehouse, name: str, password: str) -> User | None:
     """The user if the name and password match and the user is enabled, else None (the same work either way)."""
     rows = wh.execute("SELECT password_hash, disabled FROM web_users WHERE user_name = ?", [name])
-    stored, disabled = rows[0] if rows else (_DUMMY_HASH, True)
+    stored, disabled = rows[0] if rows else (_dummy_hash(), True)
     try:
         _HASHER.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
