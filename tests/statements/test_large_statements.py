@@ -192,6 +192,21 @@ def test_the_csv_is_what_a_dict_writer_writes_of_the_safe_rows(lines: list[dict[
     assert lines_csv({"lines": lines}).decode() == expected.getvalue()
 
 
+_text_cell = st.text(alphabet=st.sampled_from("ab ,\"\r\n=+-@\t'é1."), max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.fixed_dictionaries({c: _text_cell for c in LINE_HEADER}), min_size=1, max_size=8))
+def test_the_csv_of_whole_text_lines_is_what_a_dict_writer_writes(lines: list[dict[str, Any]]) -> None:
+    """Lines with every column, all text (commas, quotes, line breaks, formula starts): what `csv.DictWriter` writes
+    of `safe_row(line)`."""
+    expected = io.StringIO()
+    writer = csv.DictWriter(expected, fieldnames=LINE_HEADER, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(safe_row(line) for line in lines)
+    assert lines_csv({"lines": lines}).decode() == expected.getvalue()
+
+
 def test_a_line_with_a_column_a_statement_lacks_is_refused() -> None:
     with pytest.raises(ValueError, match="columns a statement does not"):
         lines_csv({"lines": [{"line_no": 1, "surprise": "x"}]})
