@@ -209,7 +209,7 @@ def _priced_sums(wh: Warehouse) -> None:
     # period asked for, and approved periods that adjustments re-price): at national scale an earlier period's lines
     # are millions of rows that nothing reads back. What migration 10 stored is forgotten: it is only a store of
     # work done, priced again when next needed.
-    wh.execute("DROP TABLE priced_lines")
+    wh.execute("DELETE FROM priced_lines")
     wh.execute("DROP TABLE priced_periods")
     wh.execute(
         "CREATE TABLE priced_periods (contract_area VARCHAR NOT NULL, contract_version DATE NOT NULL,"
@@ -217,14 +217,6 @@ def _priced_sums(wh: Warehouse) -> None:
         " as_of DATE NOT NULL, period_label VARCHAR NOT NULL, line_count BIGINT NOT NULL, total_pence BIGINT NOT NULL,"
         " sum_count BIGINT NOT NULL, lines_kept BOOLEAN NOT NULL, unpriced VARCHAR NOT NULL,"
         " priced_at TIMESTAMP NOT NULL, PRIMARY KEY (contract_sha256, data_sha256, program_version, period_label))"
-    )
-    wh.execute(
-        "CREATE TABLE priced_lines (contract_sha256 VARCHAR NOT NULL, data_sha256 VARCHAR NOT NULL,"
-        " program_version VARCHAR NOT NULL, period_label VARCHAR NOT NULL, line_no BIGINT NOT NULL,"
-        " kind VARCHAR NOT NULL, provider_id VARCHAR NOT NULL, reference VARCHAR NOT NULL,"
-        " amount_pence BIGINT NOT NULL, payable_on DATE NOT NULL, client_id VARCHAR, episode_id VARCHAR,"
-        " outcome_id VARCHAR, complexity_group VARCHAR, stock_or_flow VARCHAR, evidence VARCHAR NOT NULL,"
-        " corrects VARCHAR NOT NULL, share VARCHAR NOT NULL, whole_pence BIGINT, adjusts VARCHAR NOT NULL)"
     )
     wh.execute(
         "CREATE TABLE priced_sums (contract_sha256 VARCHAR NOT NULL, data_sha256 VARCHAR NOT NULL,"
