@@ -305,7 +305,7 @@ def demo(
             chosen = statement_period(model, period) if period else _demo_period(model)
             made = statements(wh, model, chosen, chosen.end, None)
             record = SetRecord((workdir / "statements").resolve(), chosen.end, None, FORMATS)
-            written = write_period_set(wh, model, chosen, record, made, datetime.now(UTC))
+            written = write_period_set(wh, model, chosen, record, made, datetime.now(UTC), parallel=True)
             folder = workdir / "statements" / written.folder.name
             print_summary(made, f"{model.area} payments for {chosen.label} (as of {chosen.end}), written to {folder}")
             _demo_modelling(wh, model, contract, workdir, seed)

@@ -324,13 +324,13 @@ def test_a_child_refusing_a_statement_refuses_the_set_and_keeps_the_earlier_one(
         return made
 
     out = tmp_path / "out"
-    sets.write_set(out, "2013-Q2", "2013-06-30", documents(), b"summary\n")
+    sets.write_set(out, "2013-Q2", "2013-06-30", documents(), b"summary\n", parallel=True)
     before = _visible(out)
     assert len(before) == 10
     bad = documents()
     bad[1]["lines"][2]["evidence"] = "bell \x07"
     with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
-        sets.write_set(out, "2013-Q2", "2013-06-30", bad, b"summary\n")
+        sets.write_set(out, "2013-Q2", "2013-06-30", bad, b"summary\n", parallel=True)
     assert _visible(out) == before
     assert [p.name for p in (out / sets.SETS).iterdir() if p.is_dir()] == [os.readlink(out / "2013-Q2").split("/")[1]]
 
@@ -360,6 +360,35 @@ def test_a_child_killed_while_writing_refuses_the_set_in_words(tmp_path: Path, m
         documents.append(document)
     out = tmp_path / "out"
     with pytest.raises(sets.SetError, match="stopped without finishing"):
-        sets.write_set(out, "2013-Q2", "2013-06-30", documents, b"summary\n")
+        sets.write_set(out, "2013-Q2", "2013-06-30", documents, b"summary\n", parallel=True)
     assert not (out / "2013-Q2").exists()
     assert [p for p in (out / sets.SETS).iterdir()] == []
+
+
+def _two_documents() -> list[dict[str, Any]]:
+    made = []
+    for provider in ("P1", "P2"):
+        document = synthetic_statement(4).document()
+        document["provider"] = {"id": provider, "name": provider}
+        document["statement_id"] = document["statement_id"].replace("/P1/", f"/{provider}/")
+        made.append(document)
+    return made
+
+
+def test_only_a_caller_that_allows_it_forks_and_a_failed_fork_writes_here(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server (the web app's approval) never forks: its other threads may be busy. A command that allows it but
+    # cannot fork (no memory for a process) writes the statements itself: the same set.
+    from recoverypbr.reports import sets
+
+    monkeypatch.setattr(sets, "PARALLEL_LINES", 0)
+    monkeypatch.setattr(sets, "_processors", lambda: 2)
+
+    def no_fork() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(sets.os, "fork", no_fork)
+    sets.write_set(tmp_path / "server", "2013-Q2", "2013-06-30", _two_documents(), b"summary\n")
+    sets.write_set(tmp_path / "command", "2013-Q2", "2013-06-30", _two_documents(), b"summary\n", parallel=True)
+    assert _visible(tmp_path / "command") == _visible(tmp_path / "server")
+    assert len(_visible(tmp_path / "server")) == 10

@@ -242,3 +242,20 @@ def test_an_error_working_out_the_digest_is_raised_and_nothing_is_stored(monkeyp
         with pytest.raises(WarehouseError, match="the digest failed"):
             make_statements(wh, CONTRACT, Q3)
         assert _stored_rows(wh) == 0
+
+
+def test_a_failure_while_pricing_stops_the_digest_before_going_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pricing fails while the digest runs beside it: the digest's query is stopped and its thread has ended when
+    # the error reaches the caller, so no query is left running on a warehouse about to be closed.
+    import threading
+
+    from recoverypbr.payments import run
+
+    def fails(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("pricing failed")
+
+    monkeypatch.setattr(run, "price_up_to", fails)
+    with case_warehouse({"episodes": EPISODES}) as wh:
+        with pytest.raises(RuntimeError, match="pricing failed"):
+            make_statements(wh, CONTRACT, Q3)
+        assert not [t for t in threading.enumerate() if t.name == "data digest"]

@@ -89,19 +89,20 @@ def pay_command(
     with user_errors(), _period_statements(contract, period, db, as_of, provider) as (model, chosen_period, wh, made):
         record = SetRecord(out.resolve(), as_of or chosen_period.end, tuple(provider) if provider else None,
                            tuple(chosen))
-        written = write_period_set(wh, model, chosen_period, record, made, datetime.now(UTC))
+        written = write_period_set(wh, model, chosen_period, record, made, datetime.now(UTC), parallel=True)
     shown = out / written.folder.name
     print_summary(made, f"{model.area} payments for {chosen_period.label}, written to {shown}", everyone=not provider)
     _note_loose_files(out)
 
 
 def write_period_set(
-    wh: Warehouse, contract: Contract, period: Period, record: SetRecord, made: Sequence[Statement], at: datetime
+    wh: Warehouse, contract: Contract, period: Period, record: SetRecord, made: Sequence[Statement], at: datetime,
+    parallel: bool = False,
 ) -> WrittenSet:
     """Write the statements as the period's set in `record.folder` (replacing its earlier set whole) and remember
     where and how, for `approve` to write it again."""
     written = write_set(record.folder, period.label, record.as_of.isoformat(), made, summary_csv(made),
-                        record.formats)
+                        record.formats, parallel=parallel)
     record_set(wh, contract, period, record, at)
     return written
 
@@ -174,7 +175,7 @@ def _write_set_again(
     try:
         if made is None:
             made = statements(wh, contract, period, record.as_of, record.providers)
-        write_period_set(wh, contract, period, record, made, datetime.now(UTC))
+        write_period_set(wh, contract, period, record, made, datetime.now(UTC), parallel=True)
     except (RecoveryPbrError, OSError) as exc:
         console.print(f"[bold red]Not written again:[/] {link} still holds the statements as they were before this "
                       f"approval: {getattr(exc, 'message', exc)}", highlight=False, soft_wrap=True)

@@ -17,6 +17,7 @@ to any of them gives another.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -174,6 +175,14 @@ class PendingFingerprint:
             self._error = exc
         finally:
             self._other.close()
+
+    def cancel(self) -> None:
+        """Stop the digest (the caller failed, or was interrupted) and wait for its thread to end, so that no
+        query is left running on the warehouse when the caller closes it."""
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                self._other.interrupt()
+        self._thread.join()
 
     def result(self) -> Fingerprint:
         self._thread.join()

@@ -183,8 +183,9 @@ def price_stored(
     lines_for: Collection[str] | None = None,
 ) -> Priced:
     """`price_up_to`, reading the periods already priced with the same contract, data and program from the warehouse
-    (`stored.py`) and keeping the ones it prices there for next time. Only the periods in `lines_for` (default:
-    every period) have their lines kept and readable; of the others, only their sums (`Payments.summed_lines`) are.
+    (`stored.py`) and keeping the ones it prices there for next time. Of the periods it prices, only those in
+    `lines_for` (default: every period) and the asked one keep their lines; of the others only the sums
+    (`Payments.summed_lines`) can be read. A stored period is read back as it was kept.
     `marker` (`stored.data_marker`, taken before
     `prints` was) must be unchanged after pricing: otherwise another process loaded data meanwhile, the prices may
     rest on data the fingerprint does not cover: nothing is returned, and no period is stored once the change is
@@ -218,6 +219,8 @@ def price_stored(
         # rows it was priced from are the digest's). An earlier period's lines are then read back only if used
         # (adjustments), and kept only then: this run holds its sums, and the asked period's lines.
         nonlocal key
+        if wh.read_only:  # nothing is stored, so nothing waits for the digest
+            return payments
         if key is None:
             assert isinstance(prints, PendingFingerprint)
             key = key_of(prints.result())
@@ -301,7 +304,11 @@ def make_statements(
     pending = PendingFingerprint(wh, contract, as_of)  # the data digest, beside pricing (`price_stored`)
     # The statements read the lines of their own period and, for adjustments, of the approved periods before it.
     read = {period.label} | {a.period_label for a in approved.values() if a.period_start < period.start}
-    priced = price_stored(wh, contract, period, as_of, pending, progress, marker=marker, lines_for=read)
+    try:
+        priced = price_stored(wh, contract, period, as_of, pending, progress, marker=marker, lines_for=read)
+    except BaseException:
+        pending.cancel()
+        raise
     prints = pending.result()
     ledger = run_ledger(wh, contract, as_of)
     who = payees(contract, priced, approved)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import hashlib
 import io
 import json
@@ -34,6 +35,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 import uuid
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -104,14 +106,16 @@ def write_set(
     documents: Iterable[Documentish],
     summary: bytes,
     formats: Sequence[str] = FORMATS,
+    parallel: bool = False,
 ) -> WrittenSet:
     """Write the period's statements (one document per provider, in each format), the summary CSV and the manifest
     as one set, and put it in place of the period's previous set in `out`, whole. Returns the set.
 
     Each of `documents` is a statement's document, or a statement (`Documented`) whose document is made where it is
-    written, and let go once written, so a national area's statements are not all held as documents at once. A set
-    of `PARALLEL_LINES` lines or more is written by worker processes, one statement each, as many at once as the
-    machine has processors (`_written_apart`, on Linux); the files are the same, byte for byte."""
+    written, and let go once written, so a national area's statements are not all held as documents at once. With
+    `parallel` (a command-line process, never a server's), a set of `PARALLEL_LINES` lines or more is written by
+    forked child processes, one statement each, as many at once as the process has processors (`_written_apart`,
+    on Linux); the files are the same, byte for byte."""
     name = set_name(period)
     link = out / name
     store = out / SETS
@@ -123,7 +127,7 @@ def write_set(
     folder, staged_link = store / run, store / f"{run}.link"
     folder.mkdir()
     try:
-        written = _written_apart(documents, folder, formats)
+        written = _written_apart(documents, folder, formats, parallel)
         listed = [entry for entry, _ in written]
         contract = next((found for _, found in written), None)
         (folder / summary_name(period)).write_bytes(summary)
@@ -160,26 +164,27 @@ def write_set(
     return WrittenSet(link, manifest, hashlib.sha256(text).hexdigest())
 
 
-#: A set with at least this many lines (all statements together) is written by child processes, a statement each:
-#: at national size writing a provider's four files takes seconds of one processor, and the statements are
-#: independent. Smaller sets are written here, one after another.
+#: A set with at least this many lines (all statements together) is written by child processes, a statement each,
+#: when the caller allows it (`write_set`'s `parallel`): at national size writing a provider's four files takes
+#: seconds of one processor, and the statements are independent. Smaller sets are written here, one after another.
 PARALLEL_LINES = 100_000
 
 
-def _written_apart(documents: Iterable[Documentish], folder: Path, formats: Sequence[str]
+def _written_apart(documents: Iterable[Documentish], folder: Path, formats: Sequence[str], parallel: bool
                    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Each statement written into `folder` in each format (`_write_one`), in order: here, or by child processes
-    (`_forked`) when the set is large, the machine has more than one processor and processes can be forked (Linux).
-    Each statement's manifest entry and its contract, in the order given."""
+    (`_forked`) when `parallel`, the set is large, the machine has more than one processor for this process and
+    processes can be forked (Linux). Each statement's manifest entry and its contract, in the order given."""
     items = list(documents)
     workers = min(len(items), _processors())
-    if workers < 2 or not _CAN_FORK or sum(_line_count(item) for item in items) < PARALLEL_LINES:
+    if (not parallel or workers < 2 or not _CAN_FORK
+            or sum(_line_count(item) for item in items) < PARALLEL_LINES):
         return [_write_one(item, folder, formats) for item in _let_go(items)]
     return _forked(items, folder, formats, workers)
 
 
-#: Whether `_forked` may be used: a forked child inherits the statements as they are (nothing is pickled, no module
-#: imported again); on macOS forking a process that has started system frameworks is not safe, and Windows cannot.
+#: Whether `_forked` may be used: a forked child inherits the statements as they are (nothing is pickled); on macOS
+#: forking a process that has started system frameworks is not safe, and Windows cannot.
 _CAN_FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
@@ -188,35 +193,53 @@ def _forked(items: list[Documentish], folder: Path, formats: Sequence[str], work
     """`_write_one` of each item in a forked child, at most `workers` at once, the results (or the error a child
     met, raised here) in order.
 
-    A child only makes its document and writes files: it never uses the warehouse, whose engine's threads are not
-    in it, and it ends with `os._exit`, running no clean-up of what it inherited. Its result comes back pickled
-    through a pipe; a child that ends without one (killed) is an error. Stopped here (an error, an interrupt), the
-    children still running are killed and reaped before the error goes on."""
+    For a command-line process only (`write_set`'s `parallel`), whose other threads are the database engine's, idle
+    while statements are written: a child only makes its document and writes files, never uses the warehouse, and
+    ends with `os._exit`, running no clean-up of what it inherited. The writers are imported and the garbage
+    collector's objects frozen first, so children neither import them each nor copy the parent's memory by
+    collecting it. A child's result comes back pickled through a pipe; a child that ends without one (killed) is
+    an error in words. Stopped here (an error, an interrupt), the children still running are killed and reaped
+    before the error goes on. Where no process can be forked (out of memory), the rest are written here."""
+    from recoverypbr.reports import pdf, xlsx  # noqa: F401 (imported once here, not in every child)
+
     results: list[tuple[dict[str, Any], dict[str, Any]] | None] = [None] * len(items)
     running: list[tuple[int, int, int]] = []  # (index, pid, read end of its pipe), oldest first
 
     def reap_oldest() -> None:
-        index, pid, reading = running.pop(0)
-        with os.fdopen(reading, "rb") as pipe:
+        index, pid, reading = running[0]
+        with os.fdopen(reading, "rb", closefd=False) as pipe:
             data = pipe.read()
         os.waitpid(pid, 0)
-        if not data:
+        running.pop(0)
+        os.close(reading)
+        try:
+            ok, found = pickle.loads(data)
+        except Exception:  # nothing, or a part (killed while sending it)
             raise SetError(f"the process writing statement {index + 1} of {len(items)} stopped without finishing",
-                           hint="run the command again; if it stops again, the machine may be short of memory")
-        ok, found = pickle.loads(data)
+                           hint="run the command again; if it stops again, the machine may be short of memory"
+                           ) from None
         if not ok:
             raise found
         results[index] = found
 
+    gc.collect()
+    gc.freeze()
     try:
         for index, item in enumerate(_let_go(items)):
             while len(running) >= workers:
                 reap_oldest()
             reading, writing = os.pipe()
-            with warnings.catch_warnings():
-                # Python 3.12 warns of forking a process with threads (the engine's idle pool): the child uses none.
-                warnings.filterwarnings("ignore", r".*fork\(\) may lead to deadlocks", DeprecationWarning)
-                pid = os.fork()
+            try:
+                with warnings.catch_warnings():
+                    # Python 3.12 warns of forking a process with threads (the engine's idle pool): the child uses
+                    # none of them.
+                    warnings.filterwarnings("ignore", r".*fork\(\) may lead to deadlocks", DeprecationWarning)
+                    pid = os.fork()
+            except OSError:  # no process to be had (memory): this one writes the statement
+                os.close(reading)
+                os.close(writing)
+                results[index] = _write_one(item, folder, formats)
+                continue
             if pid == 0:  # the child
                 os.close(reading)
                 _child(item, folder, formats, writing)
@@ -229,19 +252,24 @@ def _forked(items: list[Documentish], folder: Path, formats: Sequence[str], work
         for _, pid, reading in running:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
             os.close(reading)
         raise
+    finally:
+        gc.unfreeze()
     return [found for found in results if found is not None]
 
 
 def _child(item: Documentish, folder: Path, formats: Sequence[str], writing: int) -> NoReturn:
-    """In a forked child: write the item, send back (True, result) or (False, the error), and end."""
+    """In a forked child: write the item, send back (True, result) or (False, the error, with its traceback in a
+    note), and end."""
     code = 0
     try:
         try:
             sent = pickle.dumps((True, _write_one(item, folder, formats)))
         except BaseException as exc:
+            exc.add_note("".join(traceback.format_exception(exc)).rstrip())
             try:
                 sent = pickle.dumps((False, exc))
                 pickle.loads(sent)
@@ -274,11 +302,19 @@ def _line_count(item: Documentish) -> int:
 
 
 def _processors() -> int:
-    """The processors this process may run on."""
+    """The processors this process may use: those it may run on, fewer when its control group's CPU quota
+    (`cpu.max`, as containers set it) allows fewer."""
     try:
-        return len(os.sched_getaffinity(0))
+        found = len(os.sched_getaffinity(0))
     except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
+        found = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            found = min(found, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return found
 
 
 def _in_store(link: Path) -> bool:

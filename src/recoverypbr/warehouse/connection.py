@@ -143,6 +143,10 @@ class Warehouse:
     def close(self) -> None:
         self.raw.close()
 
+    def interrupt(self) -> None:
+        """Stop the statement this connection is running, from another thread (it raises there)."""
+        self.raw.interrupt()
+
     def lock_for_writing(self) -> None:
         """Wait for other writing commands (DuckDB's own file lock already keeps a second process out)."""
 

@@ -193,6 +193,10 @@ class PostgresWarehouse(Warehouse):
     def close(self) -> None:
         self.raw.close()
 
+    def interrupt(self) -> None:
+        """Ask the server to stop the statement this connection is running, from another thread."""
+        self.raw.cancel_safe(timeout=10)
+
     def cursor(self) -> PostgresWarehouse:
         """Another connection to the same database, for another thread."""
         return PostgresWarehouse(self.url, read_only=self.read_only)
