@@ -268,3 +268,34 @@ def test_postgresqls_bit_string_digest_is_the_portable_one(pg_db: Callable[[], s
         patch.setattr(fingerprint, "bit_string_digest", counted)
         fingerprint.data_sha256(wh, dt.date(2013, 3, 31))
     assert used
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+def test_a_query_running_on_another_connection_is_interrupted(engine: str, pg_db: Callable[[], str],
+                                                              tmp_path: Path) -> None:
+    # What stops the data digest when pricing fails (`PendingFingerprint.cancel`): the statement running on the
+    # other connection, in another thread, ends at once with an error there.
+    import threading
+
+    target = pg_db() if engine == "postgresql" else str(tmp_path / "w.duckdb")
+    slow = ("SELECT pg_sleep(30)" if engine == "postgresql"
+            else "SELECT count(*) FROM range(100000000000) a")
+    with open_warehouse(target) as wh:
+        other = wh.cursor()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                other.execute_native(slow)
+            except BaseException as exc:  # what the interrupt raises in this thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=run)
+        started = time.monotonic()
+        thread.start()
+        time.sleep(1.0)
+        other.interrupt()
+        thread.join(timeout=20)
+        assert not thread.is_alive() and time.monotonic() - started < 15
+        assert failed
+        other.close()
