@@ -303,6 +303,17 @@ def test_a_large_set_is_written_by_child_processes_with_the_same_bytes(
     assert len(_visible(tmp_path / "here")) == 10
 
 
+def _two_documents() -> list[dict[str, Any]]:
+    """Small statements of providers P1 and P2 (made-up lines), as documents."""
+    made = []
+    for provider in ("P1", "P2"):
+        document = synthetic_statement(4).document()
+        document["provider"] = {"id": provider, "name": provider}
+        document["statement_id"] = document["statement_id"].replace("/P1/", f"/{provider}/")
+        made.append(document)
+    return made
+
+
 def test_a_child_refusing_a_statement_refuses_the_set_and_keeps_the_earlier_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -314,20 +325,11 @@ def test_a_child_refusing_a_statement_refuses_the_set_and_keeps_the_earlier_one(
 
     monkeypatch.setattr(sets, "PARALLEL_LINES", 0)
     monkeypatch.setattr(sets, "_processors", lambda: 2)
-    def documents() -> list[dict[str, Any]]:
-        made = []
-        for provider in ("P1", "P2"):
-            document = synthetic_statement(5).document()
-            document["provider"] = {"id": provider, "name": provider}
-            document["statement_id"] = document["statement_id"].replace("/P1/", f"/{provider}/")
-            made.append(document)
-        return made
-
     out = tmp_path / "out"
-    sets.write_set(out, "2013-Q2", "2013-06-30", documents(), b"summary\n", parallel=True)
+    sets.write_set(out, "2013-Q2", "2013-06-30", _two_documents(), b"summary\n", parallel=True)
     before = _visible(out)
     assert len(before) == 10
-    bad = documents()
+    bad = _two_documents()
     bad[1]["lines"][2]["evidence"] = "bell \x07"
     with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
         sets.write_set(out, "2013-Q2", "2013-06-30", bad, b"summary\n", parallel=True)
@@ -353,26 +355,11 @@ def test_a_child_killed_while_writing_refuses_the_set_in_words(tmp_path: Path, m
         return real(item, folder, formats)
 
     monkeypatch.setattr(sets, "_write_one", dies_on_p2)
-    documents = []
-    for provider in ("P1", "P2"):
-        document = synthetic_statement(3).document()
-        document["provider"] = {"id": provider, "name": provider}
-        documents.append(document)
     out = tmp_path / "out"
     with pytest.raises(sets.SetError, match="stopped without finishing"):
-        sets.write_set(out, "2013-Q2", "2013-06-30", documents, b"summary\n", parallel=True)
+        sets.write_set(out, "2013-Q2", "2013-06-30", _two_documents(), b"summary\n", parallel=True)
     assert not (out / "2013-Q2").exists()
     assert [p for p in (out / sets.SETS).iterdir()] == []
-
-
-def _two_documents() -> list[dict[str, Any]]:
-    made = []
-    for provider in ("P1", "P2"):
-        document = synthetic_statement(4).document()
-        document["provider"] = {"id": provider, "name": provider}
-        document["statement_id"] = document["statement_id"].replace("/P1/", f"/{provider}/")
-        made.append(document)
-    return made
 
 
 def test_only_a_caller_that_allows_it_forks_and_a_failed_fork_writes_here(tmp_path: Path,

@@ -186,10 +186,11 @@ def price_stored(
     (`stored.py`) and keeping the ones it prices there for next time. Of the periods it prices, only those in
     `lines_for` (default: every period) and the asked one keep their lines; of the others only the sums
     (`Payments.summed_lines`) can be read. A stored period is read back as it was kept.
-    `marker` (`stored.data_marker`, taken before
-    `prints` was) must be unchanged after pricing: otherwise another process loaded data meanwhile, the prices may
-    rest on data the fingerprint does not cover: nothing is returned, and no period is stored once the change is
-    seen (each period is checked before it is stored, so those stored before were priced on the digest's rows).
+
+    `marker` (`stored.data_marker`, taken before `prints` was) must be unchanged after pricing: otherwise another
+    process loaded data meanwhile, the prices may rest on data the fingerprint does not cover: nothing is returned,
+    and no period is stored once the change is seen (each period is checked before it is stored, so those stored
+    before were priced on the digest's rows).
 
     `prints` may still be being worked out (`PendingFingerprint`): when nothing was stored for the contract, program
     and as-of date under any data digest, nothing can be reused, so pricing starts at once and waits for the digest

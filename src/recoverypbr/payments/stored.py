@@ -89,7 +89,7 @@ def maybe_stored(wh: Warehouse, contract_sha256: str, program_version: str, as_o
     if not wh.has_table("priced_periods"):
         return False
     found = wh.execute("SELECT count(*) FROM priced_periods WHERE contract_sha256 = ? AND program_version = ?"
-                       " AND as_of = ?", [contract_sha256, PricingKey.of("", "", program_version).program, as_of])
+                       " AND as_of = ?", [contract_sha256, PricingKey.program_of(program_version), as_of])
     return bool(found[0][0])
 
 
@@ -103,7 +103,12 @@ class PricingKey:
 
     @classmethod
     def of(cls, contract_sha256: str, data_sha256: str, program_version: str) -> PricingKey:
-        return cls(contract_sha256, data_sha256, f"{program_version}; code {CODE_DIGEST[:16]}")
+        return cls(contract_sha256, data_sha256, cls.program_of(program_version))
+
+    @staticmethod
+    def program_of(program_version: str) -> str:
+        """The program part of the key: the version and the installed code's digest."""
+        return f"{program_version}; code {CODE_DIGEST[:16]}"
 
     @property
     def values(self) -> list[str]:
