@@ -8,7 +8,7 @@ import pytest
 
 from recoverypbr import WarehouseError, open_warehouse
 from recoverypbr.data.schema import TABLES
-from recoverypbr.warehouse.migrations import SCHEMA_VERSION, current_version, data_table_columns, migrate
+from recoverypbr.warehouse.migrations import SCHEMA_VERSION, current_version, migrate, stored_table_columns
 
 
 def test_a_new_warehouse_is_created_at_the_current_version(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_a_new_warehouse_is_created_at_the_current_version(tmp_path: Path) -> No
         assert migrate(wh) == []  # nothing pending
         for table in TABLES:
             stored = wh.table(table.name).columns
-            assert tuple(stored) == tuple(name for name, _ in data_table_columns(table))
+            assert tuple(stored) == tuple(name for name, _ in stored_table_columns(table))
         assert {"loads", "load_files", "quarantine", "schema_version"} <= set(wh.ibis.list_tables())
 
 
@@ -79,3 +79,34 @@ def test_an_older_warehouse_is_migrated_forward_keeping_its_data(
         assert wh.execute("SELECT notes FROM load_files") == [("",)]
         load_extract(wh, DIRTY)  # and the migrated warehouse loads
         assert "complexity_groups" in wh.ibis.list_tables()
+
+
+def test_version_12_works_out_the_digests_of_the_rows_stored_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows stored at version 11 have no digest columns; the migration adds them and fills every row, and the data
+    # digest read from them is the one worked out from the cells.
+    from conformance.test_row_digests import DATES, TABLES
+
+    from recoverypbr.outcomes.cases import arrow_rows
+    from recoverypbr.payments.fingerprint import data_sha256
+    from recoverypbr.warehouse import migrations
+    from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS, DIGESTED_TABLES
+
+    db = tmp_path / "v11.duckdb"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:11])
+    with open_warehouse(db) as wh:
+        assert current_version(wh) == 11
+        for name, rows in TABLES.items():
+            table = arrow_rows(name, rows)
+            wh.insert(name, wh.register_arrow(f"_{name}", table))
+        before = [data_sha256(wh, day) for day in DATES]
+    monkeypatch.undo()
+    with open_warehouse(db) as wh:
+        assert current_version(wh) == SCHEMA_VERSION
+        for name in DIGESTED_TABLES:
+            assert wh.execute(f'SELECT count(*), count("digest3") FROM "{name}"') == [(len(TABLES[name]),) * 2]
+        assert [data_sha256(wh, day) for day in DATES] == before
+        for name in DIGESTED_TABLES:
+            wh.execute(f'UPDATE "{name}" SET ' + ", ".join(f'"{c}" = NULL' for c in DIGEST_COLUMNS))
+        assert [data_sha256(wh, day) for day in DATES] == before

@@ -27,6 +27,7 @@ from recoverypbr.data.read import (
 from recoverypbr.data.schema import EPISODES, TABLES, Table
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.warehouse.migrations import data_table_columns
+from recoverypbr.warehouse.row_digests import DIGESTED_TABLES, insert_with_digests
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,11 @@ def _upsert(wh: Warehouse, table: Table, good: ir.Table, load_id: int) -> tuple[
     columns = [name for name, _ in data_table_columns(table) if name not in ("load_id", "source_row")]
 
     def insert(rows: ir.Table) -> None:
-        wh.insert(table.name, rows.select(*columns, load_id=ibis.literal(load_id, "int64"), source_row=rows[ROW]))
+        selected = rows.select(*columns, load_id=ibis.literal(load_id, "int64"), source_row=rows[ROW])
+        if table.name in DIGESTED_TABLES:  # each row keeps its MD5 parts for the data digest
+            insert_with_digests(wh, table.name, selected)
+        else:
+            wh.insert(table.name, selected)
 
     # New keys first: `fresh` is defined against the stored rows, so it must run before the delete.
     insert(fresh)

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.warehouse.connection import Reader
+from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS
 
 EPISODE_COLUMNS = (
     "episode_id",
@@ -108,23 +109,38 @@ def dated_on_or_before(table: ir.Table, column: str, as_of: date, columns: tuple
     return table.filter(table[column] <= as_of).select(*columns)
 
 
-def as_of_inputs(tables: Mapping[str, ir.Table], as_of: date) -> Inputs:
-    """The as-of view of the canonical tables (warehouse tables or any Ibis tables with their columns)."""
+def stored_columns(table: ir.Table, digests: bool = False) -> tuple[str, ...]:
+    """A stored table's columns, without its rows' digests (`warehouse.row_digests`) unless `digests`."""
+    return tuple(c for c in table.columns if digests or c not in DIGEST_COLUMNS)
+
+
+def as_of_inputs(tables: Mapping[str, ir.Table], as_of: date, digests: bool = False) -> Inputs:
+    """The as-of view of the canonical tables (warehouse tables or any Ibis tables with their columns). With
+    `digests`, each view of a table that keeps its rows' digests (`warehouse.row_digests`) keeps them too (for the
+    data digest); a view never shows them otherwise."""
+
+    def kept(name: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+        found = tables[name].columns
+        return (*columns, *(c for c in DIGEST_COLUMNS if c in found)) if digests else columns
+
     return Inputs(
         as_of=as_of,
         episodes=as_of_episodes(tables["episodes"], as_of),
-        top=dated_on_or_before(tables["top"], "top_date", as_of, TOP_COLUMNS),
-        events=dated_on_or_before(tables["events"], "event_date", as_of, EVENT_COLUMNS),
-        presentations=dated_on_or_before(tables["presentations"], "presented_on", as_of, PRESENTATION_COLUMNS),
-        offending_individual=dated_on_or_before(tables["offending_individual"], "offence_date", as_of, OFFENCE_COLUMNS),
-        offending_cohort=dated_on_or_before(tables["offending_cohort"], "period_end", as_of, COHORT_COLUMNS),
+        top=dated_on_or_before(tables["top"], "top_date", as_of, kept("top", TOP_COLUMNS)),
+        events=dated_on_or_before(tables["events"], "event_date", as_of, kept("events", EVENT_COLUMNS)),
+        presentations=dated_on_or_before(tables["presentations"], "presented_on", as_of,
+                                         kept("presentations", PRESENTATION_COLUMNS)),
+        offending_individual=dated_on_or_before(tables["offending_individual"], "offence_date", as_of,
+                                                kept("offending_individual", OFFENCE_COLUMNS)),
+        offending_cohort=dated_on_or_before(tables["offending_cohort"], "period_end", as_of,
+                                            kept("offending_cohort", COHORT_COLUMNS)),
         assessments=dated_on_or_before(
-            tables["assessments"], "assessed_on", as_of, tuple(tables["assessments"].columns)
+            tables["assessments"], "assessed_on", as_of, stored_columns(tables["assessments"], digests)
         ),
-        clients=tables["clients"],
+        clients=tables["clients"].select(*stored_columns(tables["clients"], digests)),
     )
 
 
-def warehouse_inputs(wh: Reader, as_of: date) -> Inputs:
-    """The as-of view of a warehouse's canonical tables (DuckDB or Spark)."""
-    return as_of_inputs({name: wh.table(name) for name in TABLE_NAMES}, as_of)
+def warehouse_inputs(wh: Reader, as_of: date, digests: bool = False) -> Inputs:
+    """The as-of view of a warehouse's canonical tables (DuckDB or Spark); `digests` as `as_of_inputs` says."""
+    return as_of_inputs({name: wh.table(name) for name in TABLE_NAMES}, as_of, digests)

@@ -6,8 +6,9 @@ A statement's fingerprint is the digest of three parts and the statement's own k
   but any value does);
 - the **input data**: every input table as known on the statement's as-of date, as pricing sees it (episodes with
   their triage date and stock or flow), as an order-free digest of its rows without the load's provenance columns
-  (sums of parts of each row's MD5, computed in SQL every engine runs alike), so the same rows give the same digest
-  however and in whatever order they were loaded;
+  (sums of parts of each row's MD5, computed in SQL every engine runs alike, each row's kept with it when it is
+  loaded: `warehouse.row_digests`), so the same rows give the same digest however and in whatever order they were
+  loaded;
 - the **program**: the recoverypbr version (not the warehouse engine's: every engine gives the same figures).
 
 The statement's key includes the fingerprints of the provider's statements approved before it, since its
@@ -33,9 +34,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.outcomes.inputs import Inputs
 from recoverypbr.payments.pipeline import audit_reversals, payment_inputs
 from recoverypbr.warehouse.connection import Warehouse
-from recoverypbr.warehouse.migrations import PROVENANCE_COLUMNS
-
-_PROVENANCE = {name for name, _ in PROVENANCE_COLUMNS}
+from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS, DIGITS, PARTS, digest_sql, hex_number, row_md5
 
 
 @dataclass(frozen=True)
@@ -65,48 +64,16 @@ def contract_sha256(contract: Contract) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-@ibis.udf.scalar.builtin(name="md5")  # type: ignore[untyped-decorator]
-def _md5(value: str) -> str:  # type: ignore[empty-body]
-    """MD5 as lower-case hex: a built-in of DuckDB, PostgreSQL and Spark alike (Ibis's own hashes differ by engine)."""
-
-
-_HEX = "0123456789abcdef"
-#: The row digest's parts: `_PARTS` numbers of `_DIGITS` hex digits each (4 x 28 = 112 bits of the MD5), each small
-#: enough that a sum over a billion rows stays within 64 bits.
-_PARTS, _DIGITS = 4, 7
-
-
-def _hex_number(text: ir.StringValue, start: int, casts_hex: bool = False) -> ir.IntegerValue:
-    """The number `_DIGITS` hex digits of `text` from `start` make: with the engine's own cast where it reads hex
-    (`Warehouse.casts_hex`: three times faster over a national area's rows), else in portable SQL digit by digit.
-    Both give the same number."""
-    if casts_hex:
-        return (ibis.literal("0x") + text.substr(start, _DIGITS)).cast("int64")
-    number: ir.IntegerValue = ibis.literal(0, "int64")
-    for i in range(_DIGITS):
-        number = number * 16 + ibis.literal(_HEX).find(text.substr(start + i, 1)).cast("int64")
-    return number
-
-
-def _cell(table: ir.Table, column: str) -> ir.StringValue:
-    """A cell as text every engine writes alike: decimals as thousandths (engines print floats differently), rounded
-    half away from zero by hand (PostgreSQL's round of a double goes to even, DuckDB's and Spark's away from zero)."""
-    value = table[column]
-    if value.type().is_floating():
-        value = ((value.abs() * 1000 + 0.5).floor() * value.sign()).cast("int64")
-    return value.cast("string").fill_null("\u2205")
-
-
-def _row_md5(table: ir.Table) -> ir.StringValue:
-    """Each row's MD5 (hex) over its cells in column order by name, provenance columns left out."""
-    return _md5(ibis.literal("|").join([_cell(table, c) for c in sorted(table.columns) if c not in _PROVENANCE]))
-
-
 def table_digest(table: ir.Table, casts_hex: bool = False) -> ir.Table:
     """One row: the table's row count and, per part, the sum of its rows' MD5 parts (order-free, the same on every
-    engine). `casts_hex`: the engine casts `0x` hex text to integers (`Warehouse.casts_hex`)."""
-    row = _row_md5(table)
-    parts = {f"part{i}": _hex_number(row, i * _DIGITS, casts_hex).sum() for i in range(_PARTS)}
+    engine). A table with the digest columns (`row_digests`) gives its rows' kept parts, and the rows without
+    them are worked out. `casts_hex`: the engine casts `0x` hex text to integers (`Warehouse.casts_hex`)."""
+    row = row_md5(table)
+    kept = all(c in table.columns for c in DIGEST_COLUMNS)
+    parts = {}
+    for i, column in enumerate(DIGEST_COLUMNS):
+        found = hex_number(row, i * DIGITS, casts_hex)
+        parts[f"part{i}"] = (ibis.ifelse(table[column].isnull(), found, table[column]) if kept else found).sum()
     return table.aggregate(rows=table.count(), **parts)
 
 
@@ -114,18 +81,21 @@ def bit_string_digest(wh: Warehouse, table: ir.Table) -> dict[str, Any]:
     """`table_digest`'s row, with each hex part read as a bit string (`('x' || hex)::bit(28)::bigint`, PostgreSQL's
     own reading of hex, which Ibis cannot write): the portable digit-by-digit parse costs PostgreSQL minutes over a
     national area's rows. The same numbers (the conformance suite compares the digests across engines)."""
-    hashed = wh.compile(table.select(row_md5=_row_md5(table)))
-    parts = ", ".join(
-        f"sum(('x' || substr(t.row_md5, {i * _DIGITS + 1}, {_DIGITS}))::bit({4 * _DIGITS})::bigint) AS part{i}"
-        for i in range(_PARTS))
-    names = ["rows", *(f"part{i}" for i in range(_PARTS))]
-    found = wh.execute_native(f"SELECT count(*) AS rows, {parts} FROM ({hashed}) AS t")[0]
-    return {name: None if value is None else int(value) for name, value in zip(names, found, strict=True)}
+    kept = [c for c in DIGEST_COLUMNS if c in table.columns]
+    kept = kept if len(kept) == len(DIGEST_COLUMNS) else []
+    hashed = wh.compile(table.select(*kept, row_md5=row_md5(table)))
+    parts = []
+    for i in range(PARTS):
+        found = digest_sql(wh, "t.row_md5", i)
+        parts.append(f"sum(coalesce(t.{kept[i]}, {found})) AS part{i}" if kept else f"sum({found}) AS part{i}")
+    names = ["rows", *(f"part{i}" for i in range(PARTS))]
+    found_row = wh.execute_native(f"SELECT count(*) AS rows, {', '.join(parts)} FROM ({hashed}) AS t")[0]
+    return {name: None if value is None else int(value) for name, value in zip(names, found_row, strict=True)}
 
 
 def data_sha256(wh: Warehouse, as_of: date) -> str:
     """The digest of every input table as known on `as_of`."""
-    inputs = payment_inputs(wh, as_of)
+    inputs = payment_inputs(wh, as_of, digests=True)
     parts = []
     derived = ("as_of", "checked", "groups", "payees")  # not input tables: the date, and what pricing derives
     for name in sorted(n for n in Inputs.__dataclass_fields__ if n not in derived):
@@ -134,7 +104,7 @@ def data_sha256(wh: Warehouse, as_of: date) -> str:
             row = bit_string_digest(wh, table)
         else:
             row = wh.to_arrow(table_digest(table, wh.casts_hex)).to_pylist()[0]
-        sums = ":".join(str(row[f"part{i}"] or 0) for i in range(_PARTS))
+        sums = ":".join(str(row[f"part{i}"] or 0) for i in range(PARTS))
         parts.append(f"{name}:{row['rows']}:{sums}")
     parts.append(f"as_of:{as_of.isoformat()}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recoverypbr.contract.model import Contract
-from recoverypbr.outcomes.inputs import Inputs, warehouse_inputs
+from recoverypbr.outcomes.inputs import Inputs, stored_columns, warehouse_inputs
 from recoverypbr.outcomes.ledger import build_ledger, cohort_measures, evaluation_order, run_ledger
 from recoverypbr.payments.cohort import CohortMeasures, cohort_lines
 from recoverypbr.payments.cohort_basis import NOT_ACHIEVED, cohort_basis_lines, cohort_basis_outcomes
@@ -45,6 +45,7 @@ from recoverypbr.payments.periods import Period
 from recoverypbr.payments.pricing import ACHIEVED, individually_paid, outcome_table, payable_rows, unpriced_outcomes
 from recoverypbr.payments.splits import split_table
 from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -256,28 +257,36 @@ def unpaid_episodes(wh: Warehouse, inputs: Inputs, contract: Contract, period: P
     return sorted(found, key=lambda r: (r["provider_id"] or "", r["episode_id"], r["why"]))
 
 
-def payment_inputs(wh: Warehouse, as_of: date) -> Inputs:
+def payment_inputs(wh: Warehouse, as_of: date, digests: bool = False) -> Inputs:
     """The warehouse as known on `as_of` for pricing: the outcome engine's as-of view, except that episodes keep
     `triage_date` and `stock_or_flow` and count once triaged or started on or before `as_of` (an attachment fee
     paid on triage is due before the episode starts); a discharge after `as_of` is hidden. A referral that never
-    started (no `start_date`) earns nothing, not even a fee paid on triage."""
+    started (no `start_date`) earns nothing, not even a fee paid on triage.
+
+    With `digests`, the tables keep their rows' digests where stored (`warehouse.row_digests`), for the data digest;
+    an episode whose discharge is hidden shows none, since it is not seen as it was loaded."""
     raw = wh.table("episodes")
     known = raw.filter(raw.start_date.notnull()
                        & ((raw.start_date <= as_of) | (raw.triage_date <= as_of).fill_null(False)))
     discharged = known.discharge_date <= as_of
-    episodes = known.mutate(
-        discharge_date=ibis.ifelse(discharged, known.discharge_date, ibis.null("date")),
-        discharge_reason=ibis.ifelse(discharged, known.discharge_reason, ibis.null("string")),
-    )
-    return dataclasses.replace(warehouse_inputs(wh, as_of), episodes=episodes)
+    shown = {c: known[c] for c in stored_columns(known, digests)}  # in the stored order, some replaced below
+    shown["discharge_date"] = ibis.ifelse(discharged, known.discharge_date, ibis.null("date"))
+    shown["discharge_reason"] = ibis.ifelse(discharged, known.discharge_reason, ibis.null("string"))
+    hidden = (known.discharge_date > as_of).fill_null(False)
+    for column in DIGEST_COLUMNS if digests else ():
+        if column in shown:
+            shown[column] = ibis.ifelse(hidden, ibis.null("int64"), known[column])
+    episodes = known.select(**shown)
+    return dataclasses.replace(warehouse_inputs(wh, as_of, digests), episodes=episodes)
 
 
-def period_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
-    """The stored ledger as of the date, built first (`build_ledger`) when nothing is stored for it."""
-    ledger = run_ledger(wh, contract, as_of)
+def period_ledger(wh: Warehouse, contract: Contract, as_of: date, ordered: bool = True) -> ir.Table:
+    """The stored ledger as of the date, built first (`build_ledger`) when nothing is stored for it; in ledger order
+    unless `ordered` is false (`run_ledger`)."""
+    ledger = run_ledger(wh, contract, as_of, ordered)
     if evaluation_order(contract) and wh.count(ledger.limit(1)) == 0:  # whether any row is stored, not how many
         build_ledger(wh, contract, as_of)
-        ledger = run_ledger(wh, contract, as_of)
+        ledger = run_ledger(wh, contract, as_of, ordered)
     return ledger
 
 

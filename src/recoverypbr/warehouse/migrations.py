@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from recoverypbr.data.schema import TABLES, Table
 from recoverypbr.errors import WarehouseError
 from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS, DIGESTED_TABLES, fill_digests
 
 #: Columns every loaded table carries besides its canonical ones.
 PROVENANCE_COLUMNS = (("load_id", "BIGINT"), ("source_row", "BIGINT"))
@@ -22,6 +23,13 @@ def data_table_columns(table: Table) -> list[tuple[str, str]]:
     """(name, SQL type) of a canonical table as stored: key extras, canonical columns, provenance."""
     extras = [(k, "VARCHAR") for k in table.key if k not in table.column_names]
     return [*extras, *((c.name, c.sql_type) for c in table.columns), *PROVENANCE_COLUMNS]
+
+
+def stored_table_columns(table: Table) -> list[tuple[str, str]]:
+    """(name, SQL type) of a canonical table as stored at the current schema version: `data_table_columns` (as
+    version 1 made it), then its rows' digests for an input table (version 12, `row_digests`)."""
+    digests = [(c, "BIGINT") for c in DIGEST_COLUMNS] if table.name in DIGESTED_TABLES else []
+    return [*data_table_columns(table), *digests]
 
 
 def _create_data_tables(wh: Warehouse) -> None:
@@ -226,6 +234,14 @@ def _priced_sums(wh: Warehouse) -> None:
     )
 
 
+def _row_digests(wh: Warehouse) -> None:
+    """Every input table keeps its rows' MD5 parts (`row_digests`), worked out here for the rows already stored."""
+    for name in DIGESTED_TABLES:
+        for column in DIGEST_COLUMNS:
+            wh.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column}" BIGINT')
+        fill_digests(wh, name)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables, loads, load files and quarantine", _initial),
     Migration(2, "complexity groups computed from assessments by a contract", _complexity_groups),
@@ -240,6 +256,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "each statement period's priced lines, kept for the same contract, data and program",
               _priced_periods),
     Migration(11, "each priced period's sums, and its lines only when a statement reads them", _priced_sums),
+    Migration(12, "each input row's MD5 parts, kept for the data digest", _row_digests),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
