@@ -203,14 +203,16 @@ def _show_runs(wh: Warehouse) -> None:
     wh.execute(f"CREATE VIEW {TABLE} AS {union}")
 
 
-def stored_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
-    """The stored ledger rows of this contract version as of the date, in ledger order."""
+def stored_ledger(wh: Warehouse, contract: Contract, as_of: date, ordered: bool = True) -> ir.Table:
+    """The stored ledger rows of this contract version as of the date, in ledger order (unless `ordered` is false:
+    for a query that sets its own order, or none, such as a table it stores)."""
     t = wh.table(TABLE)
     keep = (t.contract_area == contract.area) & (t.contract_version == contract.effective_from) & (t.as_of == as_of)
-    return t.filter(keep).order_by(*ORDER)
+    rows = t.filter(keep)
+    return rows.order_by(*ORDER) if ordered else rows
 
 
-def run_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
+def run_ledger(wh: Warehouse, contract: Contract, as_of: date, ordered: bool = True) -> ir.Table:
     """`stored_ledger`, read from the one stored run it comes from when there is one (`outcome_ledger` is every
     run's rows, so a query on it reads all of them: a monthly contract's year of statements stores twelve). For a
     command's own queries; not for SQL kept across commands (a run is a new table each time it is built again)."""
@@ -218,8 +220,9 @@ def run_ledger(wh: Warehouse, contract: Contract, as_of: date) -> ir.Table:
     found = wh.execute(
         f"SELECT table_name FROM {RUNS} WHERE contract_area = ? AND contract_version = ? AND as_of = ?", key)
     if len(found) != 1:
-        return stored_ledger(wh, contract, as_of)
-    return wh.table(f"{found[0][0]}_ledger").order_by(*ORDER)
+        return stored_ledger(wh, contract, as_of, ordered)
+    rows = wh.table(f"{found[0][0]}_ledger")
+    return rows.order_by(*ORDER) if ordered else rows
 
 
 def stored_outcomes(wh: Warehouse, run: int) -> list[Placed]:

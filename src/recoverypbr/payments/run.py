@@ -154,7 +154,8 @@ def _pricing_inputs(wh: Warehouse, contract: Contract, period: Period, as_of: da
     """The ledger rows pricing reads (`priced_rows`), pricing inputs and cohort measures as of the date, and those
     rows with their coverage, every period reading the same rows: stored once as temporary tables, so each period's
     queries compile small and do not make the same joins again."""
-    ledger = priced_rows(contract_rows(period_ledger(wh, contract, as_of), contract), contract)
+    # Unordered: the rows are stored (as `covered`), and every query reading them sets its own order.
+    ledger = priced_rows(contract_rows(period_ledger(wh, contract, as_of, ordered=False), contract), contract)
     inputs = payment_inputs(wh, as_of)
     inputs = dataclasses.replace(
         inputs,
