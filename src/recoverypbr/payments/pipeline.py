@@ -283,11 +283,10 @@ def payment_inputs(wh: Warehouse, as_of: date, digests: bool = False) -> Inputs:
 def period_ledger(wh: Warehouse, contract: Contract, as_of: date, ordered: bool = True) -> ir.Table:
     """The stored ledger as of the date, built first (`build_ledger`) when nothing is stored for it; in ledger order
     unless `ordered` is false (`run_ledger`)."""
-    ledger = run_ledger(wh, contract, as_of, ordered)
-    if evaluation_order(contract) and wh.count(ledger.limit(1)) == 0:  # whether any row is stored, not how many
+    # Whether any row is stored, not how many, and in no order (PostgreSQL would sort every row to find one).
+    if evaluation_order(contract) and wh.count(run_ledger(wh, contract, as_of, ordered=False).limit(1)) == 0:
         build_ledger(wh, contract, as_of)
-        ledger = run_ledger(wh, contract, as_of, ordered)
-    return ledger
+    return run_ledger(wh, contract, as_of, ordered)
 
 
 def price_period(

@@ -150,21 +150,9 @@ def payable_in(ledger: ir.Table, contract: Contract, period: Period) -> ir.Table
 
 def priced_outcomes(ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None) -> ir.Table:
     """Achieved ledger rows payable in `period`, priced: `PRICED_COLUMNS`, one row per ledger row with a tariff."""
-    rows = payable_in(ledger, contract, period)
-    if episodes is not None:
-        e = episodes.select(s_episode="episode_id", s_stock_or_flow="stock_or_flow")
-        rows = rows.left_join(e, rows.episode_id == e.s_episode)
-        rows = rows.mutate(stock_or_flow=rows.s_stock_or_flow.fill_null("flow"))
-    else:
-        rows = rows.mutate(stock_or_flow=ibis.literal("flow"))
-    tariffs = ibis.memtable(pa.Table.from_pylist(tariff_rows(contract), schema=_TARIFF_SCHEMA))
-    priced = rows.join(
-        tariffs,
-        (rows.outcome_id == tariffs.t_outcome)
-        & (rows.complexity_group == tariffs.t_group)
-        & (rows.stock_or_flow == tariffs.t_stock_or_flow)
-        & rows.achieved_on.between(tariffs.t_from, tariffs.t_until),
-    )
+    rows = _with_stock_or_flow(payable_in(ledger, contract, period), episodes)
+    tariffs = _tariffs(contract)
+    priced = rows.join(tariffs, _tariff_applies(rows, tariffs))
     return priced.select(
         provider_id=priced.provider_id,
         client_id=priced.client_id,
@@ -179,18 +167,41 @@ def priced_outcomes(ledger: ir.Table, contract: Contract, period: Period, episod
     )
 
 
+def _with_stock_or_flow(rows: ir.Table, episodes: ir.Table | None) -> ir.Table:
+    """The rows with `stock_or_flow`: their episode's (flow when it has none), or flow for every row without
+    episodes."""
+    if episodes is None:
+        return rows.mutate(stock_or_flow=ibis.literal("flow"))
+    e = episodes.select(s_episode="episode_id", s_stock_or_flow="stock_or_flow")
+    joined = rows.left_join(e, rows.episode_id == e.s_episode)
+    return joined.mutate(stock_or_flow=joined.s_stock_or_flow.fill_null("flow")).drop("s_episode", "s_stock_or_flow")
+
+
+def _tariffs(contract: Contract) -> ir.Table:
+    """`tariff_rows` as a table."""
+    return ibis.memtable(pa.Table.from_pylist(tariff_rows(contract), schema=_TARIFF_SCHEMA))
+
+
+def _tariff_applies(rows: ir.Table, tariffs: ir.Table) -> ir.BooleanValue:
+    """A tariff prices a row: its outcome, complexity group and stock or flow, in force on the day achieved."""
+    return ((rows.outcome_id == tariffs.t_outcome) & (rows.complexity_group == tariffs.t_group)
+            & (rows.stock_or_flow == tariffs.t_stock_or_flow)
+            & rows.achieved_on.between(tariffs.t_from, tariffs.t_until))
+
+
 def unpriced_outcomes(
     ledger: ir.Table, contract: Contract, period: Period, episodes: ir.Table | None = None
 ) -> ir.Table:
     """Achieved rows payable in the period of an outcome paid at a tariff that found no tariff (an unknown
     complexity group, or achieved before the first tariff), with `why`: nothing is paid for them, and a statement
-    should list them. Gated rows still waiting for their gate are not payable, so not listed."""
+    should list them. Gated rows still waiting for their gate are not payable, so not listed.
+
+    The rows `priced_outcomes` prices none of: those no tariff applies to (the tariffs are a few dozen rows, so this
+    is not a join of the payable rows with themselves)."""
     rows = payable_in(ledger, contract, period)
-    priced = priced_outcomes(ledger, contract, period, episodes).select(
-        u_client="client_id", u_episode="episode_id", u_outcome="outcome_id"
-    )
-    keys = (rows.client_id == priced.u_client) & (rows.episode_id == priced.u_episode)
-    unpriced = rows.anti_join(priced, keys & (rows.outcome_id == priced.u_outcome))
+    tariffs = _tariffs(contract)
+    found = _with_stock_or_flow(rows, episodes)
+    unpriced = found.anti_join(tariffs, _tariff_applies(found, tariffs)).select(*rows.columns)
     group = unpriced.complexity_group
     no_tariff = ("no tariff for complexity group '" + group.fill_null("") + "' in force on "
                  + unpriced.achieved_on.strftime("%Y-%m-%d") + "; not paid")
