@@ -85,3 +85,51 @@ def test_a_load_keeps_every_rows_digest_and_a_reload_keeps_them(engine: str, war
         assert wh.execute('SELECT count(*) FROM "episodes"')[0][0] > 0
         kept = [data_sha256(wh, day) for day in DATES]
         assert kept == _worked_out(wh)
+
+
+#: `data_sha256` of TABLES on DATES as recoverypbr worked it out before rows kept their parts (at 33ec9aa, every
+#: row's MD5 from its cells): the fingerprints of statements made before the change stay the same.
+BEFORE = ["57401a3d7fd8f405a0fe8504af1eae061749c1642cd4de3095bb0f38ebd017af",
+          "db8767cdd9815415561655baa91b5929b1cf5a62e9f46603409227d4e60a37f8",
+          "8b97924410e365549bf83e7a030441204cce247f22d46f5f44e0af51f85f65f5"]
+
+
+def test_the_digest_is_the_one_worked_out_before_rows_kept_their_parts(engine: str,
+                                                                       warehouse_target: Path | str) -> None:
+    with case_warehouse(TABLES, warehouse_target) as wh:
+        assert [data_sha256(wh, day) for day in DATES] == BEFORE
+
+
+def test_an_episode_with_a_reason_but_no_date_is_worked_out_as_shown() -> None:
+    # The as-of view shows no discharge reason without a discharge date, so that row's kept parts (of the row as
+    # stored, with its reason) are not read.
+    odd = {**TABLES, "episodes": [*TABLES["episodes"], {"episode_id": "E4", "client_id": "C3", "provider_id": "P1",
+                                                        "start_date": dt.date(2012, 8, 1),
+                                                        "discharge_reason": "dropped_out"}]}
+    with case_warehouse(odd) as wh:
+        kept = [data_sha256(wh, day) for day in DATES]
+        assert kept == _worked_out(wh)
+
+
+def test_migrating_to_version_12_works_out_the_parts_of_stored_rows(engine: str, warehouse_target: Path | str,
+                                                                    tmp_path: Path) -> None:
+    # A warehouse as version 11 left it (no digest columns; its rows stored without parts) is migrated when opened
+    # for writing: every row gets its parts (in SQL each engine runs: PostgreSQL's through its own dialect), and
+    # the digest is the one worked out before.
+    from recoverypbr import open_warehouse
+    from recoverypbr.warehouse.migrations import SCHEMA_VERSION, current_version
+
+    target = tmp_path / "v11.duckdb" if engine == "duckdb" else warehouse_target
+    with open_warehouse(target, lock=False) as wh:
+        for name in DIGESTED_TABLES:
+            for column in DIGEST_COLUMNS:
+                wh.execute(f'ALTER TABLE "{name}" DROP COLUMN "{column}"')
+        wh.execute("DELETE FROM schema_version WHERE version = 12")
+        for name, rows in TABLES.items():
+            wh.insert(name, wh.register_arrow(f"_{name}", arrow_rows(name, rows)))
+            wh.unregister(f"_{name}")
+    with open_warehouse(target, lock=False) as wh:
+        assert current_version(wh) == SCHEMA_VERSION
+        for name in DIGESTED_TABLES:
+            assert wh.execute(f'SELECT count(*) FROM "{name}" WHERE "digest3" IS NULL') == [(0,)], name
+        assert [data_sha256(wh, day) for day in DATES] == BEFORE

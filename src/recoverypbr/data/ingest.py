@@ -27,7 +27,7 @@ from recoverypbr.data.read import (
 from recoverypbr.data.schema import EPISODES, TABLES, Table
 from recoverypbr.warehouse.connection import Warehouse
 from recoverypbr.warehouse.migrations import data_table_columns
-from recoverypbr.warehouse.row_digests import DIGESTED_TABLES, insert_with_digests
+from recoverypbr.warehouse.row_digests import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,9 @@ def _upsert(wh: Warehouse, table: Table, good: ir.Table, load_id: int) -> tuple[
     columns = [name for name, _ in data_table_columns(table) if name not in ("load_id", "source_row")]
 
     def insert(rows: ir.Table) -> None:
-        selected = rows.select(*columns, load_id=ibis.literal(load_id, "int64"), source_row=rows[ROW])
-        if table.name in DIGESTED_TABLES:  # each row keeps its MD5 parts for the data digest
-            insert_with_digests(wh, table.name, selected)
-        else:
-            wh.insert(table.name, selected)
+        # An input table's rows keep their MD5 parts for the data digest (`row_digests`).
+        insert_rows(wh, table.name, rows.select(*columns, load_id=ibis.literal(load_id, "int64"),
+                                                source_row=rows[ROW]))
 
     # New keys first: `fresh` is defined against the stored rows, so it must run before the delete.
     insert(fresh)

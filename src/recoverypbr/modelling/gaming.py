@@ -49,6 +49,7 @@ from recoverypbr.payments.lines import PaymentLine
 from recoverypbr.payments.money import pence, pounds
 from recoverypbr.payments.run import schedule
 from recoverypbr.warehouse.connection import Warehouse
+from recoverypbr.warehouse.row_digests import insert_rows
 
 Progress = Callable[[str, int, int], None]
 
@@ -382,7 +383,8 @@ def _replace(wh: Warehouse, name: str, rows: ir.Table) -> None:
     with wh.transaction():
         wh.execute(f'DELETE FROM "{name}"')
         staged = wh.register_arrow("_gaming_rows", data)
-        wh.insert(name, staged.select(*[c for c in staged.columns if c in wh.table(name).columns]))
+        # The changed rows' digests worked out anew (`row_digests`).
+        insert_rows(wh, name, staged.select(*[c for c in staged.columns if c in wh.table(name).columns]))
         wh.unregister("_gaming_rows")
 
 

@@ -19,6 +19,7 @@ import ibis
 from recoverypbr.contract.model import Contract
 from recoverypbr.data.schema import TABLES
 from recoverypbr.warehouse.connection import Warehouse, open_warehouse
+from recoverypbr.warehouse.row_digests import insert_rows
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def shifted_warehouse(
                 data = wh.to_arrow(source)
                 staged = copy.register_arrow("_shift_rows", data)
                 columns = [c for c in staged.columns if c in copy.table(spec.name).columns]
-                copy.insert(spec.name, staged.select(*columns))
+                insert_rows(copy, spec.name, staged.select(*columns))  # the moved rows' digests worked out anew
                 copy.unregister("_shift_rows")
     except BaseException:
         copy.close()

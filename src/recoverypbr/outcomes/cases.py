@@ -22,7 +22,7 @@ from recoverypbr.contract.model import Contract
 from recoverypbr.data.schema import TABLES
 from recoverypbr.warehouse.connection import Warehouse, open_warehouse
 from recoverypbr.warehouse.migrations import data_table_columns, migrate
-from recoverypbr.warehouse.row_digests import DIGESTED_TABLES, insert_with_digests
+from recoverypbr.warehouse.row_digests import insert_rows
 
 _ARROW = {
     "DATE": pa.date32(),
@@ -107,10 +107,7 @@ def case_warehouse(tables: dict[str, list[dict[str, Any]]], target: Path | str =
     for name, rows in tables.items():
         if rows:
             staged = wh.register_arrow(f"_case_{name}", arrow_rows(name, rows))
-            if name in DIGESTED_TABLES:  # as a load stores them (`data.ingest`)
-                insert_with_digests(wh, name, staged)
-            else:
-                wh.insert(name, staged)
+            insert_rows(wh, name, staged)  # as a load stores them (`data.ingest`)
             wh.unregister(f"_case_{name}")
     return wh
 

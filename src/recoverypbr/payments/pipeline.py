@@ -264,7 +264,8 @@ def payment_inputs(wh: Warehouse, as_of: date, digests: bool = False) -> Inputs:
     started (no `start_date`) earns nothing, not even a fee paid on triage.
 
     With `digests`, the tables keep their rows' digests where stored (`warehouse.row_digests`), for the data digest;
-    an episode whose discharge is hidden shows none, since it is not seen as it was loaded."""
+    an episode whose discharge is hidden (or a reason without a date) shows none, since it is not seen as it was
+    loaded."""
     raw = wh.table("episodes")
     known = raw.filter(raw.start_date.notnull()
                        & ((raw.start_date <= as_of) | (raw.triage_date <= as_of).fill_null(False)))
@@ -272,10 +273,11 @@ def payment_inputs(wh: Warehouse, as_of: date, digests: bool = False) -> Inputs:
     shown = {c: known[c] for c in stored_columns(known, digests)}  # in the stored order, some replaced below
     shown["discharge_date"] = ibis.ifelse(discharged, known.discharge_date, ibis.null("date"))
     shown["discharge_reason"] = ibis.ifelse(discharged, known.discharge_reason, ibis.null("string"))
-    hidden = (known.discharge_date > as_of).fill_null(False)
+    # A row shown otherwise than it was stored (its discharge hidden) has no kept digest parts that day.
+    as_stored = discharged.fill_null(False) | (known.discharge_date.isnull() & known.discharge_reason.isnull())
     for column in DIGEST_COLUMNS if digests else ():
         if column in shown:
-            shown[column] = ibis.ifelse(hidden, ibis.null("int64"), known[column])
+            shown[column] = ibis.ifelse(as_stored, known[column], ibis.null("int64"))
     episodes = known.select(**shown)
     return dataclasses.replace(warehouse_inputs(wh, as_of, digests), episodes=episodes)
 

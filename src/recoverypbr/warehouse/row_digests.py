@@ -118,6 +118,16 @@ def insert_with_digests(wh: Warehouse, target: str, rows: ir.Table) -> None:
     wh.execute_native(f'INSERT INTO "{target}" ({into}) SELECT {values} FROM ({wh.compile(hashed)}) AS s')
 
 
+def insert_rows(wh: Warehouse, target: str, rows: ir.Table) -> None:
+    """Append `rows` to a canonical table (matching columns by name): an input table's rows with their digest parts
+    worked out from the cells (`insert_with_digests`; any digest columns `rows` carry are dropped, since rows
+    changed on the way, a shifted date say, no longer have those parts), any other table's as they are."""
+    if target not in DIGESTED_TABLES:
+        wh.insert(target, rows)
+        return
+    insert_with_digests(wh, target, rows.drop(*(c for c in DIGEST_COLUMNS if c in rows.columns)))
+
+
 def fill_digests(wh: Warehouse, target: str) -> None:
     """Work out the digest parts of the rows of input table `target` that have none (rows stored before schema
     version 12, or inserted by a tool that does not work them out)."""
