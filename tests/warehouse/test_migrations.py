@@ -80,33 +80,3 @@ def test_an_older_warehouse_is_migrated_forward_keeping_its_data(
         load_extract(wh, DIRTY)  # and the migrated warehouse loads
         assert "complexity_groups" in wh.ibis.list_tables()
 
-
-def test_version_12_works_out_the_digests_of_the_rows_stored_before_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Rows stored at version 11 have no digest columns; the migration adds them and fills every row, and the data
-    # digest read from them is the one worked out from the cells.
-    from conformance.test_row_digests import DATES, TABLES
-
-    from recoverypbr.outcomes.cases import arrow_rows
-    from recoverypbr.payments.fingerprint import data_sha256
-    from recoverypbr.warehouse import migrations
-    from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS, DIGESTED_TABLES
-
-    db = tmp_path / "v11.duckdb"
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:11])
-    with open_warehouse(db) as wh:
-        assert current_version(wh) == 11
-        for name, rows in TABLES.items():
-            table = arrow_rows(name, rows)
-            wh.insert(name, wh.register_arrow(f"_{name}", table))
-        before = [data_sha256(wh, day) for day in DATES]
-    monkeypatch.undo()
-    with open_warehouse(db) as wh:
-        assert current_version(wh) == SCHEMA_VERSION
-        for name in DIGESTED_TABLES:
-            assert wh.execute(f'SELECT count(*), count("digest3") FROM "{name}"') == [(len(TABLES[name]),) * 2]
-        assert [data_sha256(wh, day) for day in DATES] == before
-        for name in DIGESTED_TABLES:
-            wh.execute(f'UPDATE "{name}" SET ' + ", ".join(f'"{c}" = NULL' for c in DIGEST_COLUMNS))
-        assert [data_sha256(wh, day) for day in DATES] == before

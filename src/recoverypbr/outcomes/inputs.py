@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from recoverypbr.warehouse.connection import Reader
-from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS
+from recoverypbr.warehouse.row_digests import DIGEST_COLUMNS, DIGESTED_TABLES
 
 EPISODE_COLUMNS = (
     "episode_id",
@@ -61,16 +61,8 @@ EVENT_COLUMNS = ("client_id", "episode_id", "event_date", "event_type")
 PRESENTATION_COLUMNS = ("client_id", "presented_on", "setting")
 OFFENCE_COLUMNS = ("client_id", "offence_date", "offences")
 COHORT_COLUMNS = ("cohort_id", "period_start", "period_end", "people", "offences", "is_baseline")
-TABLE_NAMES = (
-    "episodes",
-    "top",
-    "events",
-    "presentations",
-    "offending_individual",
-    "offending_cohort",
-    "assessments",
-    "clients",
-)
+#: The input tables (each keeping its rows' digests for the data digest: `warehouse.row_digests`).
+TABLE_NAMES = DIGESTED_TABLES
 
 
 @dataclass(frozen=True)

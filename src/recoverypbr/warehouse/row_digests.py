@@ -33,7 +33,7 @@ DIGEST_COLUMNS = tuple(f"digest{i}" for i in range(PARTS))
 PROVENANCE = ("load_id", "source_row")
 #: Columns a stored row has that are not its data.
 NOT_DATA = frozenset((*PROVENANCE, *DIGEST_COLUMNS))
-#: The input tables the data digest reads (`outcomes.inputs.TABLE_NAMES`), each keeping its rows' digests.
+#: The input tables (`outcomes.inputs.TABLE_NAMES`): the data digest reads them, and each keeps its rows' digests.
 DIGESTED_TABLES = (
     "episodes",
     "top",
