@@ -106,26 +106,34 @@ def stored_columns(table: ir.Table, digests: bool = False) -> tuple[str, ...]:
     return tuple(c for c in table.columns if digests or c not in DIGEST_COLUMNS)
 
 
+#: The dated input tables: the column that dates each row, and the columns their as-of views show.
+DATED = {
+    "top": ("top_date", TOP_COLUMNS),
+    "events": ("event_date", EVENT_COLUMNS),
+    "presentations": ("presented_on", PRESENTATION_COLUMNS),
+    "offending_individual": ("offence_date", OFFENCE_COLUMNS),
+    "offending_cohort": ("period_end", COHORT_COLUMNS),
+}
+
+
 def as_of_inputs(tables: Mapping[str, ir.Table], as_of: date, digests: bool = False) -> Inputs:
     """The as-of view of the canonical tables (warehouse tables or any Ibis tables with their columns). With
     `digests`, each view of a table that keeps its rows' digests (`warehouse.row_digests`) keeps them too (for the
     data digest); a view never shows them otherwise."""
 
-    def kept(name: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-        found = tables[name].columns
-        return (*columns, *(c for c in DIGEST_COLUMNS if c in found)) if digests else columns
+    def dated(name: str) -> ir.Table:
+        column, shown = DATED[name]
+        kept = [c for c in DIGEST_COLUMNS if digests and c in tables[name].columns]
+        return dated_on_or_before(tables[name], column, as_of, (*shown, *kept))
 
     return Inputs(
         as_of=as_of,
         episodes=as_of_episodes(tables["episodes"], as_of),
-        top=dated_on_or_before(tables["top"], "top_date", as_of, kept("top", TOP_COLUMNS)),
-        events=dated_on_or_before(tables["events"], "event_date", as_of, kept("events", EVENT_COLUMNS)),
-        presentations=dated_on_or_before(tables["presentations"], "presented_on", as_of,
-                                         kept("presentations", PRESENTATION_COLUMNS)),
-        offending_individual=dated_on_or_before(tables["offending_individual"], "offence_date", as_of,
-                                                kept("offending_individual", OFFENCE_COLUMNS)),
-        offending_cohort=dated_on_or_before(tables["offending_cohort"], "period_end", as_of,
-                                            kept("offending_cohort", COHORT_COLUMNS)),
+        top=dated("top"),
+        events=dated("events"),
+        presentations=dated("presentations"),
+        offending_individual=dated("offending_individual"),
+        offending_cohort=dated("offending_cohort"),
         assessments=dated_on_or_before(
             tables["assessments"], "assessed_on", as_of, stored_columns(tables["assessments"], digests)
         ),

@@ -4,7 +4,7 @@ A statement's data digest (`payments.fingerprint.data_sha256`) is an order-free 
 the as-of date of parts of that row's MD5. Working the MD5s out when a statement is made costs seconds of the
 engine at national size (every cell written as text, joined and hashed). So each row of an input table keeps its
 MD5 parts in the columns `digest0` to `digest3` (schema version 12), worked out once, by the load that wrote the
-row (`insert_with_digests`), from the cells the digest reads (`digested_columns`). The digest then sums the kept
+row (`insert_rows`), from the cells the digest reads (`digested_columns`). The digest then sums the kept
 parts; where a row has none (written before version 12 and not yet filled, or by a tool that inserts rows itself)
 or the as-of view shows the row otherwise than it was loaded (an episode whose discharge is after the as-of date),
 the row's MD5 is worked out from the view, as before. Both give the same numbers: the same cells, the same text.
@@ -86,16 +86,10 @@ def hex_number(text: ir.StringValue, start: int, casts_hex: bool = False) -> ir.
 def digested_columns(name: str, columns: Sequence[str]) -> list[str]:
     """The columns of a stored row of input table `name` (with `columns`) that the data digest reads: those its
     as-of view shows (`outcomes.inputs`; pricing's episodes keep every column, `pipeline.payment_inputs`)."""
-    from recoverypbr.outcomes import inputs
+    from recoverypbr.outcomes.inputs import DATED
 
-    shown: tuple[str, ...] | None = {
-        "top": inputs.TOP_COLUMNS,
-        "events": inputs.EVENT_COLUMNS,
-        "presentations": inputs.PRESENTATION_COLUMNS,
-        "offending_individual": inputs.OFFENCE_COLUMNS,
-        "offending_cohort": inputs.COHORT_COLUMNS,
-    }.get(name)
-    return [c for c in (shown if shown is not None else columns) if c not in NOT_DATA]
+    shown = DATED[name][1] if name in DATED else columns
+    return [c for c in shown if c not in NOT_DATA]
 
 
 def digest_sql(wh: Warehouse, text: str, part: int) -> str:
@@ -107,7 +101,7 @@ def digest_sql(wh: Warehouse, text: str, part: int) -> str:
     return f"CAST('0x' || {digits} AS BIGINT)"
 
 
-def insert_with_digests(wh: Warehouse, target: str, rows: ir.Table) -> None:
+def _insert_with_digests(wh: Warehouse, target: str, rows: ir.Table) -> None:
     """Append `rows` to input table `target` (matching columns by name), each with its digest parts worked out
     from the cells the data digest reads, as they are stored."""
     stored = dict(wh.table(target).schema().items())
@@ -120,12 +114,12 @@ def insert_with_digests(wh: Warehouse, target: str, rows: ir.Table) -> None:
 
 def insert_rows(wh: Warehouse, target: str, rows: ir.Table) -> None:
     """Append `rows` to a canonical table (matching columns by name): an input table's rows with their digest parts
-    worked out from the cells (`insert_with_digests`; any digest columns `rows` carry are dropped, since rows
+    worked out from the cells (`_insert_with_digests`; any digest columns `rows` carry are dropped, since rows
     changed on the way, a shifted date say, no longer have those parts), any other table's as they are."""
     if target not in DIGESTED_TABLES:
         wh.insert(target, rows)
         return
-    insert_with_digests(wh, target, rows.drop(*(c for c in DIGEST_COLUMNS if c in rows.columns)))
+    _insert_with_digests(wh, target, rows.drop(*(c for c in DIGEST_COLUMNS if c in rows.columns)))
 
 
 def fill_digests(wh: Warehouse, target: str) -> None:
